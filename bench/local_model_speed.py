@@ -1,0 +1,114 @@
+"""Prefill and decode speed of an embedded model on this machine, plus one end-to-end chat call.
+
+    .venv/bin/python bench/local_model_speed.py [--model qwen2.5-coder-1.5b] [--prompt-tokens 512]
+
+Prefill evaluates a prompt of exactly --prompt-tokens tokens in one go; decode then generates
+--decode-tokens tokens greedily, one eval per token (EOS is not honoured, so the count is exact).
+The chat call goes through `LocalBackend` with the same thread count, as clue itself would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+
+import numpy as np
+from llama_cpp import Llama
+
+from clue.llm.backends.local import LocalBackend
+from clue.llm.types import Decoding
+from clue.llm.weights import DEFAULT_LOCAL_MODEL, MODELS, ensure_model
+
+FILLER = (
+    "def merge_intervals(intervals):\n"
+    "    # Sort by start, then sweep and merge every interval that overlaps the last one kept.\n"
+    "    intervals.sort(key=lambda pair: pair[0])\n"
+    "    merged = []\n"
+    "    for start, end in intervals:\n"
+    "        if merged and start <= merged[-1][1]:\n"
+    "            merged[-1][1] = max(merged[-1][1], end)\n"
+    "        else:\n"
+    "            merged.append([start, end])\n"
+    "    return merged\n"
+    "The user then asked how the function behaves on empty input, on touching intervals such as\n"
+    "[1, 2] and [2, 3], and whether sorting in place is acceptable for their data pipeline.\n"
+)
+
+
+def prompt_tokens(llm: Llama, count: int) -> list[int]:
+    tokens: list[int] = []
+    while len(tokens) < count:
+        tokens += llm.tokenize(FILLER.encode(), add_bos=False)
+    return tokens[:count]
+
+
+def measure_raw(llm: Llama, n_prompt: int, n_decode: int) -> tuple[float, float]:
+    """(prefill tok/s, decode tok/s) for one fresh prompt."""
+    tokens = prompt_tokens(llm, n_prompt)
+    llm.reset()
+    started = time.perf_counter()
+    llm.eval(tokens)
+    prefill_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(n_decode):
+        next_token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        llm.eval([next_token])
+    decode_s = time.perf_counter() - started
+    return n_prompt / prefill_s, n_decode / decode_s
+
+
+async def measure_chat(model: str, n_ctx: int, threads: int, n_prompt: int) -> str:
+    backend = LocalBackend(n_ctx=n_ctx, n_threads=threads)
+    try:
+        repeats = max(1, n_prompt // 110)
+        messages = [{"role": "user", "content": FILLER * repeats + "\nSummarise the discussion in one line."}]
+        completion = await backend.complete(model, messages,  # type: ignore[arg-type]
+                                            Decoding(temperature=0.0, max_tokens=64, seed=0))
+    finally:
+        await backend.aclose()
+    return (f"chat via LocalBackend: {completion.prompt_tokens} prompt + {completion.completion_tokens} "
+            f"completion tokens in {completion.latency_s:.2f}s (finish: {completion.finish_reason})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=DEFAULT_LOCAL_MODEL, choices=sorted(MODELS))
+    parser.add_argument("--prompt-tokens", type=int, default=512)
+    parser.add_argument("--decode-tokens", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--flash-attn", action="store_true")
+    parser.add_argument("--no-chat", action="store_true", help="skip the end-to-end chat call")
+    args = parser.parse_args()
+
+    spec = MODELS[args.model]
+    started = time.perf_counter()
+    path = ensure_model(args.model)
+    ready_s = time.perf_counter() - started
+    started = time.perf_counter()
+    llm = Llama(model_path=str(path), n_ctx=spec.context_size, n_threads=args.threads,
+                n_threads_batch=args.threads, flash_attn=args.flash_attn, verbose=False)
+    load_s = time.perf_counter() - started
+    print(f"{args.model} ({spec.description}), {args.threads} threads, n_ctx {spec.context_size}, "
+          f"flash_attn={args.flash_attn}: model ready in {ready_s:.2f}s, loaded in {load_s:.2f}s")
+
+    prefill, decode = [], []
+    for _ in range(args.repeats):
+        prefill_rate, decode_rate = measure_raw(llm, args.prompt_tokens, args.decode_tokens)
+        prefill.append(prefill_rate)
+        decode.append(decode_rate)
+    llm.close()
+    print(f"prefill: {statistics.median(prefill):7.1f} tok/s  ({args.prompt_tokens} tokens, "
+          f"median of {args.repeats})")
+    print(f"decode:  {statistics.median(decode):7.1f} tok/s  ({args.decode_tokens} tokens, "
+          f"median of {args.repeats})")
+    if not args.no_chat:
+        print(asyncio.run(measure_chat(args.model, spec.context_size, args.threads, args.prompt_tokens)))
+
+
+if __name__ == "__main__":
+    main()

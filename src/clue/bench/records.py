@@ -1,0 +1,208 @@
+"""Typed records for BEHEMOTH files. Validation errors name the field, so a bad line is reported precisely."""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+
+def _maybe_literal(value: Any) -> Any:
+    """The public release sometimes stores lists as python-literal strings; accept both forms."""
+    if isinstance(value, str):
+        try:
+            return ast.literal_eval(value)
+        except (ValueError, SyntaxError) as exc:
+            raise ValueError(f"not a list literal: {value[:60]!r}") from exc
+    return value
+
+
+_LETTER = re.compile(r"^\(?([A-Za-z])\)?$")
+
+
+def _option_letter(value: Any) -> Any:
+    """Normalise a correct-option marker such as "b", "(B)" or " B " to "B"."""
+    if isinstance(value, str):
+        match = _LETTER.match(value.strip())
+        if match is None:
+            raise ValueError(f"not an option letter: {value[:20]!r}")
+        return match.group(1).upper()
+    return value
+
+
+def first_validation_error(exc: ValidationError) -> str:
+    """One line naming the first failing field, e.g. "choices: Input should be a valid dictionary"."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "record"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {error['msg']}{more}"
+
+
+class Turn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: str
+    content: str
+
+
+class SourceRecord(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: int
+    task_main: str = ""
+    messages: list[Turn]
+    target_ids: list[int]
+    metadata: dict[str, Any] = {}
+
+    _literal_messages = field_validator("messages", mode="before")(_maybe_literal)
+    _literal_targets = field_validator("target_ids", mode="before")(_maybe_literal)
+
+    @field_validator("target_ids")
+    @classmethod
+    def _at_least_one_target(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("target_ids is empty")
+        return value
+
+
+class Pair(BaseModel):
+    """One evaluation unit: a source conversation and the target query its memory should help with."""
+
+    model_config = ConfigDict(frozen=True)
+    dataset: str  # registry name, e.g. "AIME"
+    subset: str  # file-level name, e.g. "AIME_2024"; equals `dataset` for single-file sets
+    source_id: int
+    target_id: int
+    source_messages: list[Turn]
+    target: dict[str, Any]  # the target line, already validated against the dataset's target model
+
+    @property
+    def key(self) -> str:
+        return f"{self.subset}:{self.source_id}:{self.target_id}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Targets: one model per dataset family. Unknown fields are kept so nothing in a line is lost.
+
+
+class TargetRecord(BaseModel):
+    """Fields every target line has."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    task_main: str = ""
+
+
+class ChoiceTarget(TargetRecord):
+    """Multiple-choice personalization question (MemBench, PersonaMem): lettered choices + correct letter."""
+
+    question: str
+    choices: dict[str, str]
+    ground_truth: str
+    answer: str = ""
+    time: str = ""  # when the question is asked; matters for time-relative questions
+
+    _letter = field_validator("ground_truth", mode="before")(_option_letter)
+
+    @field_validator("choices", mode="before")
+    @classmethod
+    def _letter_a_list(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {string.ascii_uppercase[i]: str(text) for i, text in enumerate(value)}
+        return value
+
+    @model_validator(mode="after")
+    def _truth_is_a_choice(self) -> ChoiceTarget:
+        if self.ground_truth not in self.choices:
+            raise ValueError(f"ground_truth {self.ground_truth!r} is not one of {sorted(self.choices)}")
+        return self
+
+
+class PrefEvalTarget(TargetRecord):
+    """PrefEval implicit-preference MCQ. The question is `task_main`; the preference must come from memory."""
+
+    shuffled_options: list[str]
+    correct_idx: str
+    preference: str = ""
+    persona: str = ""
+    topic: str = ""
+    explanation: str = ""
+
+    _letter = field_validator("correct_idx", mode="before")(_option_letter)
+
+    @model_validator(mode="after")
+    def _letter_in_range(self) -> PrefEvalTarget:
+        letters = string.ascii_uppercase[: len(self.shuffled_options)]
+        if len(self.shuffled_options) < 2 or self.correct_idx not in letters:
+            raise ValueError(
+                f"correct_idx {self.correct_idx!r} does not index {len(self.shuffled_options)} options"
+            )
+        return self
+
+    @property
+    def options(self) -> dict[str, str]:
+        return {string.ascii_uppercase[i]: text for i, text in enumerate(self.shuffled_options)}
+
+
+class ProblemTarget(TargetRecord):
+    """Problem-solving target: the full task text and the expected answer.
+
+    For MCQ sets (MMLU-Pro, GPQA) `target` is a letter in parentheses, e.g. "(C)"; for Game of 24 it is
+    "24" and the puzzle's numbers are in `task_main`; for MathEquationBalancer it is one valid equation.
+    """
+
+    input: str
+    target: str
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _number_to_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+class LongMemEvalTarget(TargetRecord):
+    question: str
+    answer: str  # a fact, or for preference questions a rubric of what a good reply looks like
+    question_type: str
+    question_id: str = ""
+    has_answer_turns: list[int] = []
+
+    @field_validator("answer", "question_id", mode="before")
+    @classmethod
+    def _number_to_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+class AgenticTarget(TargetRecord):
+    """Environment episode (ALFWorld, FEVER, PDDL, BabyAI, ScienceWorld); env fields differ per set."""
+
+
+class ToolBenchTarget(TargetRecord):
+    """StableToolBench query; the user request is `task_main`."""
+
+    query_id: str
+    api_list: list[dict[str, Any]]
+    relevant_apis: list[Any] = []
+    split: str = ""
+
+    @field_validator("query_id", mode="before")
+    @classmethod
+    def _number_to_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+class ReferenceOutput(BaseModel):
+    """One line of a released `zero-shot/` or `1-shot/target_output.jsonl`: the solver's run and its label."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    label: bool
+    task_main: str = ""
+    final_answer: str = ""  # the answer the reference extracted, or NO_FINAL_ANSWER
+    final_output: str = ""  # the solver's last reply in full
+    target: str | None = None
+    input: str | None = None
+
+
+NO_FINAL_ANSWER = "No final answer found"

@@ -1,0 +1,81 @@
+"""Re-score a released reference output file with our scorers and compare with its labels.
+
+This checks that our answer scorers agree with the benchmark's own grading. Each line's `final_answer`
+(the answer the reference extracted) is scored as is. When the reference found no answer
+("No final answer found") we apply our own extractor to the reply (`final_output`), as our runner
+would; a reply with no answer at all scores 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from pydantic import ValidationError
+
+from clue.bench.datasets import NotRunnableError, get_dataset
+from clue.bench.loader import load_reference_outputs
+from clue.bench.records import NO_FINAL_ANSWER, ReferenceOutput, first_validation_error
+from clue.bench.scorers.extract import extract_answer
+from clue.bench.tasks import AnswerTask, task_for
+
+Warn = Callable[[str], None]
+SNIPPET_CHARS = 80
+
+
+class Disagreement(NamedTuple):
+    id: int
+    our_reward: float
+    their_label: bool
+    answer: str  # the scored answer, cut to SNIPPET_CHARS ("" when none was found)
+
+
+@dataclass
+class RescoreReport:
+    dataset: str
+    path: Path
+    agreed: int = 0
+    total: int = 0
+    disagreements: list[Disagreement] = field(default_factory=list)
+
+    @property
+    def agreement(self) -> float:
+        return self.agreed / self.total if self.total else 0.0
+
+
+def reference_answer(line: ReferenceOutput) -> str | None:
+    """The answer to score for one reference line (see the module docstring)."""
+    if line.final_answer.strip() == NO_FINAL_ANSWER:
+        return extract_answer(line.final_output)
+    return line.final_answer
+
+
+def rescore_file(dataset: str, path: Path, warn: Warn) -> RescoreReport:
+    """Agreement of our scorer with the `label` of each line of a reference `target_output.jsonl`."""
+    spec = get_dataset(dataset)
+    task = task_for(spec.name)
+    if not isinstance(task, AnswerTask):
+        raise NotRunnableError(f"dataset {spec.name} is judge-scored; its labels cannot be rescored here")
+    report = RescoreReport(dataset=spec.name, path=path)
+    for line in load_reference_outputs(path, warn=warn):
+        try:
+            target = spec.target_model.model_validate(line.model_dump())
+        except ValidationError as exc:
+            warn(f"{path}: id {line.id}: not a {spec.name} target ({first_validation_error(exc)}); skipped")
+            continue
+        answer = reference_answer(line)
+        reward = task.score_answer(target.model_dump(), answer).reward
+        report.total += 1
+        if (reward == 1.0) == line.label:
+            report.agreed += 1
+        else:
+            snippet = (answer or "")[:SNIPPET_CHARS]
+            report.disagreements.append(Disagreement(line.id, reward, line.label, snippet))
+    return report
+
+
+def format_agreement(report: RescoreReport) -> str:
+    """E.g. "agreement: 0.985 (197/200)"."""
+    return f"agreement: {report.agreement:.3f} ({report.agreed}/{report.total})"

@@ -1,0 +1,113 @@
+"""Aggregate rollouts into the study's figures: dataset scores with CIs, category macros, relative gain."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+
+import numpy as np
+from pydantic import BaseModel
+
+from clue.bench.rollouts import Rollout
+
+BOOTSTRAP_SAMPLES = 1000
+
+
+class DatasetScore(BaseModel):
+    dataset: str
+    category: str
+    ood: bool
+    n_pairs: int
+    repeats: int
+    score: float  # mean over repeats of the mean reward over pairs, in [0, 1]
+    ci_low: float
+    ci_high: float
+    per_repeat: list[float]
+    errors: int
+
+
+class Results(BaseModel):
+    prompt_name: str
+    prompt_hash: str
+    datasets: list[DatasetScore]
+    category_macro: dict[str, float]
+    id_macro: float | None
+    ood_macro: float | None
+    relative_gain: float | None = None
+    gain_baseline: str | None = None
+    gain_datasets: list[str] = []
+    usage: dict[str, dict[str, float]] = {}
+
+
+def bootstrap_ci(per_pair: np.ndarray, *, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval, resampling pairs (each pair already averaged over its repeats)."""
+    if per_pair.size == 0:
+        return (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    samples = rng.choice(per_pair, size=(BOOTSTRAP_SAMPLES, per_pair.size), replace=True).mean(axis=1)
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def score_dataset(rollouts: list[Rollout]) -> DatasetScore:
+    by_repeat: dict[int, list[float]] = defaultdict(list)
+    by_pair: dict[str, list[float]] = defaultdict(list)
+    for rollout in rollouts:
+        by_repeat[rollout.repeat].append(rollout.reward)
+        by_pair[rollout.pair_key].append(rollout.reward)
+    per_repeat = [float(np.mean(by_repeat[r])) for r in sorted(by_repeat)]
+    low, high = bootstrap_ci(np.array([np.mean(v) for v in by_pair.values()]))
+    first = rollouts[0]
+    return DatasetScore(dataset=first.dataset, category=first.category, ood=first.ood, n_pairs=len(by_pair),
+                        repeats=len(by_repeat), score=float(np.mean(per_repeat)), ci_low=low, ci_high=high,
+                        per_repeat=per_repeat, errors=sum(1 for r in rollouts if r.error))
+
+
+def _macro(values: Iterable[float]) -> float | None:
+    collected = list(values)
+    return float(np.mean(collected)) if collected else None
+
+
+def aggregate(rollouts: Iterable[Rollout], *, usage: dict[str, dict[str, float]] | None = None) -> Results:
+    grouped: dict[str, list[Rollout]] = defaultdict(list)
+    for rollout in rollouts:
+        grouped[rollout.dataset].append(rollout)
+    if not grouped:
+        raise ValueError("no rollouts to aggregate")
+    scores = [score_dataset(grouped[name]) for name in sorted(grouped)]
+    by_category: dict[str, list[float]] = defaultdict(list)
+    for s in scores:
+        if not s.ood:
+            by_category[s.category].append(s.score)
+    first = next(iter(grouped.values()))[0]
+    return Results(
+        prompt_name=first.prompt_name, prompt_hash=first.prompt_hash, datasets=scores,
+        category_macro={c: float(np.mean(v)) for c, v in sorted(by_category.items())},
+        id_macro=_macro(s.score for s in scores if not s.ood),
+        ood_macro=_macro(s.score for s in scores if s.ood),
+        usage=usage or {},
+    )
+
+
+def relative_gain(results: Results, baseline: Results) -> tuple[float | None, list[str]]:
+    """Geometric mean over shared datasets of score/baseline, minus 1.
+
+    A dataset where either score is 0 has no finite ratio and is left out; the datasets used are returned.
+    """
+    base = {s.dataset: s.score for s in baseline.datasets}
+    ratios: list[float] = []
+    used: list[str] = []
+    for s in results.datasets:
+        if s.dataset in base and base[s.dataset] > 0 and s.score > 0:
+            ratios.append(s.score / base[s.dataset])
+            used.append(s.dataset)
+    if not ratios:
+        return None, []
+    return float(math.exp(np.mean(np.log(ratios))) - 1.0), used
+
+
+def with_gain(results: Results, baseline: Results) -> Results:
+    gain, used = relative_gain(results, baseline)
+    return results.model_copy(update={"relative_gain": gain, "gain_baseline": baseline.prompt_name,
+                                      "gain_datasets": used})

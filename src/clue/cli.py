@@ -1,0 +1,35 @@
+"""The `clue` command line: eval, extract, rescore, evolve, demo, datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from clue.commands import datasets_cmd, demo_cmd, eval_cmd, evolve_cmd, extract_cmd, rescore_cmd
+from clue.commands.common import GlobalOptions
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="clue: extract memory from conversations, measure it by downstream success, "
+                       "and evolve the extraction prompt.")
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    backend: str = typer.Option(None, help="LLM backend for every role: local | openai | scripted."),
+    model: str = typer.Option(None, help="Model for every role, e.g. qwen2.5-coder-1.5b or Qwen/Qwen3-32B."),
+    base_url: str = typer.Option(None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1."),
+    config: Path = typer.Option(None, help="A clue.toml config file (default: ./clue.toml if present)."),
+    role: list[str] = typer.Option([], help="Per-role setting ROLE.FIELD=VALUE, e.g. solver.model=gpt-4o. "
+                                            "Repeatable."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the LLM response cache."),
+    data_root: Path = typer.Option(None, envvar="CLUE_DATA_ROOT",
+                                   help="Folder holding BEHEMOTH's data_collection/ (env CLUE_DATA_ROOT)."),
+) -> None:
+    """Global options apply to every command; per-role settings come from clue.toml, CLUE_* env or --role."""
+    ctx.obj = GlobalOptions(backend, model, base_url, config, role, no_cache, data_root)
+
+
+for _module in (eval_cmd, extract_cmd, rescore_cmd, evolve_cmd, demo_cmd, datasets_cmd):
+    _module.register(app)

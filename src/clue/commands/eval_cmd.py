@@ -1,0 +1,78 @@
+"""`clue eval`: evaluate one extraction prompt on BEHEMOTH datasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from clue.commands.common import console, fail, options, run_async, warn
+
+
+def parse_datasets(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise fail("--datasets is empty; give names like membench-high,GameOf24 (see `clue datasets`)")
+    return names
+
+
+def eval_command(
+    ctx: typer.Context,
+    prompt: str = typer.Option("simple", help="Built-in prompt name, `no-memory`, or a prompt file."),
+    datasets: str = typer.Option(..., help="Comma-separated dataset names (see `clue datasets`)."),
+    split: str = typer.Option("test", help="train | test | ood | all."),
+    limit: int = typer.Option(None, help="At most N pairs per dataset."),
+    repeats: int = typer.Option(None, help="Runs per pair (default: 3, or 1 for sets of 200+ and LongMemEval)."),
+    out: Path = typer.Option(..., help="Run directory for rollouts.jsonl, results.json, usage.json."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a run in OUT; finished rollouts are kept."),
+    baseline: Path = typer.Option(None, help="A `simple` run dir (or results.json) to report relative gain."),
+) -> None:
+    """Evaluate a prompt: extract memory from each source, solve its target with it, score.
+
+    Example: clue eval --prompt simple --datasets membench-high,GameOf24 --split test --limit 5 --out runs/simple
+    """
+    from clue.bench.datasets import get_dataset
+    from clue.bench.evaluation import EvalPlan, load_results, repeats_for, run_plan
+    from clue.bench.loader import load_pairs
+    from clue.bench.records import Pair
+    from clue.bench.split import default_repeats
+    from clue.llm.client import LLM
+    from clue.memory.prompts import load_prompt
+    from clue.report.progress import rollout_progress
+    from clue.report.tables import print_table, results_table
+
+    opts = options(ctx)
+    names = parse_datasets(datasets)
+
+    async def job() -> None:
+        chosen = load_prompt(prompt)
+        specs = [get_dataset(n) for n in names]
+        for spec in specs:
+            if not spec.runnable:
+                raise ValueError(f"dataset {spec.name} is not runnable: {spec.not_runnable_reason}")
+        root = opts.resolved_data_root()
+        pairs: list[Pair] = []
+        for spec in specs:
+            found = load_pairs(root, spec.name, split, limit=limit, warn=warn)  # type: ignore[arg-type]
+            if not found:
+                warn(f"dataset {spec.name}: no {split} pairs under {root}")
+            pairs.extend(found)
+        if not pairs:
+            raise ValueError(f"no pairs to evaluate for {', '.join(names)} (split {split})")
+        plan = EvalPlan(chosen, pairs, repeats_for([s.name for s in specs], pairs, repeats, default_repeats),
+                        {"datasets": [s.name for s in specs], "split": split, "limit": limit})
+        base = load_results(baseline) if baseline is not None else None
+        llm = LLM(opts.settings())
+        try:
+            with rollout_progress(plan.total, f"{chosen.name} on {split}") as on_rollout:
+                results = await run_plan(llm, plan, out, resume=resume, on_rollout=on_rollout, baseline=base)
+        finally:
+            await llm.aclose()
+        print_table(results_table(results), console)
+        console.print(f"results: {out / 'results.json'}")
+
+    run_async(job)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)

@@ -1,0 +1,156 @@
+"""Run records shared by the GEPA and ACE baselines: atomic writes, prompt diffs, and GEPA's lineage.
+
+Every run directory holds `state.json` (where the run is), `best_prompt.txt` and `lineage.json` (each
+proposed prompt with its parent, a unified diff against it, and its scores).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from clue.evolve.budget import BudgetMeter
+from clue.memory.prompts import ExtractionPrompt, prompt_hash
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def prompt_diff(parent: str, child: str, parent_label: str, child_label: str) -> str:
+    lines = difflib.unified_diff(parent.splitlines(keepends=True), child.splitlines(keepends=True),
+                                 fromfile=parent_label, tofile=child_label)
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+class LineageRecorder:
+    """A gepa callback object: records each proposal (parent, diff, minibatch and validation scores), keeps
+    the best candidate on the validation half, and rewrites the run files after every iteration.
+
+    gepa calls it from its worker thread; nothing else touches it while gepa runs.
+    """
+
+    def __init__(self, run_dir: Path, seed_prompt: ExtractionPrompt, component: str, *, resume: bool) -> None:
+        self.run_dir = run_dir
+        self.component = component
+        self.seed_prompt = seed_prompt
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.best_text = seed_prompt.text
+        self.best_score: float | None = None
+        self._state: dict[str, Any] = {"method": "gepa"}
+        self._parent_by_iteration: dict[int, str] = {}
+        self._child_by_iteration: dict[int, str] = {}
+        self._minibatch_before: float | None = None
+        if resume:
+            self._load()
+
+    # -- persistence -------------------------------------------------------------------------------------
+    def _load(self) -> None:
+        for entry in read_json(self.run_dir / "lineage.json") or []:
+            self.entries[entry["hash"]] = entry
+        state = read_json(self.run_dir / "state.json") or {}
+        self._state.update(state)
+        best_hash = state.get("best_hash")
+        if best_hash in self.entries:
+            self.best_text = self.entries[best_hash]["prompt"]
+            self.best_score = self.entries[best_hash].get("val_score")
+
+    def save_state(self, *, status: str, meter: BudgetMeter, extra: dict[str, Any] | None = None) -> None:
+        self._state.update({"status": status, "budget": meter.summary(), **(extra or {})})
+        self._flush()
+
+    def _flush(self) -> None:
+        self._state["best_hash"] = prompt_hash(self.best_text)
+        self._state["best_val_score"] = self.best_score
+        self._state["candidates"] = len(self.entries)
+        write_json_atomic(self.run_dir / "state.json", self._state)
+        write_json_atomic(self.run_dir / "lineage.json", list(self.entries.values()))
+        write_text_atomic(self.run_dir / "best_prompt.txt", self.best_text)
+
+    # -- results -----------------------------------------------------------------------------------------
+    def best_prompt(self) -> ExtractionPrompt:
+        if self.best_text == self.seed_prompt.text:
+            return self.seed_prompt
+        return ExtractionPrompt(f"gepa-{prompt_hash(self.best_text)[:8]}", self.best_text)
+
+    def history(self) -> list[dict[str, Any]]:
+        hidden = {"prompt", "diff"}
+        return [{k: v for k, v in entry.items() if k not in hidden} for entry in self.entries.values()]
+
+    def _entry(self, text: str, iteration: int) -> dict[str, Any]:
+        key = prompt_hash(text)
+        if key not in self.entries:
+            self.entries[key] = {"hash": key, "parent": None, "iteration": iteration, "status": "proposed",
+                                 "minibatch_before": None, "minibatch_after": None, "val_score": None,
+                                 "reason": "", "diff": "", "prompt": text}
+        return self.entries[key]
+
+    # -- gepa callbacks (called by name; unknown events are ignored) ------------------------------------
+    def on_valset_evaluated(self, event: Any) -> None:
+        text = event["candidate"][self.component]
+        entry = self._entry(text, event["iteration"])
+        score = float(event["average_score"])
+        entry["val_score"] = score
+        entry["val_examples"] = event["num_examples_evaluated"]
+        if event["iteration"] == 0 and text == self.seed_prompt.text:
+            entry["status"] = "seed"
+        else:
+            entry["status"] = "accepted"
+        if self.best_score is None or score > self.best_score:
+            self.best_score, self.best_text = score, text
+        self._flush()
+
+    def on_proposal_start(self, event: Any) -> None:
+        self._parent_by_iteration[event["iteration"]] = event["parent_candidate"][self.component]
+
+    def on_proposal_end(self, event: Any) -> None:
+        child = event["new_instructions"].get(self.component)
+        parent = self._parent_by_iteration.get(event["iteration"])
+        if child is None or parent is None:
+            return
+        entry = self._entry(child, event["iteration"])
+        parent_hash = prompt_hash(parent)
+        if entry["parent"] is None and entry["hash"] != parent_hash:
+            entry["parent"] = parent_hash
+            entry["diff"] = prompt_diff(parent, child, parent_hash, entry["hash"])
+        self._child_by_iteration[event["iteration"]] = entry["hash"]
+
+    def _proposal_of(self, iteration: int) -> dict[str, Any] | None:
+        key = self._child_by_iteration.get(iteration)
+        return self.entries.get(key) if key else None
+
+    def on_candidate_accepted(self, event: Any) -> None:
+        entry = self._proposal_of(event["iteration"])
+        if entry is not None:
+            entry["status"] = "accepted"
+            entry["minibatch_after"] = event["new_score"]
+
+    def on_candidate_rejected(self, event: Any) -> None:
+        entry = self._proposal_of(event["iteration"])
+        if entry is not None and entry["status"] == "proposed":
+            entry.update(status="rejected", minibatch_before=event["old_score"],
+                         minibatch_after=event["new_score"], reason=event["reason"])
+
+    def on_evaluation_end(self, event: Any) -> None:
+        """The parent's minibatch score, for the proposal made from it in the same iteration."""
+        if event["candidate_idx"] is not None and event["has_trajectories"]:
+            self._minibatch_before = float(sum(event["scores"]))
+
+    def on_iteration_end(self, event: Any) -> None:
+        entry = self._proposal_of(event["iteration"])
+        if entry is not None and entry["minibatch_before"] is None:
+            entry["minibatch_before"] = self._minibatch_before
+        self._flush()

@@ -1,0 +1,339 @@
+"""The GEPA baseline through the real `gepa` library (0.1.4).
+
+GEPA drives the search (Pareto candidate selection, reflective mutation on minibatches of 5, acceptance,
+full validation of accepted children). Everything it measures goes through OUR harness, so every rollout
+lands in the shared store and is never computed twice; its reflection LM is our `optimizer` role.
+
+gepa is synchronous and our harness is async: `gepa.optimize` runs in a worker thread, and the adapter
+and the reflection LM submit coroutines back to the caller's event loop and wait for them.
+
+Budget: our rollout budget becomes gepa's `max_metric_calls`; a stopper also ends the run between
+iterations once our `BudgetMeter` is spent, and a `BudgetExhausted` mid-iteration aborts gepa with a
+private exception, after which the best candidate seen on the validation half is returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from gepa.api import optimize as gepa_optimize
+from gepa.core.adapter import EvaluationBatch
+from gepa.core.state import GEPAState
+
+from clue.bench.records import Pair
+from clue.bench.rollouts import Rollout
+from clue.evolve.baseline_records import LineageRecorder, write_text_atomic
+from clue.evolve.budget import BudgetExhausted, BudgetMeter
+from clue.evolve.harness import Harness
+from clue.evolve.protocol import EvolveSettings, OptimizationResult
+from clue.llm.client import LLM
+from clue.llm.types import Message
+from clue.memory.prompts import ExtractionPrompt, prompt_hash
+
+if TYPE_CHECKING:
+    from gepa.core.callbacks import GEPACallback
+
+COMPONENT = "extraction_prompt"
+REFLECTION_MINIBATCH = 5
+EXCERPT_CHARS = 700
+ANSWER_CHARS = 300
+
+# Our own wording; gepa fills <curr_param> (the prompt) and <side_info> (the reflective dataset).
+REFLECTION_TEMPLATE = """You improve the system prompt of a memory extractor. The extractor reads a past \
+conversation and writes a short numbered list of memories; later a solver gets those memories while it \
+works on a related task, and the memories are judged only by whether they helped.
+
+Current extractor prompt:
+```
+<curr_param>
+```
+
+Examples, each with a source excerpt, the memory written, the downstream outcome and feedback:
+<side_info>
+
+Write a better extractor prompt. Keep what worked; fix what the feedback says was missing or misleading; \
+keep the output a numbered list of at most 5 memories; give general guidance, never facts from these \
+examples. Reply with the complete new prompt inside ``` fences."""
+
+T = TypeVar("T")
+
+
+class GepaBudgetStop(Exception):
+    """Raised inside gepa's thread to end the run when our budget cannot pay for the next step."""
+
+
+class _LoopBridge:
+    """Runs coroutines on the caller's event loop from gepa's worker thread, one at a time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.cancelled = False
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self.cancelled:
+            coro.close()
+            raise GepaBudgetStop("the evolution task was cancelled")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+
+class MeterStopper:
+    """gepa stop callback: true once our meter is spent or a component asked to stop (with a reason)."""
+
+    def __init__(self, meter: BudgetMeter) -> None:
+        self.meter = meter
+        self.reason: str | None = None
+
+    def request(self, reason: str) -> None:
+        self.reason = self.reason or reason
+
+    def __call__(self, gepa_state: Any) -> bool:
+        if self.reason is None and self.meter.exhausted():
+            self.reason = f"spent {self.meter.summary()}"
+        return self.reason is not None
+
+
+@dataclass
+class RolloutTrace:
+    """What the reflective dataset is built from: the pair and its rollout (or why there is none)."""
+
+    pair: Pair
+    rollout: Rollout | None
+    problem: str = ""
+
+
+def target_text(pair: Pair) -> str:
+    for key in ("question", "task_main", "input", "query"):
+        value = pair.target.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
+def source_excerpt(pair: Pair, limit: int = EXCERPT_CHARS) -> str:
+    text = "\n".join(f"{turn.role}: {turn.content}" for turn in pair.source_messages)
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[...]\n{text[-half:]}"
+
+
+def outcome_feedback(rollout: Rollout) -> str:
+    """Plain-language feedback from the reward and the scorer's note."""
+    detail = f" ({rollout.score_detail})" if rollout.score_detail else ""
+    if rollout.error:
+        return f"The rollout failed before scoring: {rollout.error}. Nothing downstream used the memory."
+    if not rollout.memory.strip():
+        return (f"Reward {rollout.reward:.2f}{detail}. The extractor wrote no memory, so the solver got no "
+                "help; the prompt should make it keep what a later, related task would need.")
+    if rollout.reward >= 1.0:
+        return (f"Success{detail}. The memory supported a correct answer: keep asking for this kind of "
+                "information, stated this concretely.")
+    if rollout.reward > 0.0:
+        return (f"Partial credit {rollout.reward:.2f}{detail}. The memory helped only in part: ask for the "
+                "missing specifics (exact values, stated preferences, the step that decided the outcome).")
+    return (f"Failure{detail}. The memory did not give the solver what it needed: it missed or blurred the "
+            "fact, preference or lesson from the source that the target depends on, or it added noise.")
+
+
+class HarnessAdapter:
+    """gepa's adapter over our harness: candidate {"extraction_prompt": text} -> rollouts -> rewards."""
+
+    propose_new_texts: Any = None  # gepa's own reflective proposer writes the new texts
+
+    def __init__(self, harness: Harness, bridge: _LoopBridge, stopper: MeterStopper,
+                 seed_prompt: ExtractionPrompt, max_prompt_chars: int) -> None:
+        self.harness = harness
+        self.bridge = bridge
+        self.stopper = stopper
+        self.seed_prompt = seed_prompt
+        self.max_prompt_chars = max_prompt_chars
+
+    def prompt_for(self, text: str) -> ExtractionPrompt:
+        if text == self.seed_prompt.text:
+            return self.seed_prompt
+        return ExtractionPrompt(f"gepa-{prompt_hash(text)[:8]}", text)
+
+    def _problem(self, text: str) -> str:
+        if not text.strip():
+            return "the candidate prompt is empty"
+        if len(text) > self.max_prompt_chars:
+            return f"the candidate prompt is {len(text)} characters, over the {self.max_prompt_chars} cap"
+        return ""
+
+    async def _evaluate(self, prompt: ExtractionPrompt, pairs: list[Pair]) -> tuple[int, list[Rollout]]:
+        new = self.harness.missing(prompt, pairs)
+        return new, await self.harness.evaluate(prompt, pairs)
+
+    def evaluate(self, batch: list[Pair], candidate: dict[str, str],
+                 capture_traces: bool = False) -> EvaluationBatch[RolloutTrace, str]:
+        if self.stopper.reason is not None:
+            raise GepaBudgetStop(self.stopper.reason)
+        text = candidate[COMPONENT]
+        problem = self._problem(text)
+        if problem:  # guardrail: score zero without spending rollouts, so gepa never accepts it
+            traces = [RolloutTrace(pair, None, problem) for pair in batch]
+            return EvaluationBatch(outputs=["" for _ in batch], scores=[0.0 for _ in batch],
+                                   trajectories=traces if capture_traces else None, num_metric_calls=0)
+        try:
+            new, rollouts = self.bridge.run(self._evaluate(self.prompt_for(text), list(batch)))
+        except BudgetExhausted as exc:
+            self.stopper.request(str(exc))
+            raise GepaBudgetStop(str(exc)) from exc
+        traces = [RolloutTrace(pair, rollout) for pair, rollout in zip(batch, rollouts, strict=True)]
+        return EvaluationBatch(outputs=[r.rollout_id for r in rollouts], scores=[r.reward for r in rollouts],
+                               trajectories=traces if capture_traces else None, num_metric_calls=new)
+
+    def make_reflective_dataset(
+        self, candidate: dict[str, str], eval_batch: EvaluationBatch[RolloutTrace, str],
+        components_to_update: list[str],
+    ) -> Mapping[str, Sequence[Mapping[str, Any]]]:
+        records: list[dict[str, Any]] = []
+        for trace in eval_batch.trajectories or []:
+            record: dict[str, Any] = {"Source excerpt": source_excerpt(trace.pair)}
+            target = target_text(trace.pair)
+            if target:
+                record["Target task"] = target[:EXCERPT_CHARS // 2]
+            if trace.rollout is None:
+                record["Memory written"] = "(not run)"
+                record["Outcome"] = "not evaluated"
+                record["Feedback"] = f"Rejected before running: {trace.problem}."
+            else:
+                rollout = trace.rollout
+                record["Memory written"] = rollout.memory.strip() or "(empty)"
+                record["Outcome"] = (f"reward {rollout.reward:.2f}; solver answer begins: "
+                                     f"{rollout.solver_output.strip()[:ANSWER_CHARS]}")
+                record["Feedback"] = outcome_feedback(rollout)
+            records.append(record)
+        return {name: records for name in components_to_update}
+
+
+class OptimizerRoleLM:
+    """gepa's reflection LM, answered by our `optimizer` role on the caller's loop."""
+
+    def __init__(self, llm: LLM, bridge: _LoopBridge, stopper: MeterStopper) -> None:
+        self.llm = llm
+        self.bridge = bridge
+        self.stopper = stopper
+
+    @staticmethod
+    def _messages(prompt: str | list[dict[str, Any]]) -> list[Message]:
+        if isinstance(prompt, str):
+            return [{"role": "user", "content": prompt}]
+        messages: list[Message] = []
+        for item in prompt:
+            content = item.get("content", "")
+            if isinstance(content, list):  # multimodal parts: keep the text
+                content = "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            messages.append({"role": str(item.get("role", "user")), "content": str(content)})
+        return messages
+
+    def __call__(self, prompt: str | list[dict[str, Any]]) -> str:
+        if self.stopper.meter.exhausted():
+            self.stopper.request(f"spent before reflection {self.stopper.meter.summary()}")
+            raise GepaBudgetStop(self.stopper.reason)
+        completion = self.bridge.run(self.llm.chat("optimizer", self._messages(prompt)))
+        return completion.text
+
+
+class _FileLogger:
+    """gepa's log lines go to a file; unlike gepa's own Logger it never swaps sys.stdout."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def log(self, message: str) -> None:
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(f"{message}\n")
+
+
+def split_pool(pairs: Sequence[Pair], seed: int) -> tuple[list[Pair], list[Pair]]:
+    """Seeded halves of the training pool: (trainset for reflection, valset for the Pareto front)."""
+    ordered = sorted(pairs, key=lambda p: p.key)
+    random.Random(seed).shuffle(ordered)
+    if len(ordered) < 2:
+        return list(ordered), list(ordered)
+    half = len(ordered) // 2
+    return ordered[half:], ordered[:half]
+
+
+def rollouts_per_round(settings: EvolveSettings) -> int:
+    """Extract+solve rollouts of one CluE round in the reference design (265 at the defaults)."""
+    return settings.batch * (2 + settings.candidates) + settings.top * (settings.resample + settings.batch)
+
+
+def _metric_call_cap(meter: BudgetMeter, settings: EvolveSettings, already_counted: int) -> int:
+    remaining = meter.remaining_rollouts()
+    if remaining is not None:
+        return already_counted + remaining
+    return settings.rounds * rollouts_per_round(settings)
+
+
+def _gepa_calls_so_far(gepa_dir: Path) -> int:
+    if not (gepa_dir / "gepa_state.bin").exists():
+        return 0
+    return int(GEPAState.load(str(gepa_dir)).total_num_evals)
+
+
+class GepaOptimizer:
+    name = "gepa"
+
+    def __init__(self, *, reflection_minibatch_size: int = REFLECTION_MINIBATCH) -> None:
+        self.reflection_minibatch_size = reflection_minibatch_size
+
+    async def optimize(self, seed_prompt: ExtractionPrompt, train_pairs: list[Pair], harness: Harness,
+                       settings: EvolveSettings, run_dir: Path, resume: bool) -> OptimizationResult:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        gepa_dir = run_dir / "gepa"
+        if not resume and gepa_dir.exists():
+            shutil.rmtree(gepa_dir)
+        gepa_dir.mkdir(exist_ok=True)
+        trainset, valset = split_pool(train_pairs, settings.seed)
+        bridge = _LoopBridge(asyncio.get_running_loop())
+        stopper = MeterStopper(harness.meter)
+        adapter = HarnessAdapter(harness, bridge, stopper, seed_prompt, settings.max_prompt_chars)
+        recorder = LineageRecorder(run_dir, seed_prompt, COMPONENT, resume=resume)
+        recorder.save_state(status="running", meter=harness.meter,
+                            extra={"trainset": [p.key for p in trainset], "valset": [p.key for p in valset]})
+        max_calls = _metric_call_cap(harness.meter, settings, _gepa_calls_so_far(gepa_dir))
+
+        def run_gepa() -> Any:
+            return gepa_optimize(
+                seed_candidate={COMPONENT: seed_prompt.text}, trainset=trainset, valset=valset,
+                adapter=adapter, reflection_lm=OptimizerRoleLM(harness.llm, bridge, stopper),
+                reflection_prompt_template=REFLECTION_TEMPLATE,
+                reflection_minibatch_size=self.reflection_minibatch_size,
+                candidate_selection_strategy="pareto", max_metric_calls=max_calls, stop_callbacks=[stopper],
+                run_dir=str(gepa_dir), logger=_FileLogger(gepa_dir / "run_log.txt"),
+                callbacks=[cast("GEPACallback", recorder)],  # gepa calls only the methods it finds
+                track_best_outputs=False, display_progress_bar=False, raise_on_exception=True,
+                seed=settings.seed)
+
+        best_text: str | None = None
+        try:
+            result = await asyncio.to_thread(run_gepa)
+            best_text = result.candidates[result.best_idx][COMPONENT]
+            stopped_by = (f"budget: {stopper.reason}" if stopper.reason
+                          else self._cap_reason(harness, max_calls))
+        except GepaBudgetStop as exc:
+            stopped_by = f"budget: {stopper.reason or exc}"
+        except asyncio.CancelledError:
+            bridge.cancelled = True
+            raise
+        best = adapter.prompt_for(best_text) if best_text is not None else recorder.best_prompt()
+        recorder.best_text = best.text
+        recorder.save_state(status="done", meter=harness.meter, extra={"stopped_by": stopped_by,
+                                                                      "gepa_metric_call_cap": max_calls})
+        write_text_atomic(run_dir / "best_prompt.txt", best.text)
+        return OptimizationResult(best=best, history=recorder.history(), stopped_by=stopped_by)
+
+    @staticmethod
+    def _cap_reason(harness: Harness, max_calls: int) -> str:
+        if harness.meter.budget.max_rollouts is not None:
+            return f"budget: gepa reached its metric-call cap ({max_calls})"
+        return "finished"

@@ -1,0 +1,31 @@
+"""The protocol every backend implements. Backends know nothing about roles, caching or the ledger."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from clue.llm.types import Completion, Decoding, Message
+
+
+class Backend(Protocol):
+    name: str
+
+    async def complete(
+        self,
+        model: str,
+        messages: list[Message],
+        decoding: Decoding,
+        json_schema: dict[str, Any] | None = None,
+    ) -> Completion:
+        """One chat completion. Raise TransientLLMError for retryable faults, LLMError otherwise."""
+        ...
+
+    def count_tokens(self, model: str, text: str) -> int:
+        """Token count of `text` for `model`; an upper-bound estimate is acceptable for remote models."""
+        ...
+
+    def context_size(self, model: str) -> int | None:
+        """The model's context window in tokens, when the backend knows it."""
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,174 @@
+"""In-process inference with llama-cpp-python on an embedded GGUF (see `clue.llm.weights`).
+
+Models load lazily, once per model name, and stay loaded. A llama.cpp context is not thread-safe, so
+each model gets one dedicated worker thread: calls to the same model run one at a time, in order,
+without blocking the event loop or parking waiting calls on asyncio's shared default executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from clue.llm.types import Completion, ContextOverflowError, Decoding, LLMError, Message
+from clue.llm.weights import MODELS, ModelFileError, ensure_model
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+# For a GGUF given by path we know nothing about; every model we ship runs at 8192 by default.
+DEFAULT_CONTEXT_SIZE = 8192
+_INSTALL_HINT = "install the local extra: pip install -e '.[local]' (or `make venv`)"
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:300]}" if text else type(error).__name__
+
+
+@dataclass
+class _LoadedModel:
+    llama: Llama
+    n_ctx: int
+    worker: ThreadPoolExecutor
+    grammars: dict[str, LlamaGrammar] = field(default_factory=dict)
+
+
+class LocalBackend:
+    """`Backend` over llama-cpp-python. `model` is a name from `clue.llm.weights.MODELS` or a .gguf path.
+
+    `n_ctx` overrides the context size: one int for every model, or a mapping from model to size.
+    """
+
+    name = "local"
+
+    def __init__(self, *, n_ctx: int | Mapping[str, int] | None = None, n_threads: int | None = None,
+                 seed: int = 0, cache_dir: Path | None = None, flash_attn: bool = False) -> None:
+        self._n_ctx = n_ctx
+        self._n_threads = n_threads or os.cpu_count() or 1
+        self._seed = seed
+        self._cache_dir = cache_dir
+        self._flash_attn = flash_attn
+        self._models: dict[str, _LoadedModel] = {}
+        self._load_lock = threading.Lock()
+
+    def context_size(self, model: str) -> int | None:
+        if isinstance(self._n_ctx, int):
+            return self._n_ctx
+        if self._n_ctx is not None and model in self._n_ctx:
+            return self._n_ctx[model]
+        if model in MODELS:
+            return MODELS[model].context_size
+        return DEFAULT_CONTEXT_SIZE
+
+    def count_tokens(self, model: str, text: str) -> int:
+        loaded = self._loaded(model)
+        try:
+            # Tokenizing only reads the vocabulary, so it may run beside a generation on the worker.
+            return len(loaded.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        except Exception as exc:
+            raise LLMError(f"local model {model}: tokenizing failed: {_one_line(exc)}") from exc
+
+    async def complete(self, model: str, messages: list[Message], decoding: Decoding,
+                       json_schema: dict[str, Any] | None = None) -> Completion:
+        loaded = await asyncio.to_thread(self._loaded, model)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            loaded.worker, self._complete_blocking, model, loaded, messages, decoding, json_schema)
+
+    async def aclose(self) -> None:
+        with self._load_lock:
+            models, self._models = self._models, {}
+        for loaded in models.values():
+            await asyncio.to_thread(loaded.worker.shutdown, wait=True, cancel_futures=True)
+            loaded.llama.close()
+
+    def _model_path(self, model: str) -> Path:
+        if model in MODELS:
+            return ensure_model(model, self._cache_dir)
+        if model.endswith(".gguf") and Path(model).is_file():
+            return Path(model)
+        raise ModelFileError(f"unknown local model {model!r}; use one of {', '.join(MODELS)} "
+                             "or the path of a .gguf file")
+
+    def _loaded(self, model: str) -> _LoadedModel:
+        loaded = self._models.get(model)
+        if loaded is not None:
+            return loaded
+        with self._load_lock:
+            loaded = self._models.get(model)
+            if loaded is None:
+                loaded = self._load(model)
+                self._models[model] = loaded
+        return loaded
+
+    def _load(self, model: str) -> _LoadedModel:
+        path = self._model_path(model)
+        n_ctx = self.context_size(model) or DEFAULT_CONTEXT_SIZE
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise LLMError(f"local model {model}: llama-cpp-python is missing; {_INSTALL_HINT}") from exc
+        try:
+            llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=self._n_threads,
+                          n_threads_batch=self._n_threads, seed=self._seed, flash_attn=self._flash_attn,
+                          verbose=False)
+        except Exception as exc:
+            raise LLMError(f"local model {model}: loading {path} failed: {_one_line(exc)}") from exc
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"clue-local-{model}")
+        return _LoadedModel(llama=llama, n_ctx=n_ctx, worker=worker)
+
+    def _grammar_for(self, model: str, loaded: _LoadedModel, json_schema: dict[str, Any]) -> LlamaGrammar:
+        """The schema's grammar, compiled here so an unsupported schema fails loudly.
+
+        llama-cpp-python's `response_format={"type": "json_object", "schema": ...}` builds the same
+        grammar but silently falls back to unconstrained JSON when the schema cannot be converted.
+        """
+        key = json.dumps(json_schema, sort_keys=True)
+        grammar = loaded.grammars.get(key)
+        if grammar is None:
+            from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+
+            try:
+                grammar = LlamaGrammar.from_string(json_schema_to_gbnf(key), verbose=False)
+            except Exception as exc:
+                raise LLMError(f"local model {model}: JSON schema not supported by llama.cpp grammars: "
+                               f"{_one_line(exc)}") from exc
+            loaded.grammars[key] = grammar
+        return grammar
+
+    def _complete_blocking(self, model: str, loaded: _LoadedModel, messages: list[Message],
+                           decoding: Decoding, json_schema: dict[str, Any] | None) -> Completion:
+        grammar = self._grammar_for(model, loaded, json_schema) if json_schema is not None else None
+        started = time.perf_counter()
+        try:
+            response = loaded.llama.create_chat_completion(
+                messages=cast(Any, messages), temperature=decoding.temperature, top_p=decoding.top_p,
+                max_tokens=decoding.max_tokens, seed=decoding.seed, grammar=grammar)
+        except ValueError as exc:
+            if "exceed context window" in str(exc):
+                raise ContextOverflowError(f"local model {model}: prompt does not fit n_ctx {loaded.n_ctx}: "
+                                           f"{_one_line(exc)}") from exc
+            raise LLMError(f"local model {model}: {_one_line(exc)}") from exc
+        except Exception as exc:
+            raise LLMError(f"local model {model}: {_one_line(exc)}") from exc
+        latency = time.perf_counter() - started
+        reply = cast(dict[str, Any], response)
+        choice = reply["choices"][0]
+        usage = reply.get("usage") or {}
+        return Completion(
+            text=choice["message"].get("content") or "",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            latency_s=latency,
+            finish_reason=choice.get("finish_reason") or "stop",
+        )

@@ -1,0 +1,163 @@
+"""The one LLM entry point every other module uses: roles, context fitting, cache, retries, ledger."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from clue.config import RoleConfig, Settings
+from clue.llm.backends.base import Backend
+from clue.llm.cache import ResponseCache, cache_key
+from clue.llm.context import fit_messages
+from clue.llm.ledger import Ledger
+from clue.llm.structured import json_schema_for, parse_structured
+from clue.llm.text import strip_thinking
+from clue.llm.types import Completion, LLMError, Message, Role, TransientLLMError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass
+class StructuredResult(Generic[ModelT]):
+    """A parsed reply, or the reason there is none. Structured calls never raise on bad JSON."""
+
+    value: ModelT | None
+    completion: Completion | None
+    error: str | None = None
+    attempts: int = 1
+    notes: list[str] = field(default_factory=list)
+
+
+def make_backend(config: RoleConfig) -> Backend:
+    if config.backend == "openai":
+        from clue.llm.backends.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(config.base_url, api_key_env=config.api_key_env, timeout_s=config.timeout_s,
+                             json_mode=config.json_mode, context_size=config.context_size)
+    if config.backend == "local":
+        from clue.llm.backends.local import LocalBackend
+
+        return LocalBackend(n_ctx=config.context_size)
+    from clue.llm.backends.scripted import ScriptedBackend
+
+    return ScriptedBackend()
+
+
+class LLM:
+    def __init__(self, settings: Settings, *, backend: Backend | None = None, ledger: Ledger | None = None,
+                 cache: ResponseCache | None = None, retry_wait_s: float = 0.5) -> None:
+        """`backend` replaces every role's backend (tests); otherwise one is made per endpoint."""
+        self.settings = settings
+        self.ledger = ledger or Ledger()
+        self.cache = cache if cache is not None else (
+            ResponseCache(settings.cache_path) if settings.cache_path else None)
+        self._override = backend
+        self._backends: dict[str, Backend] = {}
+        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._retry_wait_s = retry_wait_s
+
+    def config(self, role: Role) -> RoleConfig:
+        return self.settings.role(role)
+
+    def backend(self, role: Role) -> Backend:
+        if self._override is not None:
+            return self._override
+        config = self.config(role)
+        endpoint = config.endpoint()
+        if endpoint not in self._backends:
+            self._backends[endpoint] = make_backend(config)
+        return self._backends[endpoint]
+
+    def _limit(self, role: Role) -> asyncio.Semaphore:
+        config = self.config(role)
+        endpoint = config.endpoint()
+        if endpoint not in self._limits:
+            self._limits[endpoint] = asyncio.Semaphore(config.concurrency)
+        return self._limits[endpoint]
+
+    def count_tokens(self, role: Role, text: str) -> int:
+        return self.backend(role).count_tokens(self.config(role).model, text)
+
+    async def chat(self, role: Role, messages: list[Message], *, repeat: int = 0, max_tokens: int | None = None,
+                   cuttable_index: int | None = None, json_schema: dict[str, Any] | None = None) -> Completion:
+        """One call for `role`. `cuttable_index` names the message that may be cut to fit the context."""
+        config = self.config(role)
+        backend = self.backend(role)
+        decoding = config.decoding(repeat=repeat, max_tokens=max_tokens)
+        notes: list[str] = []
+        context_size = config.context_size or backend.context_size(config.model)
+        if context_size is not None:
+            fitted = fit_messages(messages, context_size=context_size, max_tokens=decoding.max_tokens,
+                                  count=lambda text: backend.count_tokens(config.model, text),
+                                  cuttable_index=cuttable_index, model=config.model)
+            messages = fitted.messages
+            if fitted.note:
+                notes.append(fitted.note)
+        key = cache_key(config.endpoint(), config.model, messages, decoding, json_schema)
+        completion = self.cache.get(key) if self.cache is not None else None
+        if completion is None:
+            completion = await self._call_with_retries(role, backend, messages, decoding, json_schema)
+            if self.cache is not None:
+                self.cache.put(key, completion)
+        self.ledger.record(role, completion)
+        if config.strip_thinking:
+            completion.text = strip_thinking(completion.text)
+        if completion.truncated:
+            notes.append(f"{role} reply hit the {decoding.max_tokens}-token limit")
+        completion.notes = notes + completion.notes
+        return completion
+
+    async def _call_with_retries(self, role: Role, backend: Backend, messages: list[Message], decoding: Any,
+                                 json_schema: dict[str, Any] | None) -> Completion:
+        config = self.config(role)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(max(config.retries, 1)),
+            wait=wait_exponential(multiplier=self._retry_wait_s, max=30),
+            retry=retry_if_exception_type(TransientLLMError),
+            reraise=True,
+        )
+        try:
+            async with self._limit(role):
+                async for attempt in retrying:
+                    with attempt:
+                        return await backend.complete(config.model, messages, decoding, json_schema)
+        except TransientLLMError as exc:
+            self.ledger.record_failure(role)
+            attempts = max(config.retries, 1)
+            raise TransientLLMError(
+                f"{exc} (gave up after {attempts} attempt{'s' if attempts > 1 else ''})") from exc
+        except LLMError:
+            self.ledger.record_failure(role)
+            raise
+        raise AssertionError("unreachable: tenacity either returns or reraises")
+
+    async def structured(self, role: Role, messages: list[Message], model: type[ModelT], *, repeat: int = 0,
+                         max_tokens: int | None = None,
+                         cuttable_index: int | None = None) -> StructuredResult[ModelT]:
+        """Ask for JSON matching `model`: parse, repair, retry once with the error, else report failure."""
+        schema = json_schema_for(model)
+        conversation = list(messages)
+        error = ""
+        completion: Completion | None = None
+        for attempt in (1, 2):
+            completion = await self.chat(role, conversation, repeat=repeat, max_tokens=max_tokens,
+                                         cuttable_index=cuttable_index, json_schema=schema)
+            try:
+                return StructuredResult(parse_structured(completion.text, model), completion, attempts=attempt,
+                                        notes=completion.notes)
+            except ValueError as exc:
+                error = str(exc)
+            conversation = [*messages, {"role": "assistant", "content": completion.text[:2000]},
+                            {"role": "user", "content": f"That reply was not usable ({error}). "
+                             "Answer again with one JSON object that matches the schema, and nothing else."}]
+        return StructuredResult(None, completion, error=f"{role} reply is not valid JSON: {error}", attempts=2)
+
+    async def aclose(self) -> None:
+        for backend in {id(b): b for b in [*self._backends.values(), self._override] if b}.values():
+            await backend.aclose()
+        if self.cache is not None:
+            self.cache.close()

@@ -1,0 +1,57 @@
+"""Plain data types shared by every LLM backend and by the callers of `clue.llm`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypedDict
+
+Role = Literal["extractor", "solver", "judge", "optimizer"]
+ROLES: tuple[Role, ...] = ("extractor", "solver", "judge", "optimizer")
+
+
+class Message(TypedDict):
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Sampling parameters for one call. `seed` makes local sampling repeatable."""
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 512
+    seed: int | None = None
+
+    def as_key(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens,
+                "seed": self.seed}
+
+
+@dataclass
+class Completion:
+    """What a backend returns for one chat call."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    finish_reason: str = "stop"
+    cached: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+
+class LLMError(Exception):
+    """A call that failed for good. The message is one line and names the culprit."""
+
+
+class TransientLLMError(LLMError):
+    """A call that may succeed when retried: connection refused, 429, 5xx, timeout."""
+
+
+class ContextOverflowError(LLMError):
+    """The request cannot fit the model's context even after truncating the source."""

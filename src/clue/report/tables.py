@@ -1,0 +1,58 @@
+"""Rich tables for evaluation results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from clue.bench.results import Results
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}"
+
+
+def results_table(results: Results) -> Table:
+    table = Table(title=f"prompt {results.prompt_name} ({results.prompt_hash})")
+    for column in ("dataset", "category", "split", "pairs", "repeats", "score", "95% CI", "errors"):
+        table.add_column(column, justify="left" if column in ("dataset", "category") else "right")
+    for s in results.datasets:
+        table.add_row(s.dataset, s.category, "OOD" if s.ood else "ID", str(s.n_pairs), str(s.repeats),
+                      _pct(s.score), f"{_pct(s.ci_low)}–{_pct(s.ci_high)}", str(s.errors))
+    for category, value in results.category_macro.items():
+        table.add_row(f"macro {category}", "", "ID", "", "", _pct(value), "", "", style="bold")
+    table.add_row("macro ID", "", "", "", "", _pct(results.id_macro), "", "", style="bold")
+    table.add_row("macro OOD", "", "", "", "", _pct(results.ood_macro), "", "", style="bold")
+    if results.relative_gain is not None:
+        table.caption = (f"relative gain over {results.gain_baseline}: {100 * results.relative_gain:+.2f}% "
+                         f"(geometric mean over {len(results.gain_datasets)} datasets)")
+    return table
+
+
+def comparison_table(runs: Sequence[Results], title: str = "comparison") -> Table:
+    """One row per dataset, one column per prompt; the last rows give macros and gain over the first run."""
+    table = Table(title=title)
+    table.add_column("dataset")
+    for run in runs:
+        table.add_column(run.prompt_name, justify="right")
+    names = sorted({s.dataset for run in runs for s in run.datasets})
+    for name in names:
+        row = [name]
+        for run in runs:
+            found = next((s for s in run.datasets if s.dataset == name), None)
+            row.append(_pct(found.score) if found else "-")
+        table.add_row(*row)
+    categories = sorted({c for run in runs for c in run.category_macro})
+    for category in categories:
+        table.add_row(f"macro {category}", *(_pct(run.category_macro.get(category)) for run in runs),
+                      style="bold")
+    table.add_row("macro ID", *(_pct(run.id_macro) for run in runs), style="bold")
+    table.add_row("gain vs first", *(
+        "-" if run.relative_gain is None else f"{100 * run.relative_gain:+.2f}%" for run in runs), style="bold")
+    return table
+
+
+def print_table(table: Table, console: Console | None = None) -> None:
+    (console or Console()).print(table)

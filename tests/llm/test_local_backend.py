@@ -1,0 +1,108 @@
+"""LocalBackend against the real SmolLM2-135M GGUF through llama-cpp-python (small enough for CI)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clue.llm.backends.local import LocalBackend
+from clue.llm.types import ContextOverflowError, Decoding, LLMError, Message
+
+pytestmark = pytest.mark.model
+
+MODEL = "smollm2-135m"
+GREEDY = Decoding(temperature=0.0, top_p=1.0, max_tokens=24, seed=7)
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="module")
+def backend(models_dir: Path) -> Iterator[LocalBackend]:
+    local = LocalBackend(cache_dir=models_dir)
+    yield local
+    asyncio.run(local.aclose())
+
+
+def ask(text: str) -> list[Message]:
+    return [{"role": "user", "content": text}]
+
+
+async def test_plain_chat_returns_text_with_real_token_counts(backend: LocalBackend) -> None:
+    completion = await backend.complete(MODEL, ask("What is the capital of France?"), GREEDY)
+
+    assert completion.text.strip()
+    # The GGUF's chat template adds SmolLM2's default system prompt: the prompt outgrows the question.
+    assert completion.prompt_tokens > backend.count_tokens(MODEL, "What is the capital of France?")
+    assert 0 < completion.completion_tokens <= GREEDY.max_tokens
+    assert completion.finish_reason in {"stop", "length"}
+    assert completion.latency_s > 0
+    assert not completion.cached
+
+
+async def test_json_schema_output_parses_and_respects_max_items(backend: LocalBackend) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "colors": {"type": "array", "items": {"type": "string", "maxLength": 12}, "maxItems": 2},
+            "count": {"type": "integer"},
+        },
+        "required": ["colors", "count"],
+        "additionalProperties": False,
+    }
+    messages = ask("Name as many colors as you can, in JSON with keys colors and count.")
+
+    completion = await backend.complete(MODEL, messages, Decoding(temperature=0.8, max_tokens=120, seed=3),
+                                        json_schema=schema)
+
+    reply = json.loads(completion.text)
+    assert set(reply) == {"colors", "count"}
+    assert isinstance(reply["count"], int)
+    assert isinstance(reply["colors"], list) and len(reply["colors"]) <= 2
+    assert all(isinstance(color, str) and len(color) <= 12 for color in reply["colors"])
+
+
+async def test_the_same_seed_gives_the_same_sample(backend: LocalBackend) -> None:
+    decoding = Decoding(temperature=1.0, top_p=0.95, max_tokens=16, seed=1234)
+    first = await backend.complete(MODEL, ask("Write a short poem about rain."), decoding)
+    second = await backend.complete(MODEL, ask("Write a short poem about rain."), decoding)
+
+    assert first.text == second.text
+
+
+async def test_concurrent_calls_to_one_model_all_complete(backend: LocalBackend) -> None:
+    replies = await asyncio.gather(*(backend.complete(MODEL, ask(f"Say the number {n}."), GREEDY)
+                                     for n in range(3)))
+
+    assert all(reply.completion_tokens > 0 for reply in replies)
+
+
+def test_count_tokens_uses_the_model_tokenizer(backend: LocalBackend) -> None:
+    short = backend.count_tokens(MODEL, "hello world")
+    long = backend.count_tokens(MODEL, "hello world " * 50)
+
+    assert 0 < short < long
+    assert backend.context_size(MODEL) == 8192
+
+
+async def test_a_prompt_beyond_the_context_raises_context_overflow(models_dir: Path) -> None:
+    small = LocalBackend(cache_dir=models_dir, n_ctx={MODEL: 256})
+    try:
+        assert small.context_size(MODEL) == 256
+        with pytest.raises(ContextOverflowError, match=MODEL):
+            await small.complete(MODEL, ask("lorem ipsum dolor " * 200), GREEDY)
+    finally:
+        await small.aclose()
+
+
+async def test_an_unknown_model_is_a_one_line_error(backend: LocalBackend) -> None:
+    with pytest.raises(LLMError) as raised:
+        await backend.complete("gpt-7", ask("hi"), GREEDY)
+
+    assert "gpt-7" in str(raised.value) and "\n" not in str(raised.value)
