@@ -171,5 +171,6 @@ def load_settings(
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(map(str, first["loc"]))
-            raise ConfigError(f"invalid setting {role}.{field} = {first.get('input')!r}: {first['msg']}") from exc
+            culprit = f"{role}.{field} = {first.get('input')!r}"
+            raise ConfigError(f"invalid setting {culprit}: {first['msg']}") from exc
     return Settings(roles=roles, cache_path=cache_path)

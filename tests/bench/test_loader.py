@@ -25,7 +25,8 @@ from clue.bench.loader import (
 from clue.bench.records import ChoiceTarget, PrefEvalTarget, ProblemTarget
 from clue.bench.split import TEST_CAP, default_repeats
 
-DATA_ROOT = Path(os.environ.get("CLUE_DATA_ROOT") or Path(__file__).resolve().parents[2] / "../shared/behemoth")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DATA_ROOT = Path(os.environ.get("CLUE_DATA_ROOT") or REPO_ROOT / "../shared/behemoth")
 
 
 class Warnings(list[str]):
@@ -33,7 +34,7 @@ class Warnings(list[str]):
         self.append(message)
 
 
-# --- registry ---------------------------------------------------------------------------------------------------
+# --- registry
 
 
 def test_registry_has_the_18_datasets() -> None:
@@ -70,7 +71,7 @@ def test_runnable_flags() -> None:
     assert issubclass(NotRunnableError, ValueError)
 
 
-# --- real files -------------------------------------------------------------------------------------------------
+# --- real files
 
 
 def test_counts_on_the_real_files() -> None:
@@ -145,7 +146,9 @@ def test_released_but_sourceless_dataset_warns_once() -> None:
     assert load_pairs(DATA_ROOT, "membench-low", "test", warn=warn) == []
     assert len(warn) == 1
     assert warn[0].startswith("no sources: ")
-    assert "membench-low/openai/Qwen3-32B/source_input.jsonl missing; dataset membench-low has no pairs" in warn[0]
+    assert warn[0].endswith(
+        "membench-low/openai/Qwen3-32B/source_input.jsonl missing; dataset membench-low has no pairs"
+    )
 
 
 def test_reference_outputs() -> None:
@@ -164,7 +167,7 @@ def test_default_repeats() -> None:
     assert default_repeats("LongMemEval", 176) == 1
 
 
-# --- damaged copies -----------------------------------------------------------------------------------------------
+# --- damaged copies
 
 
 def _copy_subset(tmp_path: Path, dataset: str, subset: str, *, with_split: bool = True) -> Path:
@@ -234,5 +237,5 @@ def test_data_root_that_does_not_exist_raises_naming_it(tmp_path: Path) -> None:
 
 
 def test_unknown_dataset_raises_before_touching_files(tmp_path: Path) -> None:
-    with pytest.raises(UnknownDatasetError, match="known: .*GameOf24"):
+    with pytest.raises(UnknownDatasetError, match=r"known: .*GameOf24"):
         load_pairs(tmp_path / "nowhere", "Game24", "train", warn=Warnings())

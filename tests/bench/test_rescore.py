@@ -8,7 +8,8 @@ import pytest
 from clue.bench.datasets import NotRunnableError
 from clue.bench.rescore import RescoreReport, format_agreement, rescore_file
 
-DATA_ROOT = Path(os.environ.get("CLUE_DATA_ROOT") or Path(__file__).resolve().parents[2] / "../shared/behemoth")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DATA_ROOT = Path(os.environ.get("CLUE_DATA_ROOT") or REPO_ROOT / "../shared/behemoth")
 MIN_AGREEMENT = 0.98
 
 

@@ -13,7 +13,7 @@ from clue.bench.scorers.judge import judge_answer, judge_messages, parse_verdict
 from clue.bench.scorers.mcq import letter_of, options_from_text, parse_choice, score_choice
 from clue.llm.types import Message
 
-# --- extraction -------------------------------------------------------------------------------------------
+# --- extraction
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_boxed_and_wrappers() -> None:
     assert strip_wrappers("**(B)**") == "(B)"
 
 
-# --- multiple choice ----------------------------------------------------------------------------------------
+# --- multiple choice
 
 OPTIONS = {"A": "Musical", "B": "Drama", "C": "Horror", "D": "Children"}
 
@@ -86,13 +86,16 @@ def test_options_from_mmlu_style_input() -> None:
     assert options_from_text(text) == {"A": "one", "B": "two\nlines on", "C": "three"}
     assert options_from_text("no options here") == {}
     assert letter_of("(I)") == "I"
-    assert parse_choice("I", options_from_text("Options:\n" + "\n".join(f"({c}) x{c}" for c in "ABCDEFGHIJ"))) == "I"
+    ten_options = options_from_text("Options:\n" + "\n".join(f"({c}) x{c}" for c in "ABCDEFGHIJ"))
+    assert parse_choice("I", ten_options) == "I"
 
 
-# --- AIME ------------------------------------------------------------------------------------------------------
+# --- AIME
 
 
-@pytest.mark.parametrize("answer", ["33", "033", "\\boxed{33}", "$33$", "33.", "33.0", "The answer is 33", "+33"])
+@pytest.mark.parametrize(
+    "answer", ["33", "033", "\\boxed{33}", "$33$", "33.", "33.0", "The answer is 33", "+33"]
+)
 def test_integer_matches(answer: str) -> None:
     assert score_integer(answer, "33").reward == 1.0
 
@@ -104,11 +107,15 @@ def test_integer_mismatches(answer: str) -> None:
 
 def test_integer_strips_commas_and_dollars() -> None:
     assert parse_integer("1,024") == 1024
-    assert parse_integer("\\$1{,}024") is None or parse_integer("$1,024$") == 1024
+    assert parse_integer("$1{,}024$") == 1024
+    assert parse_integer("1 024") == 1024
+    assert parse_integer("3 3") is None
+    assert parse_integer("3,3") is None
+    assert parse_integer("\\$1,024") == 1024
     assert score_integer(None, "5").detail == "no answer found"
 
 
-# --- safe arithmetic and Game of 24 ------------------------------------------------------------------------------
+# --- safe arithmetic and Game of 24
 
 NUMBERS = [4, 5, 6, 10]
 
@@ -159,6 +166,13 @@ def test_arith_rejects_everything_but_plain_arithmetic(expression: str) -> None:
     assert time.perf_counter() - started < 0.5  # rejected, never computed
 
 
+def test_arith_deep_nesting_is_handled() -> None:
+    assert evaluate("(" * 100 + "24" + ")" * 100).value == 24
+    assert evaluate("-" * 299 + "1").value == -1  # as deep as the length cap allows
+    with pytest.raises(ExpressionRejected, match="longer than"):
+        evaluate("-" * 300 + "1")
+
+
 def test_arith_division_by_zero_is_rejected() -> None:
     with pytest.raises(ExpressionRejected, match="division by zero"):
         evaluate("4 / (6 - 6)")
@@ -176,7 +190,7 @@ def test_puzzle_numbers() -> None:
     assert puzzle_numbers("4 5 6 10") == [4, 5, 6, 10]
 
 
-# --- MathEquationBalancer ------------------------------------------------------------------------------------------
+# --- MathEquationBalancer
 
 QUESTION = BalanceQuestion((14, 16, 20, 15, 23), 25)
 
@@ -189,7 +203,8 @@ def test_parse_question() -> None:
 
 @pytest.mark.parametrize(
     "answer",
-    ["14 - 16 / 20 * 15 + 23 = 25", "14-16/20*15+23=25", "14 - 16 / 20 * 15 + 23", "14 − 16 ÷ 20 × 15 + 23 = 25"],
+    ["14 - 16 / 20 * 15 + 23 = 25", "14-16/20*15+23=25", "14 - 16 / 20 * 15 + 23",
+     "14 − 16 ÷ 20 × 15 + 23 = 25"],
 )
 def test_equation_accepts_correct_fillings(answer: str) -> None:
     assert score_equation(answer, QUESTION).reward == 1.0
@@ -224,13 +239,14 @@ def test_equation_division_by_zero() -> None:
     assert score_equation("1 / 0 + 2 = 3", BalanceQuestion((1, 0, 2), 3)).reward == 0.0
 
 
-# --- judge ---------------------------------------------------------------------------------------------------------
+# --- judge
 
 
 @pytest.mark.parametrize(
     ("reply", "reward"),
     [("yes", 1.0), ("Yes.", 1.0), ("NO", 0.0), ("no - it ignores the user", 0.0),
-     ("<think>hmm, yes or no?</think>yes", 1.0), ("Verdict: yes", 1.0), ("The response is fine, so yes.", 1.0)],
+     ("<think>hmm, yes or no?</think>yes", 1.0), ("Verdict: yes", 1.0),
+     ("The response is fine, so yes.", 1.0)],
 )
 def test_parse_verdict(reply: str, reward: float) -> None:
     assert parse_verdict(reply).reward == reward

@@ -13,12 +13,13 @@ MEMBENCH = {"id": 0, "task_main": "q", "question": "Which genre do I like?", "an
             "choices": {"A": "Musical", "B": "Drama", "C": "Horror", "D": "Children"}, "ground_truth": "B",
             "time": "'2024-10-01 08:13' Tuesday"}
 PREFEVAL = {"id": 1, "task_main": "Recommend a course?", "preference": "hates online learning",
-            "shuffled_options": ["Online MOOC", "Video tutorials", "In-person evening class", "E-learning app"],
+            "shuffled_options": ["Online MOOC", "Video tutorials", "In-person evening class",
+                                 "E-learning app"],
             "correct_idx": "C"}
 GAME24 = {"id": 2, "task_main": "2 5 8 11", "input": "Play 24.\n\nQuestion #1:\n2 5 8 11", "target": "24"}
 AIME = {"id": 3, "task_main": "p", "input": "Question #1:\nFind n.", "target": "33"}
-EQUATION = {"id": 4, "task_main": "3 ? 21 ? 1 = -18", "input": "Fill in.\n\nEquation: Question #1:\n3 ? 21 ? 1 = -18",
-            "target": "3 - 21 / 1 = -18"}
+EQUATION = {"id": 4, "task_main": "3 ? 21 ? 1 = -18",
+            "input": "Fill in.\n\nEquation: Question #1:\n3 ? 21 ? 1 = -18", "target": "3 - 21 / 1 = -18"}
 GPQA = {"id": 5, "task_main": "t", "input": "Question #1:\nWhich?\nOptions:\n(A) a\n(B) b\n(C) c\n(D) d",
         "target": "(C)"}
 LONGMEMEVAL = {"id": 6, "task_main": "q", "question": "Any tips for my trip?", "answer": "Mentions Kyoto.",
@@ -79,7 +80,8 @@ def test_problem_queries_drop_the_question_numbering() -> None:
         ("prefeval", PREFEVAL, "<answer>C</answer>", "<answer>A</answer>"),
         ("GameOf24", GAME24, "<answer>(11 - 5) × (8 ÷ 2)</answer>", "<answer>(11 - 5) * (8 - 2)</answer>"),
         ("AIME", AIME, "so \\boxed{33}", "<answer>34</answer>"),
-        ("MathEquationBalancer", EQUATION, "<answer>3 - 21 * 1 = -18</answer>", "<answer>3 + 21 * 1 = -18</answer>"),
+        ("MathEquationBalancer", EQUATION, "<answer>3 - 21 * 1 = -18</answer>",
+         "<answer>3 + 21 * 1 = -18</answer>"),
         ("GPQA_Diamond", GPQA, "<answer>(C)</answer>", "<answer>(E)</answer>"),
         ("MMLU_Pro_Physics", GPQA, "<answer>C</answer>", "a long reply\nwith no answer at all"),
     ],

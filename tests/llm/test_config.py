@@ -69,7 +69,8 @@ def test_clue_toml_in_cwd_is_picked_up(tmp_path: Path) -> None:
 
 
 def test_env_overrides_toml(tmp_path: Path) -> None:
-    path = write_toml(tmp_path, '[llm]\nmodel = "toml-model"\nmax_tokens = 100\n[llm.judge]\nmodel = "toml-judge"\n')
+    path = write_toml(tmp_path, '[llm]\nmodel = "toml-model"\nmax_tokens = 100\n'
+                                '[llm.judge]\nmodel = "toml-judge"\n')
     settings = load_settings(path, env={"CLUE_MODEL": "env-model", "CLUE_MAX_TOKENS": "77"})
     assert all(settings.role(r).model == "env-model" for r in ROLES)
     assert all(settings.role(r).max_tokens == 77 for r in ROLES)

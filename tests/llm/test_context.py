@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from clue.llm.context import CUT_MARKER, PER_MESSAGE_OVERHEAD, cut_middle, fit_messages, prompt_tokens
+from clue.llm.context import CUT_MARKER, cut_middle, fit_messages, prompt_tokens
 from clue.llm.types import ContextOverflowError, Message
 
 Counter = Callable[[str], int]
@@ -61,7 +61,8 @@ def assert_middle_cut(original: str, cut: str) -> None:
 
 def test_fits_untouched_when_small() -> None:
     messages = conversation("short text")
-    result = fit_messages(messages, context_size=1000, max_tokens=100, count=words, cuttable_index=1, model="m")
+    result = fit_messages(messages, context_size=1000, max_tokens=100, count=words, cuttable_index=1,
+                          model="m")
     assert result.messages == messages
     assert result.cut_chars == 0
     assert result.note is None
@@ -71,7 +72,8 @@ def test_fits_untouched_when_small() -> None:
 def test_cut_keeps_head_and_tail_and_records_it() -> None:
     source = "HEAD " + "filler " * 2000 + " TAIL"
     messages = conversation(source)
-    result = fit_messages(messages, context_size=1000, max_tokens=200, count=chars3, cuttable_index=1, model="m")
+    result = fit_messages(messages, context_size=1000, max_tokens=200, count=chars3, cuttable_index=1,
+                          model="m")
     content = result.messages[1]["content"]
     assert content.startswith("HEAD ")
     assert content.endswith(" TAIL")
@@ -98,7 +100,8 @@ def test_head_and_tail_are_balanced() -> None:
 def test_nothing_may_be_cut_raises() -> None:
     messages = conversation("word " * 500)
     with pytest.raises(ContextOverflowError) as info:
-        fit_messages(messages, context_size=300, max_tokens=100, count=words, cuttable_index=None, model="tiny")
+        fit_messages(messages, context_size=300, max_tokens=100, count=words, cuttable_index=None,
+                     model="tiny")
     message = str(info.value)
     assert "\n" not in message
     assert "tiny" in message and "nothing may be cut" in message
@@ -122,7 +125,7 @@ def test_reply_budget_larger_than_context_raises() -> None:
 def test_never_over_budget_property(count: Counter) -> None:
     """Over many lengths and budgets: either a request within budget, or ContextOverflowError."""
     rng = random.Random(1234)
-    fixed = prompt_tokens([conversation("")[0], conversation("")[2]], count) + count("") + PER_MESSAGE_OVERHEAD
+    fixed = prompt_tokens(conversation(""), count)
     outcomes = {"untouched": 0, "cut": 0, "overflow": 0}
     for length in [*range(0, 400, 7), *range(400, 20000, 397)]:
         source = make_text(length, rng)

@@ -42,7 +42,7 @@ def default_data_root() -> Path:
 
 def check_data_root(data_root: Path) -> None:
     if not data_root.is_dir():
-        raise DataRootError(f"data root {data_root} does not exist (set {DATA_ROOT_ENV} to fix)")
+        raise DataRootError(f"data root {data_root} does not exist ({DATA_ROOT_ENV} sets where to look)")
     if not (data_root / "data_collection").is_dir():
         raise DataRootError(
             f"data root {data_root} has no data_collection/ directory "

@@ -19,6 +19,7 @@ from clue.llm.text import strip_thinking
 from clue.llm.types import Completion, LLMError, Message, Role, TransientLLMError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+FROM_SETTINGS: Any = object()  # `cache=None` means no cache; the default opens the one the settings name
 
 
 @dataclass
@@ -49,12 +50,13 @@ def make_backend(config: RoleConfig) -> Backend:
 
 class LLM:
     def __init__(self, settings: Settings, *, backend: Backend | None = None, ledger: Ledger | None = None,
-                 cache: ResponseCache | None = None, retry_wait_s: float = 0.5) -> None:
+                 cache: ResponseCache | None = FROM_SETTINGS, retry_wait_s: float = 0.5) -> None:
         """`backend` replaces every role's backend (tests); otherwise one is made per endpoint."""
         self.settings = settings
         self.ledger = ledger or Ledger()
-        self.cache = cache if cache is not None else (
-            ResponseCache(settings.cache_path) if settings.cache_path else None)
+        if cache is FROM_SETTINGS:
+            cache = ResponseCache(settings.cache_path) if settings.cache_path else None
+        self.cache = cache
         self._override = backend
         self._backends: dict[str, Backend] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}

@@ -8,6 +8,7 @@ from clue.bench.scorers.extract import strip_wrappers
 from clue.bench.scorers.score import Score, correct, wrong
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(?:(?:,|\\,| )\d{3})+$")
 _DECIMAL_ZERO = re.compile(r"\.0+$")  # "33.0" is still 33
 
 
@@ -15,7 +16,11 @@ def parse_integer(answer: str) -> int | None:
     text = strip_wrappers(answer)
     text = re.sub(r"^(?i:the\s+)?(?i:answer|final answer)\s*(?:is)?\s*[:=]?\s*", "", text)
     text = strip_wrappers(text.rstrip("."))
-    text = text.replace(",", "").replace("\\,", "").replace("{}", "").replace("$", "").replace(" ", "")
+    text = text.replace("{,}", ",")  # LaTeX thousands separator
+    for noise in ("\\$", "$", "{}"):
+        text = text.replace(noise, "").strip()
+    if _GROUPED.match(text):  # "1,024", "1 024", "1\\,024": thousands separators, nothing else
+        text = re.sub(r"\\,|[, ]", "", text)
     text = _DECIMAL_ZERO.sub("", text)
     if not _INTEGER.match(text) or len(text) > 30:
         return None

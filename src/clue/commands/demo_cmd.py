@@ -1,0 +1,85 @@
+"""`clue demo`: the main job on the embedded model, end to end on the built-in demo set.
+
+It compares no-memory, `simple` and one richer static prompt on demo pairs held out from training, then
+evolves `simple` with a short CluE run on the other demo pairs and compares seed and evolved on the held-out
+pairs. Everything goes through the same runner, cache and run dirs as `clue eval` / `clue evolve`, so a
+second `clue demo` is served from the cache and an interrupted one continues where it stopped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from clue.bench.records import Pair
+from clue.commands.common import console, options, run_async
+
+STATIC_PROMPTS = ("no-memory", "simple", "factual-experiential")
+
+
+def demo_command(
+    ctx: typer.Context,
+    out: Path = typer.Option(Path("runs/demo"), help="Where the demo's run dirs go."),
+    evolve: bool = typer.Option(True, "--evolve/--no-evolve", help="Also run the short CluE evolution."),
+    held_out: int = typer.Option(9, help="Held-out pairs to compare on (balanced across categories)."),
+) -> None:
+    """Run the demo on the embedded default model (qwen2.5-coder-1.5b) with no network.
+
+    Example: clue demo            (or: clue --model smollm2-135m demo --no-evolve, for a fast plumbing check)
+    """
+    from clue.bench.demo import demo_info, demo_task, load_demo_pairs, split_demo
+    from clue.bench.evaluation import EvalPlan, run_plan
+    from clue.bench.results import Results, with_gain
+    from clue.bench.runner import Runner
+    from clue.llm.client import LLM
+    from clue.memory.prompts import load_prompt
+    from clue.report.progress import rollout_progress
+    from clue.report.tables import comparison_table, print_table
+
+    opts = options(ctx)
+
+    async def job() -> None:
+        train, held = split_demo(load_demo_pairs())
+        held = _balanced(held, held_out)
+        llm = LLM(opts.settings())
+        runner = Runner(llm, tasks=demo_task, info=demo_info)
+        repeats = {p.dataset: 1 for p in held}
+        try:
+            static: list[Results] = []
+            for name in STATIC_PROMPTS:
+                plan = EvalPlan(load_prompt(name), held, repeats, {"datasets": ["demo"], "split": "held-out"})
+                with rollout_progress(plan.total, f"demo: {name}") as on_rollout:
+                    static.append(await run_plan(llm, plan, out / name, resume=True, runner=runner,
+                                                 on_rollout=on_rollout))
+            simple = static[1]
+            print_table(comparison_table([with_gain(r, simple) for r in static],
+                                         title=f"demo: static prompts on {len(held)} held-out pairs"), console)
+            if evolve:
+                from clue.commands.evolve_cmd import demo_evolution
+
+                seed_results, best_results = await demo_evolution(llm, runner, train, held, out / "evolve")
+                print_table(comparison_table([seed_results, with_gain(best_results, seed_results)],
+                                             title="demo: seed vs evolved on held-out pairs"), console)
+        finally:
+            await llm.aclose()
+        console.print(f"usage by role: {llm.ledger.snapshot()}", highlight=False)
+
+    run_async(job)
+
+
+def _balanced(pairs: list[Pair], count: int) -> list[Pair]:
+    """Take pairs round-robin across datasets so every category is represented."""
+    by_dataset: dict[str, list[Pair]] = {}
+    for pair in pairs:
+        by_dataset.setdefault(pair.dataset, []).append(pair)
+    chosen: list[Pair] = []
+    while len(chosen) < count and any(by_dataset.values()):
+        for queue in by_dataset.values():
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    return chosen
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo_command)

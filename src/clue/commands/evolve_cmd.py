@@ -1,0 +1,89 @@
+"""`clue evolve`: evolve the extraction prompt with CluE or a baseline under one budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from clue.bench.records import Pair
+from clue.bench.results import Results
+from clue.bench.runner import Runner
+from clue.commands.common import console, options, run_async, warn
+from clue.commands.eval_cmd import parse_datasets
+from clue.llm.client import LLM
+
+# The demo's evolution is the protocol's round shrunk to fit the embedded model's speed on 2 cores.
+DEMO_EVOLUTION = {"rounds": 1, "batch": 6, "candidates": 2, "top": 2, "resample": 2, "max_clusters": 3}
+
+
+def evolve_command(
+    ctx: typer.Context,
+    method: str = typer.Option("clue", help="clue | memevolve | gepa | ace."),
+    seed_prompt: str = typer.Option("simple", help="Prompt to evolve from (built-in name or file)."),
+    datasets: str = typer.Option(..., help="Comma-separated datasets; training uses their split-file train ids."),
+    rounds: int = typer.Option(5, help="Rounds."),
+    batch: int = typer.Option(35, help="Training pairs per round."),
+    candidates: int = typer.Option(3, help="Candidates synthesized per round."),
+    top: int = typer.Option(2, help="Finalists kept after the tournament."),
+    resample: int = typer.Option(10, help="Already-seen pairs resampled into the finals."),
+    max_clusters: int = typer.Option(7, help="Most clusters in the persistent pool."),
+    seed: int = typer.Option(42, help="Random seed for batching and resampling."),
+    budget_rollouts: int = typer.Option(None, help="Stop after this many new extract+solve rollouts."),
+    budget_tokens: int = typer.Option(None, help="Stop after this many tokens across all roles."),
+    test_limit: int = typer.Option(None, help="At most N test pairs per dataset for the final comparison."),
+    out: Path = typer.Option(..., help="Run dir: state.json, best_prompt.txt, lineage.json, rollouts."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in OUT."),
+) -> None:
+    """Evolve an extraction prompt on training pairs, then compare seed and best on the test split.
+
+    Example: clue evolve --method clue --datasets membench-high,GameOf24 --rounds 2 --batch 10 --out runs/evo
+    """
+    from clue.bench.loader import load_pairs
+    from clue.evolve.budget import Budget
+    from clue.evolve.protocol import EvolveSettings
+    from clue.evolve.run import run_evolution
+    from clue.memory.prompts import load_prompt
+    from clue.report.tables import comparison_table, print_table
+
+    opts = options(ctx)
+    names = parse_datasets(datasets)
+
+    async def job() -> None:
+        root = opts.resolved_data_root()
+        train: list[Pair] = []
+        test: list[Pair] = []
+        for name in names:
+            train.extend(load_pairs(root, name, "train", warn=warn))
+            test.extend(load_pairs(root, name, "test", limit=test_limit, warn=warn))
+        if not train:
+            raise ValueError(f"no training pairs for {', '.join(names)}: the split file lists none on disk")
+        llm = LLM(opts.settings())
+        try:
+            seed_results, best_results = await run_evolution(
+                method, load_prompt(seed_prompt), train, test, llm,
+                EvolveSettings(rounds=rounds, batch=batch, candidates=candidates, top=top, resample=resample,
+                               max_clusters=max_clusters, seed=seed),
+                Budget(max_rollouts=budget_rollouts, max_tokens=budget_tokens), out, resume=resume)
+        finally:
+            await llm.aclose()
+        print_table(comparison_table([seed_results, best_results], title="seed vs evolved on the test split"),
+                    console)
+        console.print(f"best prompt: {out / 'best_prompt.txt'}")
+
+    run_async(job)
+
+
+async def demo_evolution(llm: LLM, runner: Runner, train: list[Pair], held_out: list[Pair],
+                         out: Path) -> tuple[Results, Results]:
+    from clue.evolve.budget import Budget
+    from clue.evolve.protocol import EvolveSettings
+    from clue.evolve.run import run_evolution
+    from clue.memory.prompts import load_prompt
+
+    return await run_evolution("clue", load_prompt("simple"), train, held_out, llm,
+                               EvolveSettings(**DEMO_EVOLUTION), Budget(), out, resume=True, runner=runner)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evolve")(evolve_command)

@@ -1,0 +1,207 @@
+"""Run state of the tournament optimizers (CluE, MemEvolve), written atomically after every step.
+
+`state.json` holds everything a killed run needs to continue without asking the optimizer LLM again for a
+finished summary, clustering, analysis or candidate: the round, the cursor into the shuffled training pool,
+the cluster pool, every prompt seen, each round's step results and scores, and the step reached. Rollouts
+themselves live in the harness's store, so no finished rollout is redone either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from clue.evolve.harness import PromptScore
+from clue.memory.prompts import ExtractionPrompt
+
+STATE_VERSION = 1
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file in the same directory, then rename: readers never see a torn file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class PromptRecord(BaseModel):
+    name: str
+    text: str
+    hash: str
+    parent: str | None = None  # hash of the prompt it was edited from
+    round: int | None = None  # round that produced it (None for the seed)
+
+    @classmethod
+    def of(cls, prompt: ExtractionPrompt, *, parent: str | None = None, round: int | None = None) -> PromptRecord:
+        return cls(name=prompt.name, text=prompt.text, hash=prompt.hash, parent=parent, round=round)
+
+    def prompt(self) -> ExtractionPrompt:
+        return ExtractionPrompt(self.name, self.text)
+
+
+class ScoreRecord(BaseModel):
+    prompt_hash: str
+    name: str
+    accuracy: float
+    tokens: int
+    seconds: float
+    n: int
+
+    @classmethod
+    def of(cls, score: PromptScore, name: str) -> ScoreRecord:
+        return cls(prompt_hash=score.prompt_hash, name=name, accuracy=score.accuracy, tokens=score.tokens,
+                   seconds=score.seconds, n=score.n)
+
+    def score(self) -> PromptScore:
+        return PromptScore(self.prompt_hash, self.accuracy, self.tokens, self.seconds, self.n)
+
+
+class PoolCluster(BaseModel):
+    """A scenario cluster kept across rounds (the persistent pool): no members, they change every round."""
+
+    id: str
+    label: str
+    description: str = ""
+    last_round: int = 0
+
+
+class ClusterRecord(BaseModel):
+    id: str
+    label: str
+    description: str = ""
+    members: list[str] = Field(default_factory=list)  # example ids of this round ("e01", ...)
+
+
+class AnalysisRecord(BaseModel):
+    key: str  # cluster id, or "global-<i>" for MemEvolve
+    label: str
+    size: int
+    successes: int
+    success_analysis: str = ""
+    failure_analysis: str = ""
+    recommendations: list[str] = Field(default_factory=list)
+    mode: str = "tools"  # "tools" | "context" | "failed"
+    steps: int = 0
+    notes: list[str] = Field(default_factory=list)
+
+
+class EditRecord(BaseModel):
+    section: str
+    operation: str
+    text: str
+
+
+class CandidateRecord(BaseModel):
+    index: int
+    name: str
+    parent: str  # hash of the base it edits
+    text: str | None = None
+    hash: str | None = None
+    edits: list[EditRecord] = Field(default_factory=list)
+    rationale: str = ""
+    sources: list[str] = Field(default_factory=list)  # analysis keys it was built from
+    rejected: str | None = None  # guardrail (or other) reason; None when it entered the tournament
+    notes: list[str] = Field(default_factory=list)
+
+
+class RoundState(BaseModel):
+    index: int
+    base_hash: str
+    batch: list[str]  # pair keys
+    done: list[str] = Field(default_factory=list)  # finished steps
+    base_score: ScoreRecord | None = None
+    summaries: dict[str, str] = Field(default_factory=dict)  # example id -> scenario summary
+    clusters: list[ClusterRecord] = Field(default_factory=list)
+    cluster_notes: list[str] = Field(default_factory=list)  # repairs applied to the clusterer's answer
+    analyses: dict[str, AnalysisRecord] = Field(default_factory=dict)
+    candidates: dict[str, CandidateRecord] = Field(default_factory=dict)  # str(index) -> candidate
+    tournament: list[ScoreRecord] = Field(default_factory=list)
+    finalists: list[str] = Field(default_factory=list)
+    finals_pairs: list[str] = Field(default_factory=list)
+    finals: list[ScoreRecord] = Field(default_factory=list)
+    winner: str | None = None
+    new_rollouts: int = 0
+    reused_rollouts: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.winner is not None and "finals" in self.done
+
+    def sorted_candidates(self) -> list[CandidateRecord]:
+        return [self.candidates[k] for k in sorted(self.candidates, key=int)]
+
+
+class RunState(BaseModel):
+    version: int = STATE_VERSION
+    method: str
+    seed: int
+    settings: dict[str, Any] = Field(default_factory=dict)
+    pool: list[str]  # shuffled training pair keys
+    cursor: int = 0  # index into `pool` of the next round's batch
+    completed_rounds: int = 0
+    base: str  # hash of the current base prompt (the best so far)
+    seed_hash: str
+    prompts: dict[str, PromptRecord] = Field(default_factory=dict)
+    cluster_pool: list[PoolCluster] = Field(default_factory=list)
+    next_cluster: int = 1
+    rounds: list[RoundState] = Field(default_factory=list)
+    step: str = "start"  # the step reached, e.g. "round 2: analyze"
+    stopped_by: str | None = None
+    finished: bool = False
+    budget: dict[str, int | None] = Field(default_factory=dict)
+
+    def prompt(self, prompt_hash: str) -> ExtractionPrompt:
+        return self.prompts[prompt_hash].prompt()
+
+    def remember(self, record: PromptRecord) -> None:
+        self.prompts.setdefault(record.hash, record)
+
+    @property
+    def open_round(self) -> RoundState | None:
+        if self.rounds and not self.rounds[-1].complete:
+            return self.rounds[-1]
+        return None
+
+    def new_cluster_id(self) -> str:
+        cid = f"c{self.next_cluster}"
+        self.next_cluster += 1
+        return cid
+
+
+class StateFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def load(self) -> RunState:
+        try:
+            return RunState.model_validate_json(self.path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ValueError(f"{self.path}: cannot resume, state file is unreadable: "
+                             f"{str(exc).splitlines()[0]}") from exc
+
+    def save(self, state: RunState) -> None:
+        write_atomic(self.path, state.model_dump_json(indent=1))
+
+
+def merge_into_state_json(path: Path, updates: dict[str, Any]) -> None:
+    """Add keys to any method's state.json (GEPA and ACE write their own), atomically."""
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            data = loaded if isinstance(loaded, dict) else {"state": loaded}
+        except json.JSONDecodeError:
+            data = {}
+    data.update(updates)
+    write_atomic(path, json.dumps(data, indent=1))

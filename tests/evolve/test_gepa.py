@@ -1,0 +1,148 @@
+"""GEPA end to end through the real `gepa` package, with the scripted backend and our harness."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from clue.bench.records import Pair, Turn
+from clue.bench.rollouts import RolloutStore, read_rollouts
+from clue.bench.runner import Runner
+from clue.bench.scorers.judge import JudgeFn
+from clue.bench.scorers.score import Score
+from clue.config import load_settings
+from clue.evolve.budget import Budget, BudgetMeter
+from clue.evolve.gepa_method import GepaOptimizer, outcome_feedback, split_pool
+from clue.evolve.harness import Harness
+from clue.evolve.protocol import EvolveSettings
+from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
+from clue.llm.client import LLM
+from clue.llm.types import Message
+from clue.memory.inject import SOLVER_BASE
+from clue.memory.prompts import ExtractionPrompt
+
+SEED = ExtractionPrompt("seed", "Write at most 5 memories as a numbered list.")
+IMPROVED = "Write at most 5 memories as a numbered list. Keep EXACT CODES verbatim."
+CODE = re.compile(r"W\d+")
+
+
+def make_pairs(n: int) -> list[Pair]:
+    return [Pair(dataset="synth", subset="synth", source_id=i, target_id=1000 + i,
+                 source_messages=[Turn(role="user", content=f"My locker code is W{i}. I like tea."),
+                                  Turn(role="assistant", content="Noted.")],
+                 target={"question": "What is my locker code?", "answer": f"W{i}"}) for i in range(n)]
+
+
+class FakeTask:
+    def query_messages(self, pair: Pair) -> list[Message]:
+        return [{"role": "user", "content": pair.target["question"]}]
+
+    async def score(self, pair: Pair, solver_text: str, judge: JudgeFn | None) -> Score:
+        expected = pair.target["answer"]
+        ok = f"<answer>{expected}</answer>" in solver_text
+        return Score(1.0 if ok else 0.0, f"expected {expected}")
+
+
+def responder(call: ScriptedCall) -> str:
+    """Extractor keeps the code for even ids, or always under the improved prompt; solver echoes it."""
+    system, user = call.messages[0]["content"], call.messages[-1]["content"]
+    if user.startswith("<conversation>"):
+        code = CODE.search(user)
+        assert code is not None
+        if "EXACT CODES" in system or int(code.group()[1:]) % 2 == 0:
+            return f"1. The user's locker code is {code.group()}."
+        return "1. The user likes tea."
+    if system.startswith(SOLVER_BASE):
+        found = CODE.search(system)
+        return f"<answer>{found.group() if found else 'none'}</answer>"
+    assert "You improve the system prompt" in user  # the reflection call, through our optimizer role
+    return f"Here it is:\n```\n{IMPROVED}\n```"
+
+
+def make_harness(tmp_path: Path, budget: Budget) -> tuple[Harness, ScriptedBackend]:
+    backend = ScriptedBackend(responder)
+    llm = LLM(load_settings(env={}), backend=backend, cache=None)
+    runner = Runner(llm, tasks=lambda ds: FakeTask(), info=lambda ds: ("personalization", False))
+    store = RolloutStore(tmp_path / "rollouts.jsonl")
+    return Harness(runner, store, BudgetMeter(budget, llm.ledger)), backend
+
+
+def test_split_is_seeded_halves() -> None:
+    pairs = make_pairs(21)
+    train, val = split_pool(pairs, 42)
+    assert len(val) == 10 and len(train) == 11
+    assert {p.key for p in train} | {p.key for p in val} == {p.key for p in pairs}
+    assert split_pool(list(reversed(pairs)), 42) == (train, val)
+
+
+async def test_gepa_runs_end_to_end_through_our_harness(tmp_path: Path) -> None:
+    harness, backend = make_harness(tmp_path, Budget(max_rollouts=30))
+    result = await GepaOptimizer().optimize(SEED, make_pairs(20), harness, EvolveSettings(), tmp_path / "run",
+                                            resume=False)
+
+    assert result.best.text == IMPROVED
+    assert (tmp_path / "run" / "best_prompt.txt").read_text() == IMPROVED
+    lineage = json.loads((tmp_path / "run" / "lineage.json").read_text())
+    child = next(e for e in lineage if e["prompt"] == IMPROVED)
+    assert child["parent"] == SEED.hash and child["status"] == "accepted"
+    assert "+Write at most 5 memories as a numbered list. Keep EXACT CODES verbatim." in child["diff"]
+    assert child["val_score"] == 1.0
+    assert next(e for e in lineage if e["hash"] == SEED.hash)["val_score"] == 0.5
+    # Every measurement went through our harness into the rollout store: seed on the 10 validation pairs
+    # and a 5-pair minibatch, the child on the same minibatch and then the validation half.
+    stored = read_rollouts(tmp_path / "rollouts.jsonl")
+    assert len(stored) == harness.meter.rollouts_spent == 30
+    assert {r.prompt_hash for r in stored} == {SEED.hash, ExtractionPrompt("x", IMPROVED).hash}
+    assert any("You improve the system prompt" in c.messages[-1]["content"] for c in backend.calls)
+    assert result.stopped_by.startswith("budget")
+    assert (tmp_path / "run" / "gepa" / "gepa_state.bin").exists()
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["status"] == "done" and state["best_hash"] == child["hash"]
+
+
+async def test_tiny_rollout_budget_stops_cleanly(tmp_path: Path) -> None:
+    harness, _ = make_harness(tmp_path, Budget(max_rollouts=7))
+    result = await GepaOptimizer().optimize(SEED, make_pairs(20), harness, EvolveSettings(), tmp_path / "run",
+                                            resume=False)
+
+    assert result.stopped_by.startswith("budget")
+    assert result.best == SEED  # nothing was measured, so the seed stands
+    assert harness.meter.rollouts_spent == 0  # the 10-pair validation pass was refused before it started
+    assert (tmp_path / "run" / "state.json").exists() and (tmp_path / "run" / "lineage.json").exists()
+
+
+async def test_budget_spent_mid_iteration_keeps_best_so_far(tmp_path: Path) -> None:
+    harness, _ = make_harness(tmp_path, Budget(max_rollouts=15))
+    result = await GepaOptimizer().optimize(SEED, make_pairs(20), harness, EvolveSettings(), tmp_path / "run",
+                                            resume=False)
+
+    assert result.stopped_by.startswith("budget")
+    assert harness.meter.rollouts_spent <= 15
+    assert result.best == SEED
+
+
+async def test_resume_reuses_finished_rollouts(tmp_path: Path) -> None:
+    harness, _ = make_harness(tmp_path, Budget(max_rollouts=30))
+    await GepaOptimizer().optimize(SEED, make_pairs(20), harness, EvolveSettings(), tmp_path / "run",
+                                   resume=False)
+    harness.store.close()
+
+    again, _ = make_harness(tmp_path, Budget(max_rollouts=40))
+    again.meter.rollouts_spent = 30
+    result = await GepaOptimizer().optimize(SEED, make_pairs(20), again, EvolveSettings(), tmp_path / "run",
+                                            resume=True)
+    stored = read_rollouts(tmp_path / "rollouts.jsonl")
+    assert len(stored) == len({r.rollout_id for r in stored})  # no rollout id computed twice
+    assert again.reused_rollouts >= 10  # the seed's validation pass came from the store
+    assert result.best.text == IMPROVED
+
+
+def test_feedback_names_success_failure_and_empty_memory() -> None:
+    from clue.bench.rollouts import Rollout
+
+    base = {"rollout_id": "r", "prompt_name": "p", "prompt_hash": "h", "dataset": "d", "subset": "d",
+            "category": "personalization", "ood": False, "source_id": 1, "target_id": 2, "repeat": 0}
+    assert outcome_feedback(Rollout(**base, memory="1. x", reward=1.0)).startswith("Success")
+    assert outcome_feedback(Rollout(**base, memory="1. x", reward=0.0, score_detail="wrong")).startswith("Failure")
+    assert "no memory" in outcome_feedback(Rollout(**base, memory="", reward=0.0))

@@ -1,0 +1,303 @@
+"""The openai backend against a fake OpenAI-compatible server on loopback, and the runner's abort/resume."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clue.bench.records import Pair, Turn
+from clue.bench.rollouts import RolloutStore
+from clue.bench.runner import RunAborted, Runner
+from clue.bench.scorers.score import Score
+from clue.config import load_settings
+from clue.llm.backends.openai_backend import OpenAIBackend
+from clue.llm.client import LLM
+from clue.llm.types import Decoding, LLMError, Message, TransientLLMError
+from clue.memory.prompts import ExtractionPrompt
+
+Reply = tuple[int, dict[str, Any]]
+
+
+def chat_reply(text: str, model: str = "fake", prompt_tokens: int = 11, completion_tokens: int = 3,
+               finish_reason: str = "stop") -> dict[str, Any]:
+    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": finish_reason}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens}}
+
+
+def echo(body: dict[str, Any]) -> Reply:
+    last = body["messages"][-1]["content"]
+    return 200, chat_reply(f"echo: {last[-40:]}<answer>A</answer>", model=body["model"])
+
+
+class FakeOpenAI:
+    """A threaded stdlib HTTP server speaking just enough of /v1/chat/completions.
+
+    `script` replies are used first, in order; then `responder(body)` answers every request.
+    """
+
+    def __init__(self, port: int = 0, responder: Callable[[dict[str, Any]], Reply] = echo) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self.script: list[Reply] = []
+        self.responder = responder
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with fake._lock:
+                    fake.requests.append(body)
+                    fake.paths.append(self.path)
+                    status, payload = fake.script.pop(0) if fake.script else fake.responder(body)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01},
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join()
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening on it (bound then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI()
+    yield server
+    server.close()
+
+
+MESSAGES: list[Message] = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "2+2?"}]
+DECODING = Decoding(temperature=0.5, top_p=0.9, max_tokens=32, seed=7)
+
+
+def make_llm(base_url: str, *overrides: str, retries: int = 2, tmp_cache: Path | None = None) -> LLM:
+    role_overrides: dict[Any, dict[str, Any]] = {}
+    for item in overrides:
+        head, _, value = item.partition("=")
+        role, _, field = head.partition(".")
+        role_overrides.setdefault(role, {})[field] = value
+    env = {"CLUE_RETRIES": str(retries)}
+    if tmp_cache is not None:
+        env["CLUE_CACHE"] = str(tmp_cache)
+    settings = load_settings(env=env, cli={"backend": "openai", "base_url": base_url, "model": "fake"},
+                             role_overrides=role_overrides, no_cache=tmp_cache is None)
+    return LLM(settings, retry_wait_s=0.001)
+
+
+async def test_normal_call(fake: FakeOpenAI) -> None:
+    fake.script.append((200, chat_reply("<think>let me see</think>4", prompt_tokens=20, completion_tokens=5)))
+    backend = OpenAIBackend(fake.base_url)
+    try:
+        completion = await backend.complete("fake", MESSAGES, DECODING)
+    finally:
+        await backend.aclose()
+    assert completion.text == "<think>let me see</think>4"  # the backend does not strip; the client does
+    assert (completion.prompt_tokens, completion.completion_tokens) == (20, 5)
+    assert completion.finish_reason == "stop" and completion.latency_s > 0
+    body = fake.requests[0]
+    assert fake.paths == ["/v1/chat/completions"]
+    assert body["model"] == "fake" and body["messages"] == MESSAGES
+    assert (body["temperature"], body["top_p"], body["max_tokens"], body["seed"]) == (0.5, 0.9, 32, 7)
+    assert "response_format" not in body
+
+
+async def test_llm_over_openai_backend_strips_and_records(fake: FakeOpenAI, tmp_path: Path) -> None:
+    fake.script.append((200, chat_reply("<think>x</think>4", finish_reason="length")))
+    llm = make_llm(fake.base_url, tmp_cache=tmp_path / "c.sqlite")
+    try:
+        first = await llm.chat("solver", MESSAGES)
+        second = await llm.chat("solver", MESSAGES)
+    finally:
+        await llm.aclose()
+    assert first.text == second.text == "4"
+    assert first.truncated and any("token limit" in n for n in first.notes)
+    assert second.cached and len(fake.requests) == 1
+    usage = llm.ledger.by_role["solver"]
+    assert (usage.calls, usage.cached_calls, usage.prompt_tokens, usage.completion_tokens) == (2, 1, 11, 3)
+
+
+async def test_json_mode_for_non_openai_base_url(fake: FakeOpenAI) -> None:
+    fake.script.append((200, chat_reply('{"a": 1}')))
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    backend = OpenAIBackend(fake.base_url)
+    try:
+        await backend.complete("fake", MESSAGES, DECODING, json_schema=schema)
+    finally:
+        await backend.aclose()
+    assert fake.requests[0]["response_format"] == {"type": "json_object", "schema": schema}
+
+
+@pytest.mark.parametrize(("json_mode", "expected"), [
+    ("json_schema", {"type": "json_schema", "json_schema": {"name": "reply", "schema": {"type": "object"}}}),
+    ("json_object", {"type": "json_object"}),
+    ("none", None),
+])
+async def test_json_mode_settings(fake: FakeOpenAI, json_mode: str, expected: dict[str, Any] | None) -> None:
+    backend = OpenAIBackend(fake.base_url, json_mode=json_mode)
+    try:
+        await backend.complete("fake", MESSAGES, DECODING, json_schema={"type": "object"})
+    finally:
+        await backend.aclose()
+    assert fake.requests[0].get("response_format") == expected
+
+
+async def test_server_error_then_success_is_retried(fake: FakeOpenAI) -> None:
+    fake.script.append((500, {"error": {"message": "overloaded", "type": "server_error"}}))
+    fake.script.append((200, chat_reply("fine")))
+    llm = make_llm(fake.base_url, retries=3)
+    try:
+        completion = await llm.chat("solver", MESSAGES)
+    finally:
+        await llm.aclose()
+    assert completion.text == "fine"
+    assert len(fake.requests) == 2
+
+
+async def test_rate_limit_is_transient(fake: FakeOpenAI) -> None:
+    fake.script.append((429, {"error": {"message": "slow down", "type": "rate_limit"}}))
+    backend = OpenAIBackend(fake.base_url)
+    try:
+        with pytest.raises(TransientLLMError, match=r"rate limited \(429\)"):
+            await backend.complete("fake", MESSAGES, DECODING)
+    finally:
+        await backend.aclose()
+
+
+async def test_bad_request_is_one_line_llm_error(fake: FakeOpenAI) -> None:
+    fake.responder = lambda body: (400, {"error": {"message": "max_tokens is too large:\nsee docs",
+                                                   "type": "invalid_request_error"}})
+    llm = make_llm(fake.base_url, retries=3)
+    try:
+        with pytest.raises(LLMError) as info:
+            await llm.chat("solver", MESSAGES)
+    finally:
+        await llm.aclose()
+    assert not isinstance(info.value, TransientLLMError)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "request rejected (400)" in message and fake.base_url in message
+    assert len(fake.requests) == 1, "a 400 is not retried"
+    assert llm.ledger.by_role["solver"].failed_calls == 1
+
+
+async def test_endpoint_down_names_the_url() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    llm = make_llm(url, retries=2)
+    started = time.perf_counter()
+    try:
+        with pytest.raises(TransientLLMError) as info:
+            await llm.chat("extractor", MESSAGES)
+    finally:
+        await llm.aclose()
+    assert time.perf_counter() - started < 5
+    message = str(info.value)
+    assert "\n" not in message
+    assert url in message and "unreachable" in message and "gave up after 2 attempts" in message
+    assert llm.ledger.by_role["extractor"].failed_calls == 1
+
+
+# --- the runner: abort on a down endpoint, then resume ---------------------------------------------------
+
+class EchoTask:
+    """Scores 1 when the solver's reply mentions the target's token; a pure function of the reply."""
+
+    def query_messages(self, pair: Pair) -> list[Message]:
+        return [{"role": "user", "content": f"Say {pair.target['token']}"}]
+
+    async def score(self, pair: Pair, solver_text: str, judge: Any) -> Score:
+        return Score(1.0 if str(pair.target["token"]) in solver_text else 0.0, "token check")
+
+
+def make_pairs(n: int) -> list[Pair]:
+    return [Pair(dataset="Echo", subset="Echo", source_id=i, target_id=i,
+                 source_messages=[Turn(role="user", content=f"I like {i}"),
+                                  Turn(role="assistant", content="ok")],
+                 target={"id": i, "token": f"tok{i}"}) for i in range(n)]
+
+
+def make_runner(llm: LLM) -> Runner:
+    return Runner(llm, tasks=lambda dataset: EchoTask(),  # type: ignore[arg-type,return-value]
+                  info=lambda dataset: ("problem-solving", False), concurrency=4)
+
+
+async def test_runner_aborts_on_down_endpoint_and_resume_completes(tmp_path: Path) -> None:
+    prompt = ExtractionPrompt("simple", "Write down what you learn about the user.")
+    pairs = make_pairs(6)
+    path = tmp_path / "rollouts.jsonl"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/v1"
+
+    # 1. The endpoint is up for the first half of the pairs.
+    server = FakeOpenAI(port)
+    try:
+        llm = make_llm(url)
+        store = RolloutStore(path)
+        done = await make_runner(llm).evaluate(prompt, pairs[:3], store=store)
+        store.close()
+        await llm.aclose()
+    finally:
+        server.close()
+    assert [r.reward for r in done] == [1.0, 1.0, 1.0]
+
+    # 2. The endpoint goes down: the run aborts, naming the URL; finished rollouts stay on disk.
+    llm = make_llm(url, retries=2)
+    store = RolloutStore(path)
+    with pytest.raises(RunAborted) as info:
+        await make_runner(llm).evaluate(prompt, pairs, store=store)
+    store.close()
+    await llm.aclose()
+    assert url in str(info.value) and "\n" not in str(info.value)
+    assert len(path.read_text().splitlines()) == 3
+
+    # 3. It is back: a resumed run makes only the missing rollouts and returns all of them in order.
+    server = FakeOpenAI(port)
+    try:
+        llm = make_llm(url)
+        store = RolloutStore(path)
+        seen: list[bool] = []
+        runner = make_runner(llm)
+        runner.on_rollout = lambda rollout, reused: seen.append(reused)
+        rollouts = await runner.evaluate(prompt, pairs, store=store)
+        store.close()
+        await llm.aclose()
+    finally:
+        server.close()
+    assert [r.target_id for r in rollouts] == list(range(6))
+    assert all(r.reward == 1.0 and r.error is None for r in rollouts)
+    assert sorted(seen) == [False] * 3 + [True] * 3
+    assert len(server.requests) == 3 * 2  # extract + solve for each missing rollout only
+    assert len(path.read_text().splitlines()) == 6

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clue.config import load_settings
+from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
+from clue.llm.client import LLM
+from clue.memory.extract import extract_memory
+from clue.memory.inject import solver_system_prompt
+from clue.memory.prompts import BUILTIN_PROMPTS, NO_MEMORY, load_prompt
+from clue.memory.render import render_conversation
+
+
+def test_render_tags_each_turn_with_its_role_inside_a_conversation_tag() -> None:
+    text = render_conversation([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}])
+    assert text.startswith("<conversation>") and text.endswith("</conversation>")
+    assert "<user>\nhi\n</user>" in text and "<assistant>\nhello\n</assistant>" in text
+
+
+def test_every_builtin_prompt_loads_and_limits_memories() -> None:
+    hashes = set()
+    for name in BUILTIN_PROMPTS:
+        prompt = load_prompt(name)
+        assert prompt.text.strip() and not prompt.is_control
+        assert "5" in prompt.text or "3" in prompt.text  # every prompt bounds how many memories
+        hashes.add(prompt.hash)
+    assert len(hashes) == len(BUILTIN_PROMPTS)
+
+
+def test_simple_prompt_has_an_empty_taxonomy_section_for_evolution_to_fill() -> None:
+    text = load_prompt("simple").text
+    assert "## Memory types" in text and "at most 5" in text.lower()
+
+
+def test_prompt_from_file_and_unknown_prompt(tmp_path: Path) -> None:
+    path = tmp_path / "mine.md"
+    path.write_text("Keep what matters.")
+    assert load_prompt(str(path)).text == "Keep what matters."
+    with pytest.raises(ValueError, match="unknown prompt"):
+        load_prompt("no-such-prompt")
+
+
+def test_injection_adds_a_memory_block_only_when_there_is_memory() -> None:
+    assert "<memory>" not in solver_system_prompt(None)
+    assert "<memory>" not in solver_system_prompt("   ")
+    with_memory = solver_system_prompt("1. The user is vegan.")
+    assert "1. The user is vegan." in with_memory and "ignore" in with_memory.lower()
+
+
+async def test_no_memory_control_makes_no_call_and_extraction_sends_prompt_as_system() -> None:
+    calls: list[ScriptedCall] = []
+
+    def responder(call: ScriptedCall) -> str:
+        calls.append(call)
+        return "<think>hmm</think>1. likes tea"
+
+    llm = LLM(load_settings(env={}), backend=ScriptedBackend(responder), cache=None)
+    turns = [{"role": "user", "content": "I like tea."}]
+    assert (await extract_memory(llm, load_prompt(NO_MEMORY), turns)).memory == ""
+    assert calls == []
+    result = await extract_memory(llm, load_prompt("simple"), turns)
+    assert result.memory == "1. likes tea"
+    assert calls[0].messages[0]["content"] == load_prompt("simple").text
+    assert "<conversation>" in calls[0].messages[1]["content"]
+
+
+async def test_long_source_is_cut_in_the_middle_and_the_cut_is_recorded() -> None:
+    llm = LLM(load_settings(env={}), backend=ScriptedBackend(context_size=600), cache=None)
+    long_turn = "head " + "filler " * 2000 + " tail"
+    result = await extract_memory(llm, load_prompt("simple"), [{"role": "user", "content": long_turn}])
+    assert any("cut in the middle" in note for note in result.notes)
