@@ -5,10 +5,12 @@ keep-alive) and answers every chat.completions request after a fixed latency. Th
 `openai` backend then runs N rollouts (extract + solve: 2 calls each) at concurrency C.
 
 Printed:
+- the fake server's own ceiling, driven by a minimal raw-socket client (so it is not the bottleneck);
 - throughput achieved vs ideal, where ideal = C / (2 x latency) rollouts/s;
-- client CPU per rollout (`time.process_time`, the server's CPU is in the other process);
-- the same for the bare openai client doing 2 calls per rollout at the same concurrency (baseline);
-- harness overhead per rollout = client CPU per rollout minus the baseline's.
+- client CPU per rollout (`time.process_time`; the server's CPU is in the other process);
+- the same for the bare openai client sending the same 2 requests per rollout at the same concurrency,
+  both the typed `chat.completions.create` and the generic `post` that clue's backend uses;
+- harness overhead per rollout = client CPU per rollout minus the bare `post` client's.
 
 The last line is `efficiency: E overhead_ms: O` (E = achieved / ideal throughput, O = harness ms/rollout).
 
@@ -31,13 +33,13 @@ from typing import Any
 
 # --- the fake server (runs in its own process; stdlib only) ----------------------------------------------
 
-_REPLY_TEXT = "- The user prefers short answers.\n- The user works with Python.\n<answer>A</answer>"
+REPLY_TEXT = "- The user prefers short answers.\n- The user works with Python.\n<answer>A</answer>"
 
 
-def _canned_response() -> bytes:
+def canned_response() -> bytes:
     body = json.dumps({
         "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": "fake",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": _REPLY_TEXT},
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": REPLY_TEXT},
                      "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 200, "completion_tokens": 20, "total_tokens": 220},
     }).encode()
@@ -46,8 +48,12 @@ def _canned_response() -> bytes:
     return head + body
 
 
-class _FakeChatProtocol(asyncio.Protocol):
-    """One keep-alive connection: each complete request is answered `latency_s` after it arrived."""
+class FakeChatProtocol(asyncio.Protocol):
+    """One keep-alive connection: each complete request is answered `latency_s` after it arrived.
+
+    No HTTP framework, no JSON parsing: the request is framed by its Content-Length and the answer is a
+    canned byte string, so the server spends a few microseconds per request.
+    """
 
     def __init__(self, latency_s: float, response: bytes) -> None:
         self.latency_s = latency_s
@@ -86,15 +92,15 @@ class _FakeChatProtocol(asyncio.Protocol):
 def serve(latency_s: float, ready: Connection) -> None:
     """Process entry point: bind a free loopback port, report it through `ready`, serve forever."""
 
-    async def main() -> None:
+    async def run() -> None:
         loop = asyncio.get_running_loop()
-        response = _canned_response()
-        server = await loop.create_server(lambda: _FakeChatProtocol(latency_s, response), "127.0.0.1", 0,
+        response = canned_response()
+        server = await loop.create_server(lambda: FakeChatProtocol(latency_s, response), "127.0.0.1", 0,
                                           backlog=1024)
         ready.send(server.sockets[0].getsockname()[1])
         await server.serve_forever()
 
-    asyncio.run(main())
+    asyncio.run(run())
 
 
 # --- the client side ---------------------------------------------------------------------------------------
@@ -125,10 +131,15 @@ class Measure:
 def make_pairs(n: int) -> list[Any]:
     from clue.bench.records import Pair, Turn
 
-    turns = [Turn(role=role, content=text) for role, text in SOURCE_TURNS]
-    return [Pair(dataset="Bench", subset="Bench", source_id=i, target_id=i, source_messages=turns,
+    return [Pair(dataset="Bench", subset="Bench", source_id=i, target_id=i,
+                 source_messages=[Turn(role=role, content=text) for role, text in source_turns(i)],
                  target={"id": i, "question": f"Which neighbourhood fits me best (case {i})?", "truth": "A"})
             for i in range(n)]
+
+
+def source_turns(i: int) -> list[tuple[str, str]]:
+    """Every pair has its own conversation, so no two requests are alike (the cache only ever misses)."""
+    return [("user", f"(conversation {i})"), *SOURCE_TURNS]
 
 
 class BenchTask:
@@ -141,6 +152,29 @@ class BenchTask:
         from clue.bench.scorers.score import Score
 
         return Score(1.0 if f"<answer>{pair.target['truth']}</answer>" in solver_text else 0.0)
+
+
+async def run_raw(port: int, requests: int, concurrency: int) -> Measure:
+    """The server's ceiling: C keep-alive sockets sending requests back to back, nearly free client-side."""
+    body = json.dumps({"model": "fake", "messages": [{"role": "user", "content": "x" * 1000}]}).encode()
+    request = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body)) + body
+    connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(concurrency)]
+
+    async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, count: int) -> None:
+        for _ in range(count):
+            writer.write(request)
+            head = (await reader.readuntil(b"\r\n\r\n")).lower()
+            at = head.find(b"content-length:")
+            await reader.readexactly(int(head[at + 15:head.find(b"\r\n", at)]))
+
+    per = max(requests // concurrency, 1)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker(r, w, per) for r, w in connections))
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    for _, writer in connections:
+        writer.close()
+    return Measure(wall, cpu, per * concurrency)
 
 
 async def run_harness(base_url: str, n: int, concurrency: int, cache_path: Path | None,
@@ -177,29 +211,47 @@ async def run_harness(base_url: str, n: int, concurrency: int, cache_path: Path 
     return Measure(wall, cpu, n)
 
 
-async def run_baseline(base_url: str, n: int, concurrency: int, warmup: int) -> Measure:
-    """The bare openai client: 2 sequential calls per rollout, C rollouts at a time, nothing else."""
-    from openai import AsyncOpenAI
+async def run_baseline(base_url: str, n: int, concurrency: int, warmup: int, *, typed: bool) -> Measure:
+    """The bare openai client: the same 2 requests per rollout, C rollouts at a time, nothing else.
 
-    client = AsyncOpenAI(base_url=base_url, api_key="not-needed", max_retries=0, timeout=600.0)
+    `typed`: the usual `chat.completions.create` (typed request and response models); otherwise the
+    client's generic `post(..., cast_to=object)`, which is the call clue's openai backend makes.
+    """
+    from openai import AsyncOpenAI, DefaultAioHttpClient
+
+    from clue.memory.inject import solver_system_prompt
+    from clue.memory.prompts import builtin_prompt_text
+    from clue.memory.render import extraction_messages
+
+    client = AsyncOpenAI(base_url=base_url, api_key="not-needed", max_retries=0, timeout=600.0,
+                         http_client=DefaultAioHttpClient(timeout=600.0))  # the transport clue uses
     gate = asyncio.Semaphore(concurrency)
-    source = "\n".join(f"<{role}>\n{text}\n</{role}>" for role, text in SOURCE_TURNS)
+    prompt_text = builtin_prompt_text("simple")
+    task = BenchTask()
+    pairs = make_pairs(max(n, warmup))
 
-    async def rollout(i: int) -> None:
+    async def call(messages: list[Any], temperature: float, top_p: float, max_tokens: int) -> str:
+        if typed:
+            reply = await client.chat.completions.create(model="fake", messages=messages,
+                                                         temperature=temperature, top_p=top_p,
+                                                         max_tokens=max_tokens, seed=42)
+            return reply.choices[0].message.content or ""
+        body = {"model": "fake", "messages": messages, "temperature": temperature, "top_p": top_p,
+                "max_tokens": max_tokens, "seed": 42}
+        data: Any = await client.post("/chat/completions", body=body, cast_to=object)
+        return str(data["choices"][0]["message"]["content"] or "")
+
+    async def rollout(pair: Any) -> None:
         async with gate:
-            extract = await client.chat.completions.create(
-                model="fake", messages=[{"role": "system", "content": "Extract."},
-                                        {"role": "user", "content": source}],
-                temperature=0.6, top_p=0.95, max_tokens=384, seed=42)
-            await client.chat.completions.create(
-                model="fake", messages=[{"role": "system", "content": extract.choices[0].message.content or ""},
-                                        {"role": "user", "content": f"question {i}"}],
-                temperature=0.7, top_p=0.8, max_tokens=512, seed=42)
+            turns = [{"role": r, "content": t} for r, t in source_turns(pair.source_id)]
+            memory = await call(extraction_messages(prompt_text, turns), 0.6, 0.95, 384)
+            solve = [{"role": "system", "content": solver_system_prompt(memory)}, *task.query_messages(pair)]
+            await call(solve, 0.7, 0.8, 512)
 
     try:
-        await asyncio.gather(*(rollout(i) for i in range(warmup)))
+        await asyncio.gather(*(rollout(pair) for pair in pairs[:warmup]))
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(rollout(i) for i in range(n)))
+        await asyncio.gather(*(rollout(pair) for pair in pairs[:n]))
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     finally:
         await client.close()
@@ -207,7 +259,7 @@ async def run_baseline(base_url: str, n: int, concurrency: int, warmup: int) -> 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="rollouts to measure (default 2000)")
     parser.add_argument("--concurrency", type=int, default=64, help="rollouts and requests in flight")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="fake server latency per request")
@@ -224,33 +276,41 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if not receive.poll(30):
             raise SystemExit("fake server did not start")
-        base_url = f"http://127.0.0.1:{receive.recv()}/v1"
+        port = receive.recv()
+        base_url = f"http://127.0.0.1:{port}/v1"
+        raw = asyncio.run(run_raw(port, min(2 * args.n, 8000), args.concurrency))
         with tempfile.TemporaryDirectory() as tmp:
             cache = Path(tmp) / "cache.sqlite" if args.with_cache else None
-            baseline = asyncio.run(run_baseline(base_url, args.n, args.concurrency, warmup))
+            typed = asyncio.run(run_baseline(base_url, args.n, args.concurrency, warmup, typed=True))
+            baseline = asyncio.run(run_baseline(base_url, args.n, args.concurrency, warmup, typed=False))
+            harness_run = run_harness(base_url, args.n, args.concurrency, cache, Path(tmp), warmup)
             if args.profile:
                 import cProfile
 
                 profiler = cProfile.Profile()
-                harness = profiler.runcall(asyncio.run, run_harness(base_url, args.n, args.concurrency, cache,
-                                                                    Path(tmp), warmup))
+                harness = profiler.runcall(asyncio.run, harness_run)
                 profiler.dump_stats(args.profile)
             else:
-                harness = asyncio.run(run_harness(base_url, args.n, args.concurrency, cache, Path(tmp), warmup))
+                harness = asyncio.run(harness_run)
     finally:
         server.terminate()
         server.join()
 
     ideal = args.concurrency / (2 * latency_s)
+    ideal_requests = args.concurrency / latency_s
     efficiency = harness.rate / ideal
     overhead_ms = harness.cpu_ms - baseline.cpu_ms
     print(f"setup: n={args.n} concurrency={args.concurrency} latency={args.latency_ms:g} ms "
           f"cache={'on' if args.with_cache else 'off'} (2 calls per rollout)")
+    print(f"server alone: {raw.rate:8.1f} requests/s ({raw.rate / ideal_requests:.3f} of ideal "
+          f"{ideal_requests:.0f}/s)  [raw-socket client, {raw.cpu_ms:.3f} ms CPU/request]")
     print(f"ideal:    {ideal:8.1f} rollouts/s")
-    print(f"baseline: {baseline.rate:8.1f} rollouts/s ({baseline.rate / ideal:.3f} of ideal), "
-          f"client CPU {baseline.cpu_ms:.3f} ms/rollout  [bare openai client]")
-    print(f"harness:  {harness.rate:8.1f} rollouts/s ({efficiency:.3f} of ideal), "
-          f"client CPU {harness.cpu_ms:.3f} ms/rollout  [clue Runner + LLM + openai client]")
+    print(f"bare openai client, chat.completions.create: {typed.rate:8.1f} rollouts/s "
+          f"({typed.rate / ideal:.3f} of ideal), client CPU {typed.cpu_ms:.3f} ms/rollout")
+    print(f"bare openai client, post(cast_to=object):     {baseline.rate:8.1f} rollouts/s "
+          f"({baseline.rate / ideal:.3f} of ideal), client CPU {baseline.cpu_ms:.3f} ms/rollout  [baseline]")
+    print(f"clue Runner + LLM + openai backend:           {harness.rate:8.1f} rollouts/s "
+          f"({efficiency:.3f} of ideal), client CPU {harness.cpu_ms:.3f} ms/rollout")
     print(f"harness overhead: {overhead_ms:.3f} ms CPU/rollout beyond the bare client")
     print(f"efficiency: {efficiency:.2f} overhead_ms: {overhead_ms:.2f}")
     sys.stdout.flush()

@@ -12,15 +12,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from llama_cpp import Llama
 
+# llama_cpp is imported inside functions, after this module: it sets the OpenMP wait policy first.
 from clue.llm.backends.local import LocalBackend
 from clue.llm.types import Decoding
 from clue.llm.weights import DEFAULT_LOCAL_MODEL, MODELS, ensure_model
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
 FILLER = (
     "def merge_intervals(intervals):\n"
@@ -45,19 +50,50 @@ def prompt_tokens(llm: Llama, count: int) -> list[int]:
     return tokens[:count]
 
 
-def measure_raw(llm: Llama, n_prompt: int, n_decode: int) -> tuple[float, float]:
-    """(prefill tok/s, decode tok/s) for one fresh prompt."""
+def greedy_next_token(llm: Llama) -> int:
+    import llama_cpp
+
+    # Read the last logits from llama.cpp: Llama.scores is only filled with logits_all=True.
+    logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),))
+    return int(np.argmax(logits))
+
+
+@dataclass
+class Phase:
+    tokens: int
+    wall_s: float
+    cpu_s: float
+
+    @property
+    def rate(self) -> float:
+        return self.tokens / self.wall_s
+
+
+def timed(tokens: int, work: Callable[[], None]) -> Phase:
+    wall, cpu = time.perf_counter(), time.process_time()
+    work()
+    return Phase(tokens, time.perf_counter() - wall, time.process_time() - cpu)
+
+
+def measure_raw(llm: Llama, n_prompt: int, n_decode: int) -> tuple[Phase, Phase]:
+    """(prefill, decode) for one fresh prompt."""
     tokens = prompt_tokens(llm, n_prompt)
-    llm.reset()
-    started = time.perf_counter()
-    llm.eval(tokens)
-    prefill_s = time.perf_counter() - started
-    started = time.perf_counter()
-    for _ in range(n_decode):
-        next_token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
-        llm.eval([next_token])
-    decode_s = time.perf_counter() - started
-    return n_prompt / prefill_s, n_decode / decode_s
+    llm.reset()  # type: ignore[no-untyped-call]
+    prefill = timed(n_prompt, lambda: llm.eval(tokens))
+
+    def decode_greedily() -> None:
+        for _ in range(n_decode):
+            llm.eval([greedy_next_token(llm)])
+
+    return prefill, timed(n_decode, decode_greedily)
+
+
+def report(name: str, phases: list[Phase], threads: int) -> str:
+    median = sorted(phases, key=lambda phase: phase.rate)[len(phases) // 2]
+    # Below 100% the threads did not get their cores: other processes shared the machine.
+    busy = 100 * median.cpu_s / (median.wall_s * threads)
+    return (f"{name:8} {median.rate:7.1f} tok/s  ({median.tokens} tokens, median of {len(phases)}; "
+            f"threads got {busy:.0f}% of their cores)")
 
 
 async def measure_chat(model: str, n_ctx: int, threads: int, n_prompt: int) -> str:
@@ -80,10 +116,12 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, default=512)
     parser.add_argument("--decode-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--flash-attn", action="store_true")
     parser.add_argument("--no-chat", action="store_true", help="skip the end-to-end chat call")
     args = parser.parse_args()
+
+    from llama_cpp import Llama
 
     spec = MODELS[args.model]
     started = time.perf_counter()
@@ -98,14 +136,12 @@ def main() -> None:
 
     prefill, decode = [], []
     for _ in range(args.repeats):
-        prefill_rate, decode_rate = measure_raw(llm, args.prompt_tokens, args.decode_tokens)
-        prefill.append(prefill_rate)
-        decode.append(decode_rate)
+        prefill_phase, decode_phase = measure_raw(llm, args.prompt_tokens, args.decode_tokens)
+        prefill.append(prefill_phase)
+        decode.append(decode_phase)
     llm.close()
-    print(f"prefill: {statistics.median(prefill):7.1f} tok/s  ({args.prompt_tokens} tokens, "
-          f"median of {args.repeats})")
-    print(f"decode:  {statistics.median(decode):7.1f} tok/s  ({args.decode_tokens} tokens, "
-          f"median of {args.repeats})")
+    print(report("prefill:", prefill, args.threads))
+    print(report("decode:", decode, args.threads))
     if not args.no_chat:
         print(asyncio.run(measure_chat(args.model, spec.context_size, args.threads, args.prompt_tokens)))
 

@@ -93,7 +93,7 @@ def _merge(target: dict[Role, dict[str, Any]], overrides: dict[str, Any], origin
             target[role][key] = value
 
 
-def _from_toml(path: Path, layers: dict[Role, dict[str, Any]]) -> Path | None | str:
+def _from_toml(path: Path, layers: dict[Role, dict[str, Any]]) -> Path | str | None:
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,24 @@ async def test_retries_exhausted_give_one_line_error() -> None:
     assert len(backend.calls) == 4
     usage = llm.ledger.by_role["extractor"]
     assert (usage.calls, usage.failed_calls) == (1, 1)
+
+
+async def test_retry_waits_grow_exponentially() -> None:
+    stamps: list[float] = []
+
+    class Stamping(ScriptedBackend):
+        async def complete(self, model: str, messages: list[Message], decoding: Decoding,
+                           json_schema: dict[str, Any] | None = None) -> Completion:
+            stamps.append(time.perf_counter())
+            raise TransientLLMError("down")
+
+    llm = LLM(settings("solver.retries=4"), backend=Stamping(), retry_wait_s=0.02)
+    with pytest.raises(TransientLLMError, match="gave up after 4 attempts"):
+        await llm.chat("solver", MESSAGES)
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert len(gaps) == 3
+    for gap, expected in zip(gaps, (0.02, 0.04, 0.08), strict=True):
+        assert expected * 0.9 <= gap < expected + 0.25
 
 
 async def test_zero_retries_means_one_attempt() -> None:

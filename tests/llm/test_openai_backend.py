@@ -23,7 +23,7 @@ from clue.llm.client import LLM
 from clue.llm.types import Decoding, LLMError, Message, TransientLLMError
 from clue.memory.prompts import ExtractionPrompt
 
-Reply = tuple[int, dict[str, Any]]
+Reply = tuple[int, dict[str, Any] | str]  # a str is sent as text/html
 
 
 def chat_reply(text: str, model: str = "fake", prompt_tokens: int = 11, completion_tokens: int = 3,
@@ -38,6 +38,11 @@ def chat_reply(text: str, model: str = "fake", prompt_tokens: int = 11, completi
 def echo(body: dict[str, Any]) -> Reply:
     last = body["messages"][-1]["content"]
     return 200, chat_reply(f"echo: {last[-40:]}<answer>A</answer>", model=body["model"])
+
+
+class _Server(ThreadingHTTPServer):
+    allow_reuse_address = True  # the resume test brings a server back on the port it had
+    daemon_threads = True
 
 
 class FakeOpenAI:
@@ -61,9 +66,10 @@ class FakeOpenAI:
                     fake.requests.append(body)
                     fake.paths.append(self.path)
                     status, payload = fake.script.pop(0) if fake.script else fake.responder(body)
-                data = json.dumps(payload).encode()
+                is_text = isinstance(payload, str)
+                data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/html" if is_text else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -71,9 +77,7 @@ class FakeOpenAI:
             def log_message(self, format: str, *args: Any) -> None:
                 return None
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", port), Handler)
         self.port = self.server.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01},
@@ -173,6 +177,24 @@ async def test_json_mode_settings(fake: FakeOpenAI, json_mode: str, expected: di
     finally:
         await backend.aclose()
     assert fake.requests[0].get("response_format") == expected
+
+
+async def test_reply_that_is_not_a_completion(fake: FakeOpenAI) -> None:
+    fake.script.append((200, "<html>\n<body>Welcome to nginx!</body></html>"))
+    fake.script.append((200, {"error": {"message": "model not loaded"}}))
+    fake.script.append((200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": None}}]}))
+    backend = OpenAIBackend(fake.base_url)
+    try:
+        with pytest.raises(LLMError, match="reply is not a chat completion: '<html>'") as info:
+            await backend.complete("fake", MESSAGES, DECODING)
+        assert not isinstance(info.value, TransientLLMError)
+        with pytest.raises(TransientLLMError, match=r"reply had no choices: .*model not loaded"):
+            await backend.complete("fake", MESSAGES, DECODING)
+        empty = await backend.complete("fake", MESSAGES, DECODING)  # no usage, no finish_reason, null content
+    finally:
+        await backend.aclose()
+    assert (empty.text, empty.prompt_tokens, empty.completion_tokens) == ("", 0, 0)
+    assert empty.finish_reason == "stop"
 
 
 async def test_server_error_then_success_is_retried(fake: FakeOpenAI) -> None:

@@ -8,6 +8,7 @@ asks the solver to finish with `<answer>...</answer>`.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -52,14 +53,14 @@ def _problem_text(target: ProblemTarget) -> str:
     return _QUESTION_NUMBER.sub("", target.input).strip()
 
 
-class AnswerTask:
+class AnswerTask(ABC):
     """A task scored by a deterministic check of the extracted final answer (no judge)."""
 
-    def query_messages(self, pair: Pair) -> list[Message]:
-        raise NotImplementedError
+    @abstractmethod
+    def query_messages(self, pair: Pair) -> list[Message]: ...
 
-    def score_answer(self, target: Mapping[str, Any], answer: str | None) -> Score:
-        raise NotImplementedError
+    @abstractmethod
+    def score_answer(self, target: Mapping[str, Any], answer: str | None) -> Score: ...
 
     async def score(self, pair: Pair, solver_text: str, judge: JudgeFn | None) -> Score:
         return self.score_answer(pair.target, extract_answer(solver_text))

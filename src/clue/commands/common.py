@@ -61,7 +61,7 @@ def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     try:
         return asyncio.run(make())
     except (ConfigError, UnknownDatasetError, NotRunnableError, RunDirError, RunAborted, LLMError,
-            FileNotFoundError, ValueError) as exc:
+            FileNotFoundError, FileExistsError, ValueError) as exc:
         raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
     except KeyboardInterrupt:
         raise fail("interrupted; finished rollouts are saved, continue with --resume") from None

@@ -11,10 +11,8 @@ from clue.bench.results import Results
 from clue.bench.runner import Runner
 from clue.commands.common import console, options, run_async, warn
 from clue.commands.eval_cmd import parse_datasets
+from clue.evolve.protocol import EvolveSettings
 from clue.llm.client import LLM
-
-# The demo's evolution is the protocol's round shrunk to fit the embedded model's speed on 2 cores.
-DEMO_EVOLUTION = {"rounds": 1, "batch": 6, "candidates": 2, "top": 2, "resample": 2, "max_clusters": 3}
 
 
 def evolve_command(
@@ -41,7 +39,7 @@ def evolve_command(
     """
     from clue.bench.loader import load_pairs
     from clue.evolve.budget import Budget
-    from clue.evolve.protocol import EvolveSettings
+    from clue.evolve.reporting import RichReporter
     from clue.evolve.run import run_evolution
     from clue.memory.prompts import load_prompt
     from clue.report.tables import comparison_table, print_table
@@ -60,29 +58,44 @@ def evolve_command(
             raise ValueError(f"no training pairs for {', '.join(names)}: the split file lists none on disk")
         llm = LLM(opts.settings())
         try:
-            seed_results, best_results = await run_evolution(
+            outcome = await run_evolution(
                 method, load_prompt(seed_prompt), train, test, llm,
                 EvolveSettings(rounds=rounds, batch=batch, candidates=candidates, top=top, resample=resample,
                                max_clusters=max_clusters, seed=seed),
-                Budget(max_rollouts=budget_rollouts, max_tokens=budget_tokens), out, resume=resume)
+                Budget(max_rollouts=budget_rollouts, max_tokens=budget_tokens), out, resume=resume,
+                reporter=RichReporter(console))
         finally:
             await llm.aclose()
-        print_table(comparison_table([seed_results, best_results], title="seed vs evolved on the test split"),
-                    console)
+        console.print(f"stopped: {outcome.optimization.stopped_by}; budget used: {outcome.budget}",
+                      highlight=False)
+        if outcome.seed is not None and outcome.best is not None:
+            print_table(comparison_table([outcome.seed, outcome.best], title="seed vs evolved on the test split"),
+                        console)
+        else:
+            warn("no test pairs: skipped the seed-vs-evolved comparison")
         console.print(f"best prompt: {out / 'best_prompt.txt'}")
 
     run_async(job)
 
 
+def _demo_settings() -> EvolveSettings:
+    """The protocol's round shrunk to fit the embedded model's speed on 2 cores."""
+    return EvolveSettings(rounds=1, batch=6, candidates=2, top=2, resample=2, max_clusters=3)
+
+
 async def demo_evolution(llm: LLM, runner: Runner, train: list[Pair], held_out: list[Pair],
                          out: Path) -> tuple[Results, Results]:
     from clue.evolve.budget import Budget
-    from clue.evolve.protocol import EvolveSettings
+    from clue.evolve.reporting import RichReporter
     from clue.evolve.run import run_evolution
     from clue.memory.prompts import load_prompt
 
-    return await run_evolution("clue", load_prompt("simple"), train, held_out, llm,
-                               EvolveSettings(**DEMO_EVOLUTION), Budget(), out, resume=True, runner=runner)
+    outcome = await run_evolution("clue", load_prompt("simple"), train, held_out, llm,
+                                  _demo_settings(), Budget(), out, resume=True,
+                                  reporter=RichReporter(console), tasks=runner.tasks, info=runner.info)
+    if outcome.seed is None or outcome.best is None:
+        raise ValueError("the demo evolution had no held-out pairs to compare on")
+    return outcome.seed, outcome.best
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,8 @@ def rescore_command(
 ) -> None:
     """Score a reference output file with clue's scorer; the last line is the agreement with its labels.
 
-    Example: clue rescore --dataset GameOf24 --outputs $CLUE_DATA_ROOT/data_collection/train/GameOf24/openai/Qwen3-32B/zero-shot/target_output.jsonl
+    Example (from the data root):
+    clue rescore --dataset GameOf24 --outputs data_collection/train/GameOf24/openai/Qwen3-32B/zero-shot/target_output.jsonl
     """
     from clue.bench.datasets import NotRunnableError, UnknownDatasetError
     from clue.bench.rescore import format_agreement, rescore_file

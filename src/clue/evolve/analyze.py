@@ -123,7 +123,8 @@ async def _tool_loop(llm: LLM, group: Group, settings: EvolveSettings, repeat: i
     ids = {log.id: log for log in group.logs}
     for step in range(1, steps + 1):
         if step == steps:
-            messages.append({"role": "user", "content": "This is your last turn: reply with the final action."})
+            messages.append({"role": "user",
+                             "content": "This is your last turn: reply with the final action."})
         result = await llm.structured("optimizer", messages, AnalystAction, repeat=repeat)
         act = result.value
         if act is None:
@@ -148,7 +149,8 @@ async def _in_context(llm: LLM, group: Group, settings: EvolveSettings, repeat: 
                       notes: list[str]) -> AnalysisRecord:
     messages: list[Message] = [
         {"role": "system", "content": CONTEXT_ANALYST},
-        {"role": "user", "content": f"{group.header()}\n\n{context_logs(group, settings.analysis_context_chars)}"}]
+        {"role": "user",
+         "content": f"{group.header()}\n\n{context_logs(group, settings.analysis_context_chars)}"}]
     result = await llm.structured("optimizer", messages, ClusterAnalysis, repeat=repeat, cuttable_index=1)
     if result.value is None or not result.value.recommendations:
         notes.append(f"in-context analysis unusable ({result.error or 'no recommendations'})")
@@ -156,7 +158,8 @@ async def _in_context(llm: LLM, group: Group, settings: EvolveSettings, repeat: 
     return _record(group, result.value, "context", 1, notes)
 
 
-async def analyze_group(llm: LLM, group: Group, settings: EvolveSettings, *, repeat: int = 0) -> AnalysisRecord:
+async def analyze_group(llm: LLM, group: Group, settings: EvolveSettings, *,
+                        repeat: int = 0) -> AnalysisRecord:
     """A record always comes back; `mode="failed"` (no recommendations) when the model gave nothing usable."""
     notes: list[str] = []
     if settings.analysis_mode == "tools":
@@ -180,4 +183,5 @@ async def analyze_group(llm: LLM, group: Group, settings: EvolveSettings, *, rep
 
 def groups_from_clusters(logs: Sequence[ExampleLog], clusters: Sequence[ClusterRecord]) -> list[Group]:
     by_id = {log.id: log for log in logs}
-    return [Group(c.id, c.label, c.description, [by_id[m] for m in c.members if m in by_id]) for c in clusters]
+    return [Group(c.id, c.label, c.description, [by_id[m] for m in c.members if m in by_id])
+            for c in clusters]

@@ -1,4 +1,5 @@
-"""Cluster a batch by extraction scenario: one LLM call against the persistent pool, then a deterministic repair.
+"""Cluster a batch by extraction scenario: one LLM call against the persistent pool, then a deterministic
+repair.
 
 The model may reuse, relabel, merge or split pool clusters, or open new ones. Whatever it returns is repaired
 to the rules: at most K clusters, every example in exactly one, each cluster with at least 2 examples
@@ -20,9 +21,11 @@ from clue.llm.client import LLM
 from clue.llm.types import LLMError, Message, TransientLLMError
 
 MIN_SIZE = 2
-_STOP = frozenset("""the and for that with this from what must are was were has have had not but into its
-their them they than then when which while who will would can could should about more most some such only
-also each other been being does did very much many make makes made kept keep keeping information""".split())
+_STOP_WORDS = (
+    "the and for that with this from what must are was were has have had not but into its their them they "
+    "than then when which while who will would can could should about more most some such only also each "
+    "other been being does did very much many make makes made kept keep keeping information")
+_STOP = frozenset(_STOP_WORDS.split(" "))
 
 
 class ProposedCluster(BaseModel):
@@ -73,10 +76,17 @@ def repair_assignment(proposed: Sequence[ProposedCluster], summaries: dict[str, 
     notes: list[str] = []
     work: list[_Work] = []
     used: set[str] = set()
+
+    def fresh() -> str:
+        cid = new_id()
+        while cid in pool_ids or cid in used:
+            cid = new_id()
+        return cid
+
     for p in proposed:
         cid = p.id.strip()
         if cid not in pool_ids or cid in used:
-            cid = new_id()
+            cid = fresh()
         used.add(cid)
         members: list[str] = []
         for raw in p.members:
@@ -96,7 +106,7 @@ def repair_assignment(proposed: Sequence[ProposedCluster], summaries: dict[str, 
                     w.members.remove(example)
             notes.append(f"{example} was in {len(owners)} clusters; kept in {keep.id}")
     if not work:
-        work.append(_Work(new_id(), "general", "examples the clusterer left without a cluster"))
+        work.append(_Work(fresh(), "general", "examples the clusterer left without a cluster"))
     for example, summary in summaries.items():
         if not any(example in w.members for w in work):
             best = max(work, key=lambda w: (len(tokens(summary) & tokens(w.text())), len(w.members)))
@@ -130,7 +140,8 @@ Reply with JSON only: {{"clusters": [{{"id": "c1", "label": "short name", "descr
 "members": ["e01", "e02"]}}]}}"""
 
 
-def cluster_messages(logs: Sequence[ExampleLog], pool: Sequence[PoolCluster], max_clusters: int) -> list[Message]:
+def cluster_messages(logs: Sequence[ExampleLog], pool: Sequence[PoolCluster],
+                     max_clusters: int) -> list[Message]:
     existing = "\n".join(f"- {c.id}: {c.label}. {c.description}" for c in pool) or "(none yet)"
     examples = "\n".join(f"- {log.id} [{log.outcome}]: {log.summary}" for log in logs)
     return [{"role": "system", "content": CLUSTERER.format(k=max_clusters)},
@@ -147,11 +158,12 @@ class Clustering:
 
 async def cluster_examples(llm: LLM, logs: Sequence[ExampleLog], pool: Sequence[PoolCluster], *,
                            max_clusters: int, new_id: Callable[[], str]) -> Clustering:
-    """One call over the summaries (tagged success/failure) and the pool; the result always obeys the rules."""
+    """One call over the summaries (tagged success/failure) and the pool; the result obeys the rules."""
     notes: list[str] = []
     proposal: list[ProposedCluster] | None = None
     try:
-        result = await llm.structured("optimizer", cluster_messages(logs, pool, max_clusters), ClusteringReply)
+        messages = cluster_messages(logs, pool, max_clusters)
+        result = await llm.structured("optimizer", messages, ClusteringReply)
         if result.value is not None and result.value.clusters:
             proposal = list(result.value.clusters)
         else:

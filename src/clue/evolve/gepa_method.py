@@ -7,9 +7,13 @@ lands in the shared store and is never computed twice; its reflection LM is our 
 gepa is synchronous and our harness is async: `gepa.optimize` runs in a worker thread, and the adapter
 and the reflection LM submit coroutines back to the caller's event loop and wait for them.
 
-Budget: our rollout budget becomes gepa's `max_metric_calls`; a stopper also ends the run between
-iterations once our `BudgetMeter` is spent, and a `BudgetExhausted` mid-iteration aborts gepa with a
-private exception, after which the best candidate seen on the validation half is returned.
+Budget: the rollouts our budget has left become gepa's `max_metric_calls` (added to the calls a resumed
+gepa state has already counted). gepa counts every metric call, as the library does, while our meter
+counts only rollouts not already in the store, so gepa's count is an upper bound and never overruns us.
+A stop callback also ends the run between iterations once our `BudgetMeter` is spent (rollouts or
+tokens), and a `BudgetExhausted` mid-iteration aborts gepa with a private exception, after which the best
+candidate seen on the validation half is returned. Resume: gepa's own `run_dir` (`<run_dir>/gepa`) holds
+its pickled state, reloaded on resume; replayed evaluations are served by the rollout store.
 """
 
 from __future__ import annotations
@@ -166,10 +170,6 @@ class HarnessAdapter:
             return f"the candidate prompt is {len(text)} characters, over the {self.max_prompt_chars} cap"
         return ""
 
-    async def _evaluate(self, prompt: ExtractionPrompt, pairs: list[Pair]) -> tuple[int, list[Rollout]]:
-        new = self.harness.missing(prompt, pairs)
-        return new, await self.harness.evaluate(prompt, pairs)
-
     def evaluate(self, batch: list[Pair], candidate: dict[str, str],
                  capture_traces: bool = False) -> EvaluationBatch[RolloutTrace, str]:
         if self.stopper.reason is not None:
@@ -179,15 +179,15 @@ class HarnessAdapter:
         if problem:  # guardrail: score zero without spending rollouts, so gepa never accepts it
             traces = [RolloutTrace(pair, None, problem) for pair in batch]
             return EvaluationBatch(outputs=["" for _ in batch], scores=[0.0 for _ in batch],
-                                   trajectories=traces if capture_traces else None, num_metric_calls=0)
+                                   trajectories=traces if capture_traces else None)
         try:
-            new, rollouts = self.bridge.run(self._evaluate(self.prompt_for(text), list(batch)))
+            rollouts = self.bridge.run(self.harness.evaluate(self.prompt_for(text), list(batch)))
         except BudgetExhausted as exc:
             self.stopper.request(str(exc))
             raise GepaBudgetStop(str(exc)) from exc
         traces = [RolloutTrace(pair, rollout) for pair, rollout in zip(batch, rollouts, strict=True)]
         return EvaluationBatch(outputs=[r.rollout_id for r in rollouts], scores=[r.reward for r in rollouts],
-                               trajectories=traces if capture_traces else None, num_metric_calls=new)
+                               trajectories=traces if capture_traces else None)
 
     def make_reflective_dataset(
         self, candidate: dict[str, str], eval_batch: EvaluationBatch[RolloutTrace, str],

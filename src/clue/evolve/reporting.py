@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from clue.evolve.state import RoundState, RunState
+
 
 @dataclass
 class CandidateLine:
@@ -110,3 +112,18 @@ class RichReporter(Reporter):
 
     def stopped(self, method: str, reason: str) -> None:
         self.console.print(f"[yellow]{method} stopped:[/yellow] {reason}")
+
+
+def round_report(state: RunState, rs: RoundState, rounds: int) -> RoundReport:
+    tournament = {s.prompt_hash: s.accuracy for s in rs.tournament}
+    finals = {s.prompt_hash: s.accuracy for s in rs.finals}
+    base = state.prompts[rs.base_hash]
+    lines = [CandidateLine(base.name, base.hash, tournament.get(base.hash), finals.get(base.hash),
+                           finalist=base.hash in rs.finalists, base=True)]
+    for c in rs.sorted_candidates():
+        lines.append(CandidateLine(c.name, c.hash, tournament.get(c.hash or ""), finals.get(c.hash or ""),
+                                   c.rejected, finalist=c.hash in rs.finalists if c.hash else False))
+    return RoundReport(method=state.method, round=rs.index + 1, rounds=rounds, base=base.name,
+                       winner=state.prompts[rs.winner].name if rs.winner else base.name,
+                       clusters=[(c.label, len(c.members)) for c in rs.clusters], candidates=lines,
+                       new_rollouts=rs.new_rollouts, reused_rollouts=rs.reused_rollouts)

@@ -40,7 +40,8 @@ class PromptRecord(BaseModel):
     round: int | None = None  # round that produced it (None for the seed)
 
     @classmethod
-    def of(cls, prompt: ExtractionPrompt, *, parent: str | None = None, round: int | None = None) -> PromptRecord:
+    def of(cls, prompt: ExtractionPrompt, *, parent: str | None = None,
+           round: int | None = None) -> PromptRecord:
         return cls(name=prompt.name, text=prompt.text, hash=prompt.hash, parent=parent, round=round)
 
     def prompt(self) -> ExtractionPrompt:

@@ -97,7 +97,7 @@ def build_logs(pairs: Sequence[Pair], rollouts: Sequence[Rollout], query: QueryF
 
 
 def dataset_names(pairs: Iterable[Pair]) -> list[str]:
-    """Dataset and subset names, their spaced and camel-split spellings, and their leading word (MMLU, AIME)."""
+    """Dataset and subset names, spaced and camel-split spellings, and their leading word (MMLU, AIME)."""
     names: set[str] = set()
     for pair in pairs:
         for name in (pair.dataset, pair.subset):
@@ -137,7 +137,7 @@ def summary_messages(log: ExampleLog) -> list[Message]:
 async def summarize_example(llm: LLM, log: ExampleLog, names: Sequence[str]) -> str:
     """2-3 sentences; a plain outcome line if the model gives nothing usable (the run goes on)."""
     try:
-        result = await llm.structured("optimizer", summary_messages(log), ScenarioSummary)
+        result = await llm.structured("optimizer", summary_messages(log), ScenarioSummary, cuttable_index=1)
     except TransientLLMError:
         raise
     except LLMError as exc:

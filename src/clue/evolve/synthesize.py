@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from clue.evolve.state import AnalysisRecord, EditRecord
-from clue.evolve.summarize import clip
+from clue.evolve.summarize import clip, one_line
 from clue.llm.client import LLM
 from clue.llm.types import LLMError, Message, TransientLLMError
 from clue.memory.prompts import ExtractionPrompt
@@ -83,7 +83,8 @@ def _find(sections: list[Section], name: str) -> Section | None:
 def _body(text: str, heading: str) -> str:
     """Drop a repeated heading line the model may have put at the top of its text."""
     lines = text.strip("\n").splitlines()
-    if lines and lines[0].lstrip().startswith("#") and normalize_heading(lines[0]) == normalize_heading(heading):
+    first = lines[0] if lines else ""
+    if first.lstrip().startswith("#") and normalize_heading(first) == normalize_heading(heading):
         lines = lines[1:]
     return "\n".join(lines).strip("\n")
 
@@ -123,8 +124,8 @@ def apply_edits(base_text: str, edits: Sequence[Edit | EditRecord]) -> tuple[str
 SYNTHESIZER = """You improve a memory-extraction prompt. You get the prompt and analyses of example groups, \
 each with recommendations. Propose targeted edits, not a rewrite:
 - advice shared by several groups becomes a general guideline under "## Guidelines";
-- build a taxonomy of memory types under "## Memory types": each type gets a name, when to use it, and its own \
-guidelines;
+- build a taxonomy of memory types under "## Memory types": each type gets a name, when to use it, \
+and its own guidelines;
 - when advice conflicts, put each side under the memory type where it applies;
 - keep edits short and general; never copy text from the examples.
 Each edit names one existing section and is "replace" (new body) or "append" (added lines).
@@ -135,9 +136,10 @@ Reply with JSON only: {"rationale": "one sentence", "edits": [{"section": "## Me
 def render_analyses(analyses: Sequence[AnalysisRecord]) -> str:
     blocks = []
     for a in analyses:
-        advice = "\n".join(f"- {r}" for r in a.recommendations)
+        advice = "\n".join(f"- {one_line(r, 200)}" for r in a.recommendations)
         blocks.append(f"### {a.label} ({a.size} examples, {a.successes} succeeded)\n"
-                      f"What worked: {a.success_analysis or '-'}\nWhat failed: {a.failure_analysis or '-'}\n"
+                      f"What worked: {one_line(a.success_analysis or '-', 300)}\n"
+                      f"What failed: {one_line(a.failure_analysis or '-', 300)}\n"
                       f"Recommendations:\n{advice}")
     return "\n\n".join(blocks)
 
@@ -146,9 +148,10 @@ def synthesis_messages(base: ExtractionPrompt, analyses: Sequence[AnalysisRecord
                        total: int) -> list[Message]:
     sections = ", ".join(section_names(base.text)) or "(none)"
     return [{"role": "system", "content": SYNTHESIZER},
-            {"role": "user", "content": f"Current prompt (sections: {sections}):\n<prompt>\n{base.text.strip()}\n"
-                                        f"</prompt>\n\nAnalyses:\n{render_analyses(analyses)}\n\n"
-                                        f"This is draft {index + 1} of {total}: make it differ from other drafts."}]
+            {"role": "user",
+             "content": f"Current prompt (sections: {sections}):\n"
+                        f"<prompt>\n{base.text.strip()}\n</prompt>\n\nAnalyses:\n{render_analyses(analyses)}\n\n"
+                        f"This is draft {index + 1} of {total}: make it differ from other drafts."}]
 
 
 @dataclass
@@ -165,13 +168,14 @@ async def synthesize(llm: LLM, base: ExtractionPrompt, analyses: Sequence[Analys
     """One draft; `index` is the repeat index, so each draft samples differently."""
     try:
         result = await llm.structured("optimizer", synthesis_messages(base, analyses, index, total),
-                                      SynthesisReply, repeat=index)
+                                      SynthesisReply, repeat=index, cuttable_index=1)
     except TransientLLMError:
         raise
     except LLMError as exc:
         return Synthesis(error=f"synthesizer call failed: {str(exc)[:120]}")
     completion = result.completion
-    truncated = bool(completion and (completion.truncated or any("token limit" in n for n in completion.notes)))
+    truncated = bool(completion and (completion.truncated
+                                     or any("token limit" in n for n in completion.notes)))
     if result.value is None:
         return Synthesis(truncated=truncated, error=result.error or "unusable reply", notes=result.notes)
     return Synthesis(list(result.value.edits), result.value.rationale.strip(), truncated, None, result.notes)

@@ -99,12 +99,16 @@ class LLM:
             messages = fitted.messages
             if fitted.note:
                 notes.append(fitted.note)
-        key = cache_key(config.endpoint(), config.model, messages, decoding, json_schema)
-        completion = self.cache.get(key) if self.cache is not None else None
-        if completion is None:
+        if self.cache is None:
             completion = await self._call_with_retries(role, backend, messages, decoding, json_schema)
-            if self.cache is not None:
+        else:
+            key = cache_key(config.endpoint(), config.model, messages, decoding, json_schema)
+            cached = self.cache.get(key)
+            if cached is None:
+                completion = await self._call_with_retries(role, backend, messages, decoding, json_schema)
                 self.cache.put(key, completion)
+            else:
+                completion = cached
         self.ledger.record(role, completion)
         if config.strip_thinking:
             completion.text = strip_thinking(completion.text)
@@ -116,20 +120,28 @@ class LLM:
     async def _call_with_retries(self, role: Role, backend: Backend, messages: list[Message], decoding: Any,
                                  json_schema: dict[str, Any] | None) -> Completion:
         config = self.config(role)
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(max(config.retries, 1)),
-            wait=wait_exponential(multiplier=self._retry_wait_s, max=30),
-            retry=retry_if_exception_type(TransientLLMError),
-            reraise=True,
-        )
+        attempts = max(config.retries, 1)
         try:
             async with self._limit(role):
+                # The first attempt runs bare: building tenacity's machinery costs more than a fast call.
+                try:
+                    return await backend.complete(config.model, messages, decoding, json_schema)
+                except TransientLLMError:
+                    if attempts == 1:
+                        raise
+                # Retries wait retry_wait_s x 1, 2, 4, ... (at most 30 s) before attempts 2, 3, 4, ...
+                await asyncio.sleep(min(self._retry_wait_s, 30))
+                retrying = AsyncRetrying(
+                    stop=stop_after_attempt(attempts - 1),
+                    wait=wait_exponential(multiplier=2 * self._retry_wait_s, max=30),
+                    retry=retry_if_exception_type(TransientLLMError),
+                    reraise=True,
+                )
                 async for attempt in retrying:
                     with attempt:
                         return await backend.complete(config.model, messages, decoding, json_schema)
         except TransientLLMError as exc:
             self.ledger.record_failure(role)
-            attempts = max(config.retries, 1)
             raise TransientLLMError(
                 f"{exc} (gave up after {attempts} attempt{'s' if attempts > 1 else ''})") from exc
         except LLMError:

@@ -1,8 +1,9 @@
 """In-process inference with llama-cpp-python on an embedded GGUF (see `clue.llm.weights`).
 
-Models load lazily, once per model name, and stay loaded. A llama.cpp context is not thread-safe, so
-each model gets one dedicated worker thread: calls to the same model run one at a time, in order,
-without blocking the event loop or parking waiting calls on asyncio's shared default executor.
+Models load lazily, once per model name, and stay loaded. All inference in the process runs on one
+dedicated worker thread, one call at a time: a llama.cpp context is not thread-safe, and every call
+already uses all cores, so two models (or two backends) generating at once only slow each other down.
+Waiting calls queue on that thread instead of blocking the event loop or asyncio's default executor.
 """
 
 from __future__ import annotations
@@ -25,8 +26,14 @@ if TYPE_CHECKING:
     from llama_cpp import Llama
     from llama_cpp.llama_grammar import LlamaGrammar
 
+# By default llama.cpp's OpenMP threads spin while they wait. On a machine shared with other busy
+# processes the spinning starves the thread doing the work: decode ran 12x slower in our benchmark.
+# libgomp reads this once, when llama_cpp first loads it, hence at import time and before llama_cpp.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 # For a GGUF given by path we know nothing about; every model we ship runs at 8192 by default.
 DEFAULT_CONTEXT_SIZE = 8192
+_INFERENCE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clue-llama")
 _INSTALL_HINT = "install the local extra: pip install -e '.[local]' (or `make venv`)"
 
 
@@ -39,25 +46,35 @@ def _one_line(error: BaseException) -> str:
 class _LoadedModel:
     llama: Llama
     n_ctx: int
-    worker: ThreadPoolExecutor
     grammars: dict[str, LlamaGrammar] = field(default_factory=dict)
+
+
+def _close_all(models: Mapping[str, _LoadedModel]) -> None:
+    for loaded in models.values():
+        loaded.llama.close()
 
 
 class LocalBackend:
     """`Backend` over llama-cpp-python. `model` is a name from `clue.llm.weights.MODELS` or a .gguf path.
 
     `n_ctx` overrides the context size: one int for every model, or a mapping from model to size.
+    `reuse_prompt_prefix` lets a call skip re-evaluating the prompt prefix it shares with the previous
+    call. It is off by default because it breaks repeatability: llama.cpp then recomputes the last
+    prompt token alone instead of inside the prompt batch, the logits differ in the last bits, and the
+    same seed can sample a different reply depending on which call came before.
     """
 
     name = "local"
 
     def __init__(self, *, n_ctx: int | Mapping[str, int] | None = None, n_threads: int | None = None,
-                 seed: int = 0, cache_dir: Path | None = None, flash_attn: bool = False) -> None:
+                 seed: int = 0, cache_dir: Path | None = None, flash_attn: bool = False,
+                 reuse_prompt_prefix: bool = False) -> None:
         self._n_ctx = n_ctx
-        self._n_threads = n_threads or os.cpu_count() or 1
+        self._n_threads = n_threads or len(os.sched_getaffinity(0)) or 1
         self._seed = seed
         self._cache_dir = cache_dir
         self._flash_attn = flash_attn
+        self._reuse_prompt_prefix = reuse_prompt_prefix
         self._models: dict[str, _LoadedModel] = {}
         self._load_lock = threading.Lock()
 
@@ -71,9 +88,10 @@ class LocalBackend:
         return DEFAULT_CONTEXT_SIZE
 
     def count_tokens(self, model: str, text: str) -> int:
+        """Exact count with the model's own tokenizer (loads the model on first use)."""
         loaded = self._loaded(model)
         try:
-            # Tokenizing only reads the vocabulary, so it may run beside a generation on the worker.
+            # Tokenizing only reads the vocabulary, so it may run beside a generation.
             return len(loaded.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
         except Exception as exc:
             raise LLMError(f"local model {model}: tokenizing failed: {_one_line(exc)}") from exc
@@ -81,16 +99,15 @@ class LocalBackend:
     async def complete(self, model: str, messages: list[Message], decoding: Decoding,
                        json_schema: dict[str, Any] | None = None) -> Completion:
         loaded = await asyncio.to_thread(self._loaded, model)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            loaded.worker, self._complete_blocking, model, loaded, messages, decoding, json_schema)
+        return await asyncio.get_running_loop().run_in_executor(
+            _INFERENCE_THREAD, self._complete_blocking, model, loaded, messages, decoding, json_schema)
 
     async def aclose(self) -> None:
         with self._load_lock:
             models, self._models = self._models, {}
-        for loaded in models.values():
-            await asyncio.to_thread(loaded.worker.shutdown, wait=True, cancel_futures=True)
-            loaded.llama.close()
+        if models:
+            # Queued behind any call still using these models.
+            await asyncio.get_running_loop().run_in_executor(_INFERENCE_THREAD, _close_all, models)
 
     def _model_path(self, model: str) -> Path:
         if model in MODELS:
@@ -124,8 +141,7 @@ class LocalBackend:
                           verbose=False)
         except Exception as exc:
             raise LLMError(f"local model {model}: loading {path} failed: {_one_line(exc)}") from exc
-        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"clue-local-{model}")
-        return _LoadedModel(llama=llama, n_ctx=n_ctx, worker=worker)
+        return _LoadedModel(llama=llama, n_ctx=n_ctx)
 
     def _grammar_for(self, model: str, loaded: _LoadedModel, json_schema: dict[str, Any]) -> LlamaGrammar:
         """The schema's grammar, compiled here so an unsupported schema fails loudly.
@@ -151,6 +167,8 @@ class LocalBackend:
         grammar = self._grammar_for(model, loaded, json_schema) if json_schema is not None else None
         started = time.perf_counter()
         try:
+            if not self._reuse_prompt_prefix:
+                loaded.llama.reset()  # type: ignore[no-untyped-call]
             response = loaded.llama.create_chat_completion(
                 messages=cast(Any, messages), temperature=decoding.temperature, top_p=decoding.top_p,
                 max_tokens=decoding.max_tokens, seed=decoding.seed, grammar=grammar)

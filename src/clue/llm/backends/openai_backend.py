@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from clue.llm.types import Completion, Decoding, LLMError, Message, TransientLLMError
 
@@ -39,25 +39,29 @@ class OpenAIBackend:
         self._context_size = context_size
         # Local servers ignore the key, but the client refuses to start without one.
         api_key = os.environ.get(api_key_env) or "not-needed"
-        self._client = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
+        # aiohttp's transport costs about half of httpx's CPU per request, which matters at high concurrency.
+        self._client = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0,
+                                   http_client=DefaultAioHttpClient(timeout=timeout_s))
 
     def _where(self, model: str) -> str:
         return f"{model} at {self.base_url or 'api.openai.com'}"
 
     async def complete(self, model: str, messages: list[Message], decoding: Decoding,
                        json_schema: dict[str, Any] | None = None) -> Completion:
-        extra: dict[str, Any] = {}
+        body: dict[str, Any] = {"model": model, "messages": messages, "temperature": decoding.temperature,
+                                "top_p": decoding.top_p, "max_tokens": decoding.max_tokens}
         if json_schema is not None:
             response_format = response_format_for(self.json_mode, self.base_url, json_schema)
             if response_format is not None:
-                extra["response_format"] = response_format
+                body["response_format"] = response_format
         if decoding.seed is not None:
-            extra["seed"] = decoding.seed
+            body["seed"] = decoding.seed
         started = time.perf_counter()
         try:
-            response = await self._client.chat.completions.create(
-                model=model, messages=messages,  # type: ignore[arg-type]
-                temperature=decoding.temperature, top_p=decoding.top_p, max_tokens=decoding.max_tokens, **extra)
+            # The client's generic `post` with `cast_to=object` returns the JSON as is. It skips the
+            # typed `chat.completions.create` path, whose request transform and response model cost
+            # ~0.6 ms of CPU per call; transport, timeouts and error types are the same.
+            reply = await self._client.post("/chat/completions", body=body, cast_to=object)
         except (openai.APIConnectionError, openai.APITimeoutError) as exc:
             raise TransientLLMError(f"{self._where(model)}: endpoint unreachable ({type(exc).__name__})") from exc
         except openai.RateLimitError as exc:
@@ -68,16 +72,26 @@ class OpenAIBackend:
                 raise TransientLLMError(f"{self._where(model)}: server error {exc.status_code}: {detail}") from exc
             raise LLMError(f"{self._where(model)}: request rejected ({exc.status_code}): {detail}") from exc
         latency = time.perf_counter() - started
-        if not response.choices:
-            raise TransientLLMError(f"{self._where(model)}: reply had no choices")
-        choice = response.choices[0]
-        usage = response.usage
+        return self._completion(model, reply, latency)
+
+    def _completion(self, model: str, reply: object, latency: float) -> Completion:
+        if not isinstance(reply, dict):
+            first = str(reply).strip().splitlines()[0][:120] if str(reply).strip() else ""
+            raise LLMError(f"{self._where(model)}: reply is not a chat completion: {first!r}")
+        choices = reply.get("choices")
+        if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
+            error = reply.get("error")
+            detail = f": {str(error).splitlines()[0][:200]}" if error else ""
+            raise TransientLLMError(f"{self._where(model)}: reply had no choices{detail}")
+        choice = choices[0]
+        message = choice.get("message") or {}
+        usage = reply.get("usage") or {}
         return Completion(
-            text=choice.message.content or "",
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
+            text=message.get("content") or "",
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
             latency_s=latency,
-            finish_reason=choice.finish_reason or "stop",
+            finish_reason=choice.get("finish_reason") or "stop",
         )
 
     def count_tokens(self, model: str, text: str) -> int:

@@ -1,0 +1,66 @@
+"""CluE (`--method clue`): summarize each example's scenario, cluster against a persistent pool, analyze each
+cluster alone, synthesize N candidates across clusters; the tournament and finals are shared (tournament.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from clue.evolve.analyze import Group, analyze_group, groups_from_clusters
+from clue.evolve.cluster import cluster_examples, update_pool
+from clue.evolve.state import RoundState
+from clue.evolve.summarize import ExampleLog, summarize_example
+from clue.evolve.tournament import RunContext, TournamentOptimizer, run_all
+
+
+class ClueOptimizer(TournamentOptimizer):
+    name = "clue"
+
+    async def propose(self, run: RunContext, rs: RoundState) -> None:
+        await run.step(rs, "summarize", lambda: self._summarize(run, rs))
+        await run.step(rs, "cluster", lambda: self._cluster(run, rs))
+        await run.step(rs, "analyze", lambda: self._analyze(run, rs))
+        await run.step(rs, "synthesize", lambda: self._synthesize(run, rs))
+
+    async def _summarize(self, run: RunContext, rs: RoundState) -> None:
+        """One call per example, concurrently; each summary is saved as soon as it arrives."""
+        logs = await run.logs(rs)
+        run.check_budget()
+
+        def job(log: ExampleLog) -> Callable[[], Coroutine[Any, Any, None]]:
+            async def one() -> None:
+                rs.summaries[log.id] = await summarize_example(run.llm, log, run.names)
+                run.save(lineage=False)
+            return one
+
+        await run_all([job(log) for log in logs if log.id not in rs.summaries])
+
+    async def _cluster(self, run: RunContext, rs: RoundState) -> None:
+        logs = await run.logs(rs)
+        run.check_budget()
+        settings = run.settings
+        result = await cluster_examples(run.llm, logs, run.state.cluster_pool,
+                                        max_clusters=settings.max_clusters,
+                                        new_id=run.state.new_cluster_id)
+        rs.clusters = result.clusters
+        rs.cluster_notes = result.notes
+        run.state.cluster_pool = update_pool(run.state.cluster_pool, result.clusters, rs.index,
+                                             cap=2 * settings.max_clusters)
+
+    async def _analyze(self, run: RunContext, rs: RoundState) -> None:
+        """Each cluster alone, concurrently; each analysis is saved as soon as it is done."""
+        logs = await run.logs(rs)
+        run.check_budget()
+
+        def job(group: Group) -> Callable[[], Coroutine[Any, Any, None]]:
+            async def one() -> None:
+                rs.analyses[group.key] = await analyze_group(run.llm, group, run.settings)
+                run.save(lineage=False)
+            return one
+
+        await run_all([job(g) for g in groups_from_clusters(logs, rs.clusters) if g.key not in rs.analyses])
+
+    async def _synthesize(self, run: RunContext, rs: RoundState) -> None:
+        analyses = [rs.analyses[c.id] for c in rs.clusters if c.id in rs.analyses]
+        await self.synthesize_candidates(run, rs, lambda index: analyses)

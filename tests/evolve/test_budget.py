@@ -1,0 +1,117 @@
+"""Every method stops cleanly at the same budget and returns its best so far; rollout cost per round."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clue.bench.rollouts import read_rollouts
+from clue.evolve.budget import Budget
+from clue.evolve.clue_method import ClueOptimizer
+from clue.evolve.memevolve import MemEvolveOptimizer
+from clue.evolve.protocol import EvolveSettings
+from clue.evolve.reporting import RecordingReporter
+from clue.evolve.run import run_evolution
+from clue.evolve.state import RunState
+from clue.evolve.tournament import TournamentOptimizer
+from clue.llm.backends.scripted import ScriptedBackend
+from clue.llm.client import LLM
+from clue.memory.prompts import load_prompt
+
+from .conftest import World, fake_info, fake_tasks, make_pairs, make_setup, settings
+
+SMALL = EvolveSettings(rounds=3, batch=6, candidates=3, top=2, resample=2)
+METHODS: list[type[TournamentOptimizer]] = [ClueOptimizer, MemEvolveOptimizer]
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_a_tiny_rollout_budget_stops_cleanly_with_the_seed(tmp_path: Path,
+                                                                 method: type[TournamentOptimizer]) -> None:
+    setup = make_setup(tmp_path, World(), Budget(max_rollouts=10))
+    reporter = RecordingReporter()
+    seed = load_prompt("simple")
+    result = await method(reporter).optimize(seed, make_pairs(30), setup.harness, SMALL, tmp_path, False)
+    assert result.stopped_by.startswith("budget: rollout budget")
+    assert result.best.hash == seed.hash
+    assert len(read_rollouts(tmp_path / "rollouts.jsonl")) == setup.harness.meter.rollouts_spent <= 10
+    state = RunState.model_validate_json((tmp_path / "state.json").read_text())
+    assert state.stopped_by == result.stopped_by and not state.finished
+    assert state.budget["rollouts_spent"] == 6 and state.budget["max_rollouts"] == 10
+    assert ("stopped", result.stopped_by) in reporter.events
+    assert (tmp_path / "best_prompt.txt").read_text() == seed.text
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_a_one_round_budget_returns_the_round_winner(tmp_path: Path,
+                                                           method: type[TournamentOptimizer]) -> None:
+    setup = make_setup(tmp_path, World(), Budget(max_rollouts=40))  # round 1 costs 6 + 18 + 12 = 36
+    result = await method().optimize(load_prompt("simple"), make_pairs(30), setup.harness, SMALL, tmp_path,
+                                     False)
+    state = RunState.model_validate_json((tmp_path / "state.json").read_text())
+    assert result.stopped_by.startswith("budget:") and state.completed_rounds == 1
+    assert result.best.hash == state.rounds[0].winner != state.seed_hash
+    assert setup.harness.meter.rollouts_spent == 36
+    assert state.rounds[1].done == ["baseline", *state.rounds[1].done[1:]]  # round 2 got as far as it could
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_a_token_budget_stops_before_more_optimizer_work(tmp_path: Path,
+                                                               method: type[TournamentOptimizer]) -> None:
+    world = World()
+    setup = make_setup(tmp_path, world, Budget(max_tokens=50))
+    result = await method().optimize(load_prompt("simple"), make_pairs(30), setup.harness, SMALL, tmp_path,
+                                     False)
+    assert result.stopped_by.startswith("budget: token budget")
+    assert result.best.name == "simple"
+    assert world.counts["synthesize"] == 0  # the optimizer asked nothing once the budget was spent
+
+
+@pytest.mark.parametrize("method", METHODS)
+async def test_a_budget_stopped_run_resumes_with_a_larger_budget(tmp_path: Path,
+                                                                 method: type[TournamentOptimizer]) -> None:
+    first = make_setup(tmp_path, World(), Budget(max_rollouts=20))
+    await method().optimize(load_prompt("simple"), make_pairs(30), first.harness, SMALL, tmp_path, False)
+    first.close()
+    world = World()
+    second = make_setup(tmp_path, world, Budget(max_rollouts=1000))
+    assert second.harness.meter.rollouts_spent == 6  # counted from the store
+    result = await method().optimize(load_prompt("simple"), make_pairs(30), second.harness, SMALL, tmp_path,
+                                     True)
+    assert result.stopped_by == "finished"
+    rollouts = read_rollouts(tmp_path / "rollouts.jsonl")
+    assert len({r.rollout_id for r in rollouts}) == len(rollouts)
+
+
+async def test_run_evolution_carries_the_budget_across_a_resume(tmp_path: Path) -> None:
+    def llm() -> LLM:
+        return LLM(settings(), backend=ScriptedBackend(World()), cache=None)
+
+    args = ("clue", load_prompt("simple"), make_pairs(30), [], )
+    first = await run_evolution(*args, llm(), SMALL, Budget(max_rollouts=30), tmp_path, tasks=fake_tasks,
+                                info=fake_info)
+    assert first.optimization.stopped_by.startswith("budget:") and first.seed is None
+    spent = json.loads((tmp_path / "state.json").read_text())["budget"]["rollouts_spent"]
+    second = await run_evolution(*args, llm(), SMALL, Budget(max_rollouts=30), tmp_path, resume=True,
+                                 tasks=fake_tasks, info=fake_info)
+    assert second.budget["rollouts_spent"] == spent  # nothing more fits: the spent rollouts were remembered
+
+
+async def test_rollouts_per_round_at_the_default_settings(tmp_path: Path) -> None:
+    """Reference code: ~265 per round (base re-run in the tournament, candidates serial). Target: <= 212."""
+    defaults = EvolveSettings(rounds=3)
+    assert (defaults.batch, defaults.candidates, defaults.top, defaults.resample) == (35, 3, 2, 10)
+    world = World()
+    setup = make_setup(tmp_path, world)
+    reporter = RecordingReporter()
+    await ClueOptimizer(reporter).optimize(load_prompt("simple"), make_pairs(200), setup.harness, defaults,
+                                           tmp_path, False)
+    per_round = [r.new_rollouts for r in reporter.rounds]
+    print(f"\nnew rollouts per CluE round at defaults: {per_round}")
+    # Round 1: base 35 + tournament 3x35 + finals 2x35 new (the resampled pairs come from the batch) = 210.
+    assert per_round[0] == 35 + 3 * 35 + 2 * 35
+    # Later rounds: the base already ran on the batch (previous finals); one finalist may need 10 resampled.
+    assert all(n <= 3 * 35 + 2 * 35 + 10 for n in per_round[1:])
+    assert max(per_round) <= 212
+    assert world.counts["extract"] == sum(per_round)

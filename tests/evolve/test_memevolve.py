@@ -1,0 +1,55 @@
+"""MemEvolve: each candidate from its own global analysis of the whole batch; CluE's tournament and finals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from clue.evolve.clue_method import ClueOptimizer
+from clue.evolve.memevolve import MemEvolveOptimizer
+from clue.evolve.protocol import EvolveSettings
+from clue.evolve.reporting import RecordingReporter
+from clue.evolve.run import load_optimizer
+from clue.evolve.state import RunState
+from clue.evolve.tournament import TournamentOptimizer
+from clue.memory.prompts import load_prompt
+
+from .conftest import World, kind_of, make_pairs, make_setup
+
+SMALL = EvolveSettings(rounds=2, batch=6, candidates=3, top=2, resample=2)
+
+
+def test_shares_the_tournament_code_with_clue() -> None:
+    assert isinstance(load_optimizer("memevolve"), MemEvolveOptimizer)
+    assert issubclass(MemEvolveOptimizer, TournamentOptimizer)
+    assert issubclass(ClueOptimizer, TournamentOptimizer)
+    # Tournament, finals and candidate vetting are inherited, not redefined.
+    for name in ("optimize", "_tournament", "_finals", "synthesize_candidates", "vet"):
+        assert name not in vars(MemEvolveOptimizer) and name not in vars(ClueOptimizer)
+
+
+async def test_each_candidate_has_its_own_global_analysis(tmp_path: Path) -> None:
+    world = World()
+    setup = make_setup(tmp_path, world)
+    reporter = RecordingReporter()
+    result = await MemEvolveOptimizer(reporter).optimize(load_prompt("simple"), make_pairs(30), setup.harness,
+                                                         SMALL, tmp_path, False)
+    assert result.stopped_by == "finished" and "KEEP-NUMBERS and KEEP-NAMES" in result.best.text
+    assert world.counts["summarize"] == 0 and world.counts["cluster"] == 0
+    assert world.counts["synthesize"] == 6
+    state = RunState.model_validate_json((tmp_path / "state.json").read_text())
+    rs = state.rounds[0]
+    assert rs.done == ["baseline", "analyze", "synthesize", "tournament", "finals"]
+    assert sorted(rs.analyses) == ["global-1", "global-2", "global-3"]
+    assert all(a.size == 6 and a.mode == "tools" for a in rs.analyses.values())
+    assert [c.sources for c in rs.sorted_candidates()] == [["global-1"], ["global-2"], ["global-3"]]
+    # Analysis i and synthesis i sample with repeat index i: different seeds, so different samples.
+    seeds = {kind: sorted({c.decoding.seed for c in setup.backend.calls if kind_of(c) == kind})
+             for kind in ("analyze", "synthesize")}
+    assert seeds == {"analyze": [42, 43, 44], "synthesize": [42, 43, 44]}
+    # The whole batch goes to each analysis: the overview lists all six examples.
+    overview = next(c for c in setup.backend.calls if kind_of(c) == "analyze" and len(c.messages) == 4)
+    assert overview.messages[3]["content"].count("\n") == 6
+    assert [r.round for r in reporter.rounds] == [1, 2] and reporter.rounds[0].clusters == []
+    lineage = json.loads((tmp_path / "lineage.json").read_text())
+    assert lineage["method"] == "memevolve" and lineage["rounds"][0]["candidates"][0]["diff"]
