@@ -138,7 +138,7 @@ async def test_analysis_falls_back_to_logs_in_context(how: str) -> None:
     if how == "config":
         assert len(calls) == 1
     if how == "never-final":
-        assert record.notes and "no final answer within 6 steps" in record.notes[0]
+        assert record.notes and "no final answer within 4 steps" in record.notes[0]
 
 
 def test_edits_are_targeted_and_applied_deterministically() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from clue.bench.records import Pair, Turn
 from clue.bench.rollouts import RolloutStore, read_rollouts
@@ -141,8 +142,42 @@ async def test_resume_reuses_finished_rollouts(tmp_path: Path) -> None:
 def test_feedback_names_success_failure_and_empty_memory() -> None:
     from clue.bench.rollouts import Rollout
 
-    base = {"rollout_id": "r", "prompt_name": "p", "prompt_hash": "h", "dataset": "d", "subset": "d",
+    base: dict[str, Any] = {"rollout_id": "r", "prompt_name": "p", "prompt_hash": "h", "dataset": "d", "subset": "d",
             "category": "personalization", "ood": False, "source_id": 1, "target_id": 2, "repeat": 0}
     assert outcome_feedback(Rollout(**base, memory="1. x", reward=1.0)).startswith("Success")
     assert outcome_feedback(Rollout(**base, memory="1. x", reward=0.0, score_detail="wrong")).startswith("Failure")
     assert "no memory" in outcome_feedback(Rollout(**base, memory="", reward=0.0))
+
+
+async def test_token_budget_stops_between_iterations(tmp_path: Path) -> None:
+    harness, backend = make_harness(tmp_path, Budget(max_tokens=1))
+    result = await GepaOptimizer().optimize(SEED, make_pairs(20), harness, EvolveSettings(), tmp_path / "run",
+                                            resume=False)
+
+    assert result.stopped_by.startswith("budget") and "tokens" in result.stopped_by
+    assert harness.meter.rollouts_spent == 10  # the seed's validation pass, then nothing more
+    assert not any("You improve the system prompt" in c.messages[-1]["content"] for c in backend.calls)
+    assert result.best == SEED
+
+
+async def test_guardrail_rejects_a_leaking_candidate_without_running_it(tmp_path: Path) -> None:
+    leaking = "Write at most 5 memories. Example: my locker code is W3. I like tea."
+
+    def copy_training_text(call: ScriptedCall) -> str:
+        if "You improve the system prompt" in call.messages[-1]["content"]:
+            return f"```\n{leaking}\n```"
+        return responder(call)
+
+    backend = ScriptedBackend(copy_training_text)
+    llm = LLM(load_settings(env={}), backend=backend, cache=None)
+    runner = Runner(llm, tasks=lambda ds: FakeTask(), info=lambda ds: ("personalization", False))
+    harness = Harness(runner, RolloutStore(tmp_path / "rollouts.jsonl"), BudgetMeter(Budget(max_rollouts=30),
+                                                                                     llm.ledger))
+    result = await GepaOptimizer().optimize(SEED, make_pairs(20), harness, EvolveSettings(), tmp_path / "run",
+                                            resume=False)
+
+    assert result.best == SEED
+    lineage = json.loads((tmp_path / "run" / "lineage.json").read_text())
+    rejected = next(e for e in lineage if e["prompt"] == leaking)
+    assert rejected["status"] == "rejected" and rejected["reason"].startswith("guardrail: leaks training text")
+    assert all(r.prompt_hash == SEED.hash for r in read_rollouts(tmp_path / "rollouts.jsonl"))

@@ -17,7 +17,7 @@ def rescore_command(
     """Score a reference output file with clue's scorer; the last line is the agreement with its labels.
 
     Example (from the data root):
-    clue rescore --dataset GameOf24 --outputs data_collection/train/GameOf24/openai/Qwen3-32B/zero-shot/target_output.jsonl
+    clue rescore --dataset AIME --outputs data_collection/train/AIME_2024/openai/Qwen3-32B/zero-shot/target_output.jsonl
     """
     from clue.bench.datasets import NotRunnableError, UnknownDatasetError
     from clue.bench.rescore import format_agreement, rescore_file

@@ -24,23 +24,24 @@ from clue.evolve.summarize import ExampleLog, clip
 from clue.llm.client import LLM
 from clue.llm.types import LLMError, Message, TransientLLMError
 
-Text = Annotated[str, clip(800)]
-Advice = Annotated[str, clip(300)]
+Text = Annotated[str, clip(600), Field(max_length=600)]
+Advice = Annotated[str, clip(240), Field(max_length=240)]
+Advices = Annotated[list[Advice], clip(5), Field(max_length=5)]
 
 
 class AnalystAction(BaseModel):
     action: Literal["overview", "case", "final"]
     page: int = 1
-    id: Annotated[str, clip(20)] = ""
+    id: Annotated[str, clip(20), Field(max_length=20)] = ""
     success_analysis: Text = ""
     failure_analysis: Text = ""
-    recommendations: list[Advice] = Field(default_factory=list, max_length=5)
+    recommendations: Advices = Field(default_factory=list)
 
 
 class ClusterAnalysis(BaseModel):
     success_analysis: Text = ""
     failure_analysis: Text = ""
-    recommendations: list[Advice] = Field(default_factory=list, max_length=5)
+    recommendations: Advices = Field(default_factory=list)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from clue.evolve.budget import BudgetMeter
+from clue.evolve.reporting import Reporter
 from clue.memory.prompts import ExtractionPrompt, prompt_hash
 
 
@@ -43,14 +44,17 @@ class LineageRecorder:
     gepa calls it from its worker thread; nothing else touches it while gepa runs.
     """
 
-    def __init__(self, run_dir: Path, seed_prompt: ExtractionPrompt, component: str, *, resume: bool) -> None:
+    def __init__(self, run_dir: Path, seed_prompt: ExtractionPrompt, component: str, *, resume: bool,
+                 reporter: Reporter | None = None, guardrail_verdicts: dict[str, str | None] | None = None) -> None:
         self.run_dir = run_dir
+        self.guardrail_verdicts = guardrail_verdicts if guardrail_verdicts is not None else {}
+        self.reporter = reporter or Reporter()
         self.component = component
         self.seed_prompt = seed_prompt
         self.entries: dict[str, dict[str, Any]] = {}
         self.best_text = seed_prompt.text
         self.best_score: float | None = None
-        self._state: dict[str, Any] = {"method": "gepa"}
+        self._state: dict[str, Any] = {"method": "gepa", "iterations": 0, "perfect_minibatch_skips": 0}
         self._parent_by_iteration: dict[int, str] = {}
         self._child_by_iteration: dict[int, str] = {}
         self._minibatch_before: float | None = None
@@ -113,6 +117,13 @@ class LineageRecorder:
             self.best_score, self.best_text = score, text
         self._flush()
 
+    def on_iteration_start(self, event: Any) -> None:
+        self.reporter.step("gepa", int(event["iteration"]), "reflective mutation")
+
+    def on_evaluation_skipped(self, event: Any) -> None:
+        if event["reason"] == "all_scores_perfect":
+            self._state["perfect_minibatch_skips"] += 1
+
     def on_proposal_start(self, event: Any) -> None:
         self._parent_by_iteration[event["iteration"]] = event["parent_candidate"][self.component]
 
@@ -141,8 +152,11 @@ class LineageRecorder:
     def on_candidate_rejected(self, event: Any) -> None:
         entry = self._proposal_of(event["iteration"])
         if entry is not None and entry["status"] == "proposed":
+            guardrail = self.guardrail_verdicts.get(entry["hash"])
+            reason = f"guardrail: {guardrail}" if guardrail else str(event["reason"])
             entry.update(status="rejected", minibatch_before=event["old_score"],
-                         minibatch_after=event["new_score"], reason=event["reason"])
+                         minibatch_after=event["new_score"], reason=reason)
+            self.reporter.rejected("gepa", int(event["iteration"]), entry["hash"], reason)
 
     def on_evaluation_end(self, event: Any) -> None:
         """The parent's minibatch score, for the proposal made from it in the same iteration."""
@@ -153,4 +167,5 @@ class LineageRecorder:
         entry = self._proposal_of(event["iteration"])
         if entry is not None and entry["minibatch_before"] is None:
             entry["minibatch_before"] = self._minibatch_before
+        self._state["iterations"] = int(event["iteration"])
         self._flush()

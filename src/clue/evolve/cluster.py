@@ -29,14 +29,15 @@ _STOP = frozenset(_STOP_WORDS.split(" "))
 
 
 class ProposedCluster(BaseModel):
-    id: Annotated[str, clip(40)] = "new"
-    label: Annotated[str, clip(80)] = ""
-    description: Annotated[str, clip(400)] = ""
-    members: list[Annotated[str, clip(20)]] = Field(default_factory=list, max_length=120)
+    id: Annotated[str, clip(20), Field(max_length=20)] = "new"
+    label: Annotated[str, clip(60), Field(max_length=60)] = ""
+    description: Annotated[str, clip(300), Field(max_length=300)] = ""
+    members: Annotated[list[Annotated[str, clip(12), Field(max_length=12)]], clip(120),
+                       Field(max_length=120)] = Field(default_factory=list)
 
 
 class ClusteringReply(BaseModel):
-    clusters: list[ProposedCluster] = Field(max_length=16)
+    clusters: Annotated[list[ProposedCluster], clip(16), Field(max_length=16)]
 
 
 def tokens(text: str) -> set[str]:

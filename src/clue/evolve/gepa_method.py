@@ -32,10 +32,12 @@ from gepa.core.state import GEPAState
 
 from clue.bench.records import Pair
 from clue.bench.rollouts import Rollout
-from clue.evolve.baseline_records import LineageRecorder, write_text_atomic
+from clue.evolve.baseline_records import LineageRecorder
 from clue.evolve.budget import BudgetExhausted, BudgetMeter
+from clue.evolve.guardrails import LeakChecker, check_candidate
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
+from clue.evolve.reporting import Reporter
 from clue.llm.client import LLM
 from clue.llm.types import Message
 from clue.memory.prompts import ExtractionPrompt, prompt_hash
@@ -68,8 +70,9 @@ examples. Reply with the complete new prompt inside ``` fences."""
 T = TypeVar("T")
 
 
-class GepaBudgetStop(Exception):
-    """Raised inside gepa's thread to end the run when our budget cannot pay for the next step."""
+class GepaStop(Exception):
+    """Raised inside gepa's thread to end the run: the budget cannot pay for the next step, or the
+    evolution task was cancelled."""
 
 
 class _LoopBridge:
@@ -82,8 +85,16 @@ class _LoopBridge:
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         if self.cancelled:
             coro.close()
-            raise GepaBudgetStop("the evolution task was cancelled")
+            raise GepaStop("the evolution task was cancelled")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+
+def budget_text(meter: BudgetMeter) -> str:
+    used = meter.summary()
+    parts = [f"{used['rollouts_spent']}/{used['max_rollouts'] or '-'} rollouts"]
+    if used["max_tokens"] is not None:
+        parts.append(f"{used['tokens_spent']}/{used['max_tokens']} tokens")
+    return ", ".join(parts)
 
 
 class MeterStopper:
@@ -98,7 +109,7 @@ class MeterStopper:
 
     def __call__(self, gepa_state: Any) -> bool:
         if self.reason is None and self.meter.exhausted():
-            self.reason = f"spent {self.meter.summary()}"
+            self.reason = f"spent ({budget_text(self.meter)})"
         return self.reason is not None
 
 
@@ -108,7 +119,7 @@ class RolloutTrace:
 
     pair: Pair
     rollout: Rollout | None
-    problem: str = ""
+    problem: str | None = None
 
 
 def target_text(pair: Pair) -> str:
@@ -145,38 +156,51 @@ def outcome_feedback(rollout: Rollout) -> str:
             "fact, preference or lesson from the source that the target depends on, or it added noise.")
 
 
+class CandidateGuard:
+    """The shared guardrails (truncated, too long, leaking training text) on every prompt gepa proposes.
+    A rejected prompt scores zero without spending rollouts, so gepa never accepts it."""
+
+    def __init__(self, seed_text: str, max_chars: int, leaks: LeakChecker) -> None:
+        self.seed_text = seed_text
+        self.max_chars = max_chars
+        self.leaks = leaks
+        self.truncated_replies: list[str] = []
+        self.verdicts: dict[str, str | None] = {prompt_hash(seed_text): None}
+
+    def reason(self, text: str) -> str | None:
+        key = prompt_hash(text)
+        if key not in self.verdicts:
+            truncated = any(text in reply for reply in self.truncated_replies)
+            self.verdicts[key] = "empty prompt" if not text.strip() else check_candidate(
+                text, base_text=self.seed_text, truncated=truncated, max_chars=self.max_chars, leaks=self.leaks)
+        return self.verdicts[key]
+
+
 class HarnessAdapter:
     """gepa's adapter over our harness: candidate {"extraction_prompt": text} -> rollouts -> rewards."""
 
     propose_new_texts: Any = None  # gepa's own reflective proposer writes the new texts
 
     def __init__(self, harness: Harness, bridge: _LoopBridge, stopper: MeterStopper,
-                 seed_prompt: ExtractionPrompt, max_prompt_chars: int) -> None:
+                 seed_prompt: ExtractionPrompt, guard: CandidateGuard) -> None:
         self.harness = harness
         self.bridge = bridge
         self.stopper = stopper
         self.seed_prompt = seed_prompt
-        self.max_prompt_chars = max_prompt_chars
+        self.guard = guard
 
     def prompt_for(self, text: str) -> ExtractionPrompt:
         if text == self.seed_prompt.text:
             return self.seed_prompt
         return ExtractionPrompt(f"gepa-{prompt_hash(text)[:8]}", text)
 
-    def _problem(self, text: str) -> str:
-        if not text.strip():
-            return "the candidate prompt is empty"
-        if len(text) > self.max_prompt_chars:
-            return f"the candidate prompt is {len(text)} characters, over the {self.max_prompt_chars} cap"
-        return ""
-
     def evaluate(self, batch: list[Pair], candidate: dict[str, str],
                  capture_traces: bool = False) -> EvaluationBatch[RolloutTrace, str]:
         if self.stopper.reason is not None:
-            raise GepaBudgetStop(self.stopper.reason)
+            raise GepaStop(self.stopper.reason)
         text = candidate[COMPONENT]
-        problem = self._problem(text)
-        if problem:  # guardrail: score zero without spending rollouts, so gepa never accepts it
+        problem = self.guard.reason(text)
+        if problem:
             traces = [RolloutTrace(pair, None, problem) for pair in batch]
             return EvaluationBatch(outputs=["" for _ in batch], scores=[0.0 for _ in batch],
                                    trajectories=traces if capture_traces else None)
@@ -184,7 +208,7 @@ class HarnessAdapter:
             rollouts = self.bridge.run(self.harness.evaluate(self.prompt_for(text), list(batch)))
         except BudgetExhausted as exc:
             self.stopper.request(str(exc))
-            raise GepaBudgetStop(str(exc)) from exc
+            raise GepaStop(str(exc)) from exc
         traces = [RolloutTrace(pair, rollout) for pair, rollout in zip(batch, rollouts, strict=True)]
         return EvaluationBatch(outputs=[r.rollout_id for r in rollouts], scores=[r.reward for r in rollouts],
                                trajectories=traces if capture_traces else None)
@@ -202,7 +226,7 @@ class HarnessAdapter:
             if trace.rollout is None:
                 record["Memory written"] = "(not run)"
                 record["Outcome"] = "not evaluated"
-                record["Feedback"] = f"Rejected before running: {trace.problem}."
+                record["Feedback"] = f"The prompt was rejected before running ({trace.problem})."
             else:
                 rollout = trace.rollout
                 record["Memory written"] = rollout.memory.strip() or "(empty)"
@@ -216,10 +240,11 @@ class HarnessAdapter:
 class OptimizerRoleLM:
     """gepa's reflection LM, answered by our `optimizer` role on the caller's loop."""
 
-    def __init__(self, llm: LLM, bridge: _LoopBridge, stopper: MeterStopper) -> None:
+    def __init__(self, llm: LLM, bridge: _LoopBridge, stopper: MeterStopper, guard: CandidateGuard) -> None:
         self.llm = llm
         self.bridge = bridge
         self.stopper = stopper
+        self.guard = guard
 
     @staticmethod
     def _messages(prompt: str | list[dict[str, Any]]) -> list[Message]:
@@ -235,9 +260,11 @@ class OptimizerRoleLM:
 
     def __call__(self, prompt: str | list[dict[str, Any]]) -> str:
         if self.stopper.meter.exhausted():
-            self.stopper.request(f"spent before reflection {self.stopper.meter.summary()}")
-            raise GepaBudgetStop(self.stopper.reason)
+            self.stopper.request(f"spent before reflection ({budget_text(self.stopper.meter)})")
+            raise GepaStop(self.stopper.reason)
         completion = self.bridge.run(self.llm.chat("optimizer", self._messages(prompt)))
+        if completion.truncated:
+            self.guard.truncated_replies.append(completion.text)
         return completion.text
 
 
@@ -283,8 +310,10 @@ def _gepa_calls_so_far(gepa_dir: Path) -> int:
 class GepaOptimizer:
     name = "gepa"
 
-    def __init__(self, *, reflection_minibatch_size: int = REFLECTION_MINIBATCH) -> None:
+    def __init__(self, *, reflection_minibatch_size: int = REFLECTION_MINIBATCH,
+                 reporter: Reporter | None = None) -> None:
         self.reflection_minibatch_size = reflection_minibatch_size
+        self.reporter = reporter or Reporter()
 
     async def optimize(self, seed_prompt: ExtractionPrompt, train_pairs: list[Pair], harness: Harness,
                        settings: EvolveSettings, run_dir: Path, resume: bool) -> OptimizationResult:
@@ -296,8 +325,11 @@ class GepaOptimizer:
         trainset, valset = split_pool(train_pairs, settings.seed)
         bridge = _LoopBridge(asyncio.get_running_loop())
         stopper = MeterStopper(harness.meter)
-        adapter = HarnessAdapter(harness, bridge, stopper, seed_prompt, settings.max_prompt_chars)
-        recorder = LineageRecorder(run_dir, seed_prompt, COMPONENT, resume=resume)
+        guard = CandidateGuard(seed_prompt.text, settings.max_prompt_chars,
+                               LeakChecker.for_pairs(train_pairs, settings.leak_ngram))
+        adapter = HarnessAdapter(harness, bridge, stopper, seed_prompt, guard)
+        recorder = LineageRecorder(run_dir, seed_prompt, COMPONENT, resume=resume, reporter=self.reporter,
+                                   guardrail_verdicts=guard.verdicts)
         recorder.save_state(status="running", meter=harness.meter,
                             extra={"trainset": [p.key for p in trainset], "valset": [p.key for p in valset]})
         max_calls = _metric_call_cap(harness.meter, settings, _gepa_calls_so_far(gepa_dir))
@@ -305,7 +337,7 @@ class GepaOptimizer:
         def run_gepa() -> Any:
             return gepa_optimize(
                 seed_candidate={COMPONENT: seed_prompt.text}, trainset=trainset, valset=valset,
-                adapter=adapter, reflection_lm=OptimizerRoleLM(harness.llm, bridge, stopper),
+                adapter=adapter, reflection_lm=OptimizerRoleLM(harness.llm, bridge, stopper, guard),
                 reflection_prompt_template=REFLECTION_TEMPLATE,
                 reflection_minibatch_size=self.reflection_minibatch_size,
                 candidate_selection_strategy="pareto", max_metric_calls=max_calls, stop_callbacks=[stopper],
@@ -320,16 +352,17 @@ class GepaOptimizer:
             best_text = result.candidates[result.best_idx][COMPONENT]
             stopped_by = (f"budget: {stopper.reason}" if stopper.reason
                           else self._cap_reason(harness, max_calls))
-        except GepaBudgetStop as exc:
+        except GepaStop as exc:
             stopped_by = f"budget: {stopper.reason or exc}"
         except asyncio.CancelledError:
             bridge.cancelled = True
             raise
+        if stopped_by != "finished":
+            self.reporter.stopped(self.name, stopped_by)
         best = adapter.prompt_for(best_text) if best_text is not None else recorder.best_prompt()
         recorder.best_text = best.text
         recorder.save_state(status="done", meter=harness.meter, extra={"stopped_by": stopped_by,
                                                                       "gepa_metric_call_cap": max_calls})
-        write_text_atomic(run_dir / "best_prompt.txt", best.text)
         return OptimizationResult(best=best, history=recorder.history(), stopped_by=stopped_by)
 
     @staticmethod

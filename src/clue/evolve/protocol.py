@@ -27,7 +27,7 @@ class EvolveSettings:
     # Cluster analysis: "tools" lets the analyst page through the logs (JSON actions); "context" puts the
     # logs in the prompt, truncated to `analysis_context_chars`. Tools fall back to context on bad replies.
     analysis_mode: Literal["tools", "context"] = "tools"
-    analysis_steps: int = 6  # step cap of the tool loop, final answer included
+    analysis_steps: int = 4  # step cap of the tool loop, final answer included
     analysis_context_chars: int = 6000
     overview_page_size: int = 10
 

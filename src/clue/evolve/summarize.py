@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator
+from pydantic import BaseModel, BeforeValidator, Field
 
 from clue.bench.records import Pair
 from clue.bench.rollouts import Rollout
@@ -27,10 +27,11 @@ OUTPUT_CHARS = 600
 
 
 def clip(limit: int) -> BeforeValidator:
-    """Cut over-long strings instead of rejecting the whole reply (small models overrun length limits)."""
+    """Cut an over-long string or list instead of rejecting the whole reply. Pair it with
+    `Field(max_length=limit)`: the bound then reaches the JSON schema (a grammar for local models)."""
 
     def cut(value: object) -> object:
-        return value[:limit] if isinstance(value, str) else value
+        return value[:limit] if isinstance(value, str | list) else value
 
     return BeforeValidator(cut)
 
@@ -117,14 +118,15 @@ def scrub(text: str, names: Sequence[str]) -> str:
 
 
 class ScenarioSummary(BaseModel):
-    summary: Annotated[str, clip(600)]
+    summary: Annotated[str, clip(500), Field(max_length=500)]
 
 
-SUMMARIZER = """You review how a memory extractor handled one example. The extractor read a past \
-conversation and wrote memories; later a solver used them on a new task.
-Describe the extraction scenario in 2-3 sentences: what kind of information had to be kept for the later \
-task, and what made keeping it hard. Stay general: do not name the topic, dataset or benchmark, and do not \
-quote the example.
+SUMMARIZER = """You review one example of memory extraction. An extractor read a past conversation and \
+wrote memories; later a solver used them on a new task. The outcome says whether that worked.
+Write 2-3 sentences on the extraction scenario: what kind of information had to be kept for the later task \
+(for example exact values, personal preferences, a solution method, the cause of a failure), what made \
+keeping it hard, and whether the memory kept it.
+Stay general: no names, numbers, topics or dataset names from the example.
 Reply with JSON only: {"summary": "..."}"""
 
 

@@ -27,14 +27,14 @@ LAST_SECTIONS = ("output format",)
 
 
 class Edit(BaseModel):
-    section: Annotated[str, clip(80)]
+    section: Annotated[str, clip(80), Field(max_length=80)]
     operation: Literal["replace", "append"] = "append"
-    text: Annotated[str, clip(4000)]
+    text: Annotated[str, clip(2000), Field(max_length=2000)]
 
 
 class SynthesisReply(BaseModel):
-    rationale: Annotated[str, clip(400)] = ""
-    edits: list[Edit] = Field(default_factory=list, max_length=6)
+    rationale: Annotated[str, clip(300), Field(max_length=300)] = ""
+    edits: Annotated[list[Edit], clip(6), Field(max_length=6)] = Field(default_factory=list)
 
 
 @dataclass
