@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from clue.bench.records import Pair, Turn
 from clue.bench.rollouts import RolloutStore
 from clue.bench.runner import Runner
@@ -30,7 +28,6 @@ from clue.evolve.harness import Harness
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM
 from clue.llm.types import Message
-from clue.memory.prompts import load_prompt
 
 ROLE_ENV = {"CLUE_EXTRACTOR_MODEL": "ext", "CLUE_SOLVER_MODEL": "sol", "CLUE_JUDGE_MODEL": "judge",
             "CLUE_OPTIMIZER_MODEL": "opt", "CLUE_NO_CACHE": "1"}
@@ -198,8 +195,3 @@ def make_setup(run_dir: Path, world: World, budget: Budget | None = None) -> Set
     store = RolloutStore(run_dir / "rollouts.jsonl")
     meter = BudgetMeter(budget or Budget(), llm.ledger, rollouts_spent=len(store.rollouts))
     return Setup(world, backend, llm, runner, store, Harness(runner, store, meter))
-
-
-@pytest.fixture
-def simple_prompt() -> Any:
-    return load_prompt("simple")

@@ -106,3 +106,16 @@ async def test_an_unknown_model_is_a_one_line_error(backend: LocalBackend) -> No
         await backend.complete("gpt-7", ask("hi"), GREEDY)
 
     assert "gpt-7" in str(raised.value) and "\n" not in str(raised.value)
+
+
+async def test_long_string_bounds_do_not_crash_the_grammar() -> None:
+    """llama.cpp crashes on a string maxLength near 2000; the backend must drop such bounds."""
+    backend = LocalBackend(n_ctx=1024)
+    schema = {"type": "object", "properties": {"text": {"type": "string", "maxLength": 4000}},
+              "required": ["text"]}
+    try:
+        reply = await backend.complete("smollm2-135m", [{"role": "user", "content": "Say hi as JSON."}],
+                                       Decoding(max_tokens=24, seed=1), json_schema=schema)
+    finally:
+        await backend.aclose()
+    assert reply.text.lstrip().startswith("{")

@@ -15,11 +15,12 @@ from clue.bench.scorers.extract import extract_answer
 from clue.bench.scorers.game24 import puzzle_numbers, score_game24
 from clue.bench.scorers.mcq import score_choice
 from clue.bench.scorers.score import Score
-from clue.bench.tasks import JudgeFn
+from clue.bench.tasks import LETTER_ENDING, JudgeFn, lettered_options
 from clue.llm.types import Message
 
 DemoScorer = Literal["mcq", "integer", "game24", "equation"]
-ANSWER_TAG = "End your reply with the final answer inside <answer></answer> tags."
+# The demo runs on a small CPU model: ask for the answer alone so replies stay a few tokens long.
+ANSWER_ONLY = "Reply with the answer alone inside <answer></answer> tags, with no explanation."
 
 
 class DemoRecord(BaseModel):
@@ -72,8 +73,7 @@ class DemoTask:
         target = pair.target
         kind = target["scorer"]
         if kind == "mcq":
-            options = "\n".join(f"{letter}. {text}" for letter, text in target["choices"].items())
-            body = f"{target['question']}\n\n{options}\n\nAnswer with the letter of the best option."
+            body = f"{target['question']}\n\n{lettered_options(target['choices'])}\n\n{LETTER_ENDING}"
         elif kind == "integer":
             body = f"{target['question']}\n\nThe answer is an integer."
         elif kind == "game24":
@@ -82,7 +82,7 @@ class DemoTask:
         else:
             body = (f"Fill each ? with one of + - * / so the equation holds (usual precedence): "
                     f"{target['equation']}\nGive the full equation.")
-        return [{"role": "user", "content": f"{body}\n{ANSWER_TAG}"}]
+        return [{"role": "user", "content": f"{body}\n{ANSWER_ONLY}"}]
 
     async def score(self, pair: Pair, solver_text: str, judge: JudgeFn | None) -> Score:
         target = pair.target

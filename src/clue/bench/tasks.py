@@ -37,14 +37,14 @@ class Task(Protocol):
 
 
 _QUESTION_NUMBER = re.compile(r"Question #\d+:\s*\n")
-_LETTER_ENDING = "End your reply with <answer>X</answer>, where X is the letter of the option you choose."
+LETTER_ENDING = "End your reply with <answer>X</answer>, where X is the letter of the option you choose."
 
 
 def _user(text: str) -> list[Message]:
     return [{"role": "user", "content": text}]
 
 
-def _lettered(options: Mapping[str, str]) -> str:
+def lettered_options(options: Mapping[str, str]) -> str:
     return "\n".join(f"{letter}. {text}" for letter, text in options.items())
 
 
@@ -74,7 +74,7 @@ class ChoiceQuestionTask(AnswerTask):
         when = f"(Asked at {target.time.replace(chr(39), '')}.)\n" if target.time else ""
         return _user(
             f"Answer this multiple-choice question about the user.\n{when}\n"
-            f"Question: {target.question}\n\nOptions:\n{_lettered(target.choices)}\n\n{_LETTER_ENDING}"
+            f"Question: {target.question}\n\nOptions:\n{lettered_options(target.choices)}\n\n{LETTER_ENDING}"
         )
 
     def score_answer(self, target: Mapping[str, Any], answer: str | None) -> Score:
@@ -89,7 +89,7 @@ class PrefEvalTask(AnswerTask):
         target = PrefEvalTarget.model_validate(pair.target)
         return _user(
             f"The user asks: {target.task_main}\n\nWhich of these replies would suit this particular user "
-            f"best?\n{_lettered(target.options)}\n\n{_LETTER_ENDING}"
+            f"best?\n{lettered_options(target.options)}\n\n{LETTER_ENDING}"
         )
 
     def score_answer(self, target: Mapping[str, Any], answer: str | None) -> Score:
@@ -102,7 +102,7 @@ class LetteredProblemTask(AnswerTask):
 
     def query_messages(self, pair: Pair) -> list[Message]:
         target = ProblemTarget.model_validate(pair.target)
-        return _user(f"Solve this multiple-choice problem.\n\n{_problem_text(target)}\n\n{_LETTER_ENDING}")
+        return _user(f"Solve this multiple-choice problem.\n\n{_problem_text(target)}\n\n{LETTER_ENDING}")
 
     def score_answer(self, target: Mapping[str, Any], answer: str | None) -> Score:
         record = ProblemTarget.model_validate(target)

@@ -30,10 +30,12 @@ class GlobalOptions:
     no_cache: bool = False
     data_root: Path | None = None
 
-    def settings(self) -> Settings:
+    def settings(self, command_defaults: tuple[str, ...] = ()) -> Settings:
+        """`command_defaults` are ROLE.FIELD=VALUE items a command prefers; the user's --role items win."""
         return load_settings(self.config, cli={"backend": self.backend, "model": self.model,
                                                "base_url": self.base_url},
-                             role_overrides=parse_role_overrides(self.roles), no_cache=self.no_cache)
+                             role_overrides=parse_role_overrides([*command_defaults, *self.roles]),
+                             no_cache=self.no_cache)
 
     def resolved_data_root(self) -> Path:
         from clue.bench.loader import check_data_root, default_data_root

@@ -16,6 +16,8 @@ from clue.bench.records import Pair
 from clue.commands.common import console, options, run_async
 
 STATIC_PROMPTS = ("no-memory", "simple", "factual-experiential")
+# Demo answers are a letter or a number and memories are short: tight limits keep a CPU run to minutes.
+DEMO_DECODING = ("extractor.max_tokens=160", "solver.max_tokens=48", "optimizer.max_tokens=640")
 
 
 def demo_command(
@@ -42,7 +44,7 @@ def demo_command(
     async def job() -> None:
         train, held = split_demo(load_demo_pairs())
         held = _balanced(held, held_out)
-        llm = LLM(opts.settings())
+        llm = LLM(opts.settings(DEMO_DECODING))
         runner = Runner(llm, tasks=demo_task, info=demo_info)
         repeats = {p.dataset: 1 for p in held}
         try:

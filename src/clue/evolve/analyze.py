@@ -24,24 +24,29 @@ from clue.evolve.summarize import ExampleLog, clip
 from clue.llm.client import LLM
 from clue.llm.types import LLMError, Message, TransientLLMError
 
-Text = Annotated[str, clip(600), Field(max_length=600)]
-Advice = Annotated[str, clip(240), Field(max_length=240)]
-Advices = Annotated[list[Advice], clip(5), Field(max_length=5)]
+# Length bounds reach the JSON schema, so a grammar-constrained local model cannot ramble on one field and
+# never reach the next. (Keep each maxLength well under 1000: llama.cpp grammars reject longer repetitions.)
+Text = Annotated[str, clip(400), Field(max_length=400)]
+Advice = Annotated[str, clip(200), Field(max_length=200)]
 
 
 class AnalystAction(BaseModel):
+    """One tool call, or "final" (the analysis may come with it, or is asked for next)."""
+
     action: Literal["overview", "case", "final"]
     page: int = 1
     id: Annotated[str, clip(20), Field(max_length=20)] = ""
     success_analysis: Text = ""
     failure_analysis: Text = ""
-    recommendations: Advices = Field(default_factory=list)
+    recommendations: Annotated[list[Advice], clip(5)] = Field(default_factory=list, max_length=5)
 
 
 class ClusterAnalysis(BaseModel):
-    success_analysis: Text = ""
-    failure_analysis: Text = ""
-    recommendations: Advices = Field(default_factory=list)
+    """Every field required: a constrained model must write all three."""
+
+    success_analysis: Text
+    failure_analysis: Text
+    recommendations: Annotated[list[Advice], clip(5)] = Field(min_length=3, max_length=5)
 
 
 @dataclass
@@ -70,8 +75,7 @@ turned each past conversation into memories; a solver then used them on a later 
 Read the logs with tools. Reply each turn with one JSON object and nothing else:
 {{"action": "overview", "page": 1}} lists examples: id, outcome, scenario, memory snippet.
 {{"action": "case", "id": "e01"}} shows one example in full.
-{{"action": "final", "success_analysis": "...", "failure_analysis": "...", "recommendations": ["..."]}} \
-ends the work.
+{{"action": "final"}} when you have read enough; you then write the analysis.
 You have at most {steps} turns."""
 
 CONTEXT_ANALYST = """You analyze a group of memory-extraction examples that share a scenario. An extractor \
@@ -108,11 +112,26 @@ def context_logs(group: Group, budget: int) -> str:
 
 def _record(group: Group, analysis: ClusterAnalysis | AnalystAction, mode: str, steps: int,
             notes: list[str]) -> AnalysisRecord:
-    recommendations = [r.strip() for r in analysis.recommendations if r.strip()][:5]
+    recommendations = clean_recommendations(analysis.recommendations)
     return AnalysisRecord(key=group.key, label=group.label, size=len(group.logs), successes=group.successes,
                           success_analysis=analysis.success_analysis.strip(),
                           failure_analysis=analysis.failure_analysis.strip(),
                           recommendations=recommendations, mode=mode, steps=steps, notes=notes)
+
+
+def clean_recommendations(items: Sequence[str]) -> list[str]:
+    """Drop fragments (fewer than 3 words) and repeats, which small constrained models produce."""
+    kept: list[str] = []
+    for item in items:
+        text = " ".join(item.split())
+        if len(text.split()) >= 3 and text.lower() not in {k.lower() for k in kept}:
+            kept.append(text)
+    return kept[:5]
+
+
+def _failed(group: Group, steps: int, notes: list[str]) -> AnalysisRecord:
+    return AnalysisRecord(key=group.key, label=group.label, size=len(group.logs), successes=group.successes,
+                          mode="failed", steps=steps, notes=notes)
 
 
 async def _tool_loop(llm: LLM, group: Group, settings: EvolveSettings, repeat: int,
@@ -122,28 +141,34 @@ async def _tool_loop(llm: LLM, group: Group, settings: EvolveSettings, repeat: i
         {"role": "system", "content": TOOL_ANALYST.format(steps=steps)},
         {"role": "user", "content": f"{group.header()}\nStart with the overview."}]
     ids = {log.id: log for log in group.logs}
-    for step in range(1, steps + 1):
-        if step == steps:
-            messages.append({"role": "user",
-                             "content": "This is your last turn: reply with the final action."})
+    step = 0
+    while step < steps - 1:  # the last call is kept for the analysis itself
+        step += 1
         result = await llm.structured("optimizer", messages, AnalystAction, repeat=repeat)
         act = result.value
         if act is None:
             notes.append(f"step {step}: unusable action ({result.error}); logs go in context instead")
             return None
+        messages.append({"role": "assistant", "content": act.model_dump_json(exclude_defaults=True)})
         if act.action == "final":
-            if act.recommendations:
+            if len(clean_recommendations(act.recommendations)) >= 3:
                 return _record(group, act, "tools", step, notes)
-            observation = "A final answer needs 3-5 recommendations. Reply with the final action again."
-        elif act.action == "case":
+            break
+        if act.action == "case":
             log = ids.get(act.id.strip())
             observation = log.full_case() if log else f"No example {act.id!r}. Known ids: {', '.join(ids)}"
         else:
             observation = overview_page(group, act.page, settings.overview_page_size)
-        messages += [{"role": "assistant", "content": act.model_dump_json(exclude_defaults=True)},
-                     {"role": "user", "content": observation}]
-    notes.append(f"no final answer within {steps} steps; logs go in context instead")
-    return None
+        messages.append({"role": "user", "content": observation})
+    else:
+        notes.append(f"step cap reached after {step} tool calls")
+    messages.append({"role": "user", "content": "Now write your analysis: what worked, what failed, and "
+                                                "3-5 recommendations."})
+    final = await llm.structured("optimizer", messages, ClusterAnalysis, repeat=repeat)
+    if final.value is None:
+        notes.append(f"unusable analysis ({final.error}); logs go in context instead")
+        return None
+    return _record(group, final.value, "tools", step + 1, notes)
 
 
 async def _in_context(llm: LLM, group: Group, settings: EvolveSettings, repeat: int,
@@ -153,9 +178,9 @@ async def _in_context(llm: LLM, group: Group, settings: EvolveSettings, repeat: 
         {"role": "user",
          "content": f"{group.header()}\n\n{context_logs(group, settings.analysis_context_chars)}"}]
     result = await llm.structured("optimizer", messages, ClusterAnalysis, repeat=repeat, cuttable_index=1)
-    if result.value is None or not result.value.recommendations:
-        notes.append(f"in-context analysis unusable ({result.error or 'no recommendations'})")
-        return _record(group, ClusterAnalysis(), "failed", 1, notes)
+    if result.value is None:
+        notes.append(f"in-context analysis unusable ({result.error})")
+        return _failed(group, 1, notes)
     return _record(group, result.value, "context", 1, notes)
 
 
@@ -179,7 +204,7 @@ async def analyze_group(llm: LLM, group: Group, settings: EvolveSettings, *,
         raise
     except LLMError as exc:
         notes.append(f"analysis call failed: {str(exc)[:120]}")
-        return _record(group, ClusterAnalysis(), "failed", 0, notes)
+        return _failed(group, 0, notes)
 
 
 def groups_from_clusters(logs: Sequence[ExampleLog], clusters: Sequence[ClusterRecord]) -> list[Group]:

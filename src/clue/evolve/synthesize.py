@@ -29,12 +29,14 @@ LAST_SECTIONS = ("output format",)
 class Edit(BaseModel):
     section: Annotated[str, clip(80), Field(max_length=80)]
     operation: Literal["replace", "append"] = "append"
-    text: Annotated[str, clip(2000), Field(max_length=2000)]
+    # No maxLength here: a grammar would cut the text mid-sentence (and llama.cpp rejects long bounds). A
+    # reply that runs into the token limit is caught by the truncation guardrail instead.
+    text: Annotated[str, clip(3000)]
 
 
 class SynthesisReply(BaseModel):
-    rationale: Annotated[str, clip(300), Field(max_length=300)] = ""
-    edits: Annotated[list[Edit], clip(6), Field(max_length=6)] = Field(default_factory=list)
+    edits: Annotated[list[Edit], clip(5)] = Field(min_length=1, max_length=5)
+    rationale: Annotated[str, clip(200), Field(max_length=200)] = ""
 
 
 @dataclass
@@ -129,8 +131,8 @@ and its own guidelines;
 - when advice conflicts, put each side under the memory type where it applies;
 - keep edits short and general; never copy text from the examples.
 Each edit names one existing section and is "replace" (new body) or "append" (added lines).
-Reply with JSON only: {"rationale": "one sentence", "edits": [{"section": "## Memory types", \
-"operation": "replace", "text": "..."}]}"""
+Reply with JSON only: {"edits": [{"section": "## Memory types", "operation": "replace", "text": "..."}], \
+"rationale": "one sentence"}"""
 
 
 def render_analyses(analyses: Sequence[AnalysisRecord]) -> str:

@@ -149,7 +149,7 @@ class LocalBackend:
         llama-cpp-python's `response_format={"type": "json_object", "schema": ...}` builds the same
         grammar but silently falls back to unconstrained JSON when the schema cannot be converted.
         """
-        key = json.dumps(json_schema, sort_keys=True)
+        key = json.dumps(_without_long_string_bounds(json_schema), sort_keys=True)
         grammar = loaded.grammars.get(key)
         if grammar is None:
             from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
@@ -190,3 +190,17 @@ class LocalBackend:
             latency_s=latency,
             finish_reason=choice.get("finish_reason") or "stop",
         )
+
+
+# llama.cpp unrolls a string's maxLength into that many grammar rules; around 2000 it fails and then
+# crashes the process instead of raising. Longer bounds are left to pydantic's validation of the reply.
+GRAMMAR_MAX_STRING_BOUND = 512
+
+
+def _without_long_string_bounds(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_long_string_bounds(v) for k, v in node.items()
+                if not (k == "maxLength" and isinstance(v, int) and v > GRAMMAR_MAX_STRING_BOUND)}
+    if isinstance(node, list):
+        return [_without_long_string_bounds(v) for v in node]
+    return node
