@@ -1,0 +1,72 @@
+"""`clue evolve --method clue` end to end with the real SmolLM2 model on real BEHEMOTH train pairs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from clue.bench.loader import load_pairs
+from clue.cli import app
+from clue.memory.prompts import prompt_hash
+
+pytestmark = pytest.mark.model
+SMALL_DECODING = ["--role", "extractor.max_tokens=64", "--role", "solver.max_tokens=48",
+                  "--role", "optimizer.max_tokens=256"]
+
+
+def test_one_clue_round_writes_complete_consistent_lineage_and_state(tmp_path: Path, data_root: Path) -> None:
+    out = tmp_path / "evo"
+    result = CliRunner().invoke(app, [
+        "--backend", "local", "--model", "smollm2-135m", "--no-cache", "--data-root", str(data_root),
+        *SMALL_DECODING, "evolve", "--method", "clue", "--datasets", "membench-high,GameOf24",
+        "--rounds", "1", "--batch", "4", "--candidates", "2", "--top", "2", "--resample", "2",
+        "--max-clusters", "3", "--test-limit", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+
+    state = json.loads((out / "state.json").read_text())
+    lineage = json.loads((out / "lineage.json").read_text())
+    best_text = (out / "best_prompt.txt").read_text()
+    rollouts = [json.loads(line) for line in (out / "rollouts.jsonl").read_text().splitlines() if line.strip()]
+
+    # Training used only split-file train ids of the two datasets.
+    train_keys = {p.key for name in ("membench-high", "GameOf24")
+                  for p in load_pairs(data_root, name, "train", warn=lambda m: None)}
+    assert {f"{r['subset']}:{r['source_id']}:{r['target_id']}" for r in rollouts} <= train_keys
+    ids = [r["rollout_id"] for r in rollouts]
+    assert len(ids) == len(set(ids)), "no rollout may be computed twice"
+
+    assert state["completed_rounds"] == 1 and lineage["completed_rounds"] == 1
+    assert lineage["best"]["hash"] == state["base"] == prompt_hash(best_text)
+    (round_1,) = lineage["rounds"]
+    assert round_1["step_reached"] == "complete"
+    batch = round_1["batch"]
+    assert len(batch) == 4 and set(batch) <= train_keys
+
+    # clusters -> analyses -> recommendations -> candidates -> tournament -> finals
+    members = [m for c in round_1["clusters"] for m in c["members"]]
+    assert len(members) == len(set(members)) == 4, "every example in exactly one cluster"
+    assert 1 <= len(round_1["clusters"]) <= 3 and all(c["size"] >= 2 for c in round_1["clusters"])
+    assert {a["key"] for a in round_1["analyses"]} == {c["id"] for c in round_1["clusters"]}
+    assert set(round_1["recommendations"]) == {c["id"] for c in round_1["clusters"]}
+    assert len(round_1["candidates"]) == 2
+    scored = {s["prompt_hash"] for s in round_1["tournament"]}
+    assert round_1["base"]["hash"] in scored
+    for candidate in round_1["candidates"]:
+        assert candidate["parent"] == round_1["base"]["hash"]
+        if candidate["rejected"]:
+            assert candidate["tournament"] is None
+        else:
+            assert candidate["diff"] and candidate["hash"] in scored
+    finalists = set(round_1["finalists"])
+    assert finalists <= scored and 1 <= len(finalists) <= 2
+    assert {s["prompt_hash"] for s in round_1["finals"]} == finalists
+    assert round_1["winner"]["hash"] in finalists
+    assert round_1["winner"]["hash"] == state["base"]
+
+    # Every tournament score is backed by rollouts in the store.
+    hashes_in_store = {r["prompt_hash"] for r in rollouts}
+    assert scored <= hashes_in_store
+    assert "seed vs evolved" in result.output
