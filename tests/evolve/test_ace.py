@@ -7,12 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from support.locker_world import FakeTask, make_pairs
 
-from clue.bench.records import Pair, Turn
 from clue.bench.rollouts import Rollout, RolloutStore, read_rollouts
 from clue.bench.runner import Runner
-from clue.bench.scorers.judge import JudgeFn
-from clue.bench.scorers.score import Score
 from clue.config import load_settings
 from clue.evolve.ace import AceOptimizer, AceState
 from clue.evolve.ace_playbook import Bullet, DeltaOperation, Playbook, counter_operations
@@ -21,7 +19,6 @@ from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM
-from clue.llm.types import Message
 from clue.memory.inject import SOLVER_BASE
 from clue.memory.prompts import ExtractionPrompt
 
@@ -74,22 +71,6 @@ def test_render_keeps_the_seed_while_empty_and_lists_counters() -> None:
 
 
 # -- the loop -------------------------------------------------------------------------------------------
-
-def make_pairs(n: int) -> list[Pair]:
-    return [Pair(dataset="synth", subset="synth", source_id=i, target_id=1000 + i,
-                 source_messages=[Turn(role="user", content=f"My locker code is W{i}. I like tea."),
-                                  Turn(role="assistant", content="Noted.")],
-                 target={"question": "What is my locker code?", "answer": f"W{i}"}) for i in range(n)]
-
-
-class FakeTask:
-    def query_messages(self, pair: Pair) -> list[Message]:
-        return [{"role": "user", "content": pair.target["question"]}]
-
-    async def score(self, pair: Pair, solver_text: str, judge: JudgeFn | None) -> Score:
-        expected = pair.target["answer"]
-        return Score(1.0 if f"<answer>{expected}</answer>" in solver_text else 0.0, f"expected {expected}")
-
 
 class Script:
     """Extractor keeps codes for even ids or under the rule; reflector credits b1; curator adds the rule."""

@@ -7,11 +7,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from clue.bench.records import Pair, Turn
+from support.locker_world import FakeTask, make_pairs
+
 from clue.bench.rollouts import RolloutStore, read_rollouts
 from clue.bench.runner import Runner
-from clue.bench.scorers.judge import JudgeFn
-from clue.bench.scorers.score import Score
 from clue.config import load_settings
 from clue.evolve.budget import Budget, BudgetMeter
 from clue.evolve.gepa_method import GepaOptimizer, outcome_feedback, split_pool
@@ -19,30 +18,12 @@ from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM
-from clue.llm.types import Message
 from clue.memory.inject import SOLVER_BASE
 from clue.memory.prompts import ExtractionPrompt
 
 SEED = ExtractionPrompt("seed", "Write at most 5 memories as a numbered list.")
 IMPROVED = "Write at most 5 memories as a numbered list. Keep EXACT CODES verbatim."
 CODE = re.compile(r"W\d+")
-
-
-def make_pairs(n: int) -> list[Pair]:
-    return [Pair(dataset="synth", subset="synth", source_id=i, target_id=1000 + i,
-                 source_messages=[Turn(role="user", content=f"My locker code is W{i}. I like tea."),
-                                  Turn(role="assistant", content="Noted.")],
-                 target={"question": "What is my locker code?", "answer": f"W{i}"}) for i in range(n)]
-
-
-class FakeTask:
-    def query_messages(self, pair: Pair) -> list[Message]:
-        return [{"role": "user", "content": pair.target["question"]}]
-
-    async def score(self, pair: Pair, solver_text: str, judge: JudgeFn | None) -> Score:
-        expected = pair.target["answer"]
-        ok = f"<answer>{expected}</answer>" in solver_text
-        return Score(1.0 if ok else 0.0, f"expected {expected}")
 
 
 def responder(call: ScriptedCall) -> str:

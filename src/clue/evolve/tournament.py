@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -208,15 +209,17 @@ class RunContext:
         return build_logs(pairs, rollouts, self.query, rs.summaries)
 
 
-class TournamentOptimizer:
+class TournamentOptimizer(ABC):
+    """The shared round: baseline, proposals (the subclass's part), tournament, finals."""
+
     name = "tournament"
 
     def __init__(self, reporter: Reporter | None = None) -> None:
         self.reporter = reporter or Reporter()
 
+    @abstractmethod
     async def propose(self, run: RunContext, rs: RoundState) -> None:
         """Fill `rs.candidates` (see `synthesize_candidates`), each step through `run.step` (resumable)."""
-        raise NotImplementedError
 
     async def optimize(self, seed_prompt: ExtractionPrompt, train_pairs: list[Pair], harness: Harness,
                        settings: EvolveSettings, run_dir: Path, resume: bool) -> OptimizationResult:
