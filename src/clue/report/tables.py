@@ -31,8 +31,20 @@ def results_table(results: Results) -> Table:
     return table
 
 
+def _gain_cell(run: Results) -> str:
+    if run.gain_baseline is None or run.gain_baseline == run.prompt_name:
+        return "-"
+    if run.relative_gain is None:
+        return f"n/a vs {run.gain_baseline}"
+    return f"{100 * run.relative_gain:+.2f}% vs {run.gain_baseline} ({len(run.gain_datasets)} sets)"
+
+
 def comparison_table(runs: Sequence[Results], title: str = "comparison") -> Table:
-    """One row per dataset, one column per prompt; the last rows give macros and gain over the first run."""
+    """One row per dataset, one column per prompt; the last rows give macros and each run's relative gain.
+
+    The gain is a geometric mean of per-dataset ratios, so a dataset where either score is 0 drops out of it;
+    the cell says over how many datasets it was taken.
+    """
     table = Table(title=title)
     table.add_column("dataset")
     for run in runs:
@@ -49,8 +61,7 @@ def comparison_table(runs: Sequence[Results], title: str = "comparison") -> Tabl
         table.add_row(f"macro {category}", *(_pct(run.category_macro.get(category)) for run in runs),
                       style="bold")
     table.add_row("macro ID", *(_pct(run.id_macro) for run in runs), style="bold")
-    table.add_row("gain vs first", *(
-        "-" if run.relative_gain is None else f"{100 * run.relative_gain:+.2f}%" for run in runs), style="bold")
+    table.add_row("relative gain", *(_gain_cell(run) for run in runs), style="bold")
     return table
 
 

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from clue.bench.results import aggregate, relative_gain, with_gain
+from clue.bench.rollouts import Rollout
+
+
+def rollout(dataset: str, pair: int, reward: float, *, repeat: int = 0, category: str = "problem-solving",
+            ood: bool = False, prompt: str = "p") -> Rollout:
+    return Rollout(rollout_id=f"{prompt}:{dataset}:{pair}:{repeat}", prompt_name=prompt, prompt_hash=prompt,
+                   dataset=dataset, subset=dataset, category=category, ood=ood, source_id=pair,
+                   target_id=pair, repeat=repeat, reward=reward)
+
+
+def test_dataset_score_is_the_mean_over_repeats_of_the_mean_over_pairs() -> None:
+    rollouts = [rollout("A", 0, 1.0, repeat=0), rollout("A", 1, 0.0, repeat=0),
+                rollout("A", 0, 1.0, repeat=1), rollout("A", 1, 1.0, repeat=1)]
+    (score,) = aggregate(rollouts).datasets
+    assert score.per_repeat == [0.5, 1.0]
+    assert score.score == pytest.approx(0.75)
+    assert score.n_pairs == 2 and score.repeats == 2
+    assert score.ci_low <= score.score <= score.ci_high
+
+
+def test_bootstrap_interval_is_degenerate_for_constant_rewards_and_wide_for_mixed() -> None:
+    constant = aggregate([rollout("A", i, 1.0) for i in range(20)]).datasets[0]
+    assert constant.ci_low == constant.ci_high == 1.0
+    mixed = aggregate([rollout("A", i, float(i % 2)) for i in range(40)]).datasets[0]
+    assert mixed.ci_low < 0.5 < mixed.ci_high and mixed.ci_high - mixed.ci_low > 0.1
+
+
+def test_category_macro_and_id_ood_split() -> None:
+    results = aggregate([rollout("A", 0, 1.0), rollout("B", 0, 0.0),
+                         rollout("P", 0, 1.0, category="personalization"),
+                         rollout("O", 0, 0.0, ood=True)])
+    assert results.category_macro == {"personalization": 1.0, "problem-solving": 0.5}
+    assert results.id_macro == pytest.approx(2 / 3)
+    assert results.ood_macro == 0.0
+
+
+def test_relative_gain_is_the_geometric_mean_of_ratios_minus_one() -> None:
+    base = aggregate([rollout("A", i, float(i < 5), prompt="simple") for i in range(10)]
+                     + [rollout("B", i, float(i < 2), prompt="simple") for i in range(10)])
+    mine = aggregate([rollout("A", i, float(i < 6)) for i in range(10)]
+                     + [rollout("B", i, float(i < 4)) for i in range(10)])
+    gain, used = relative_gain(mine, base)
+    assert used == ["A", "B"]
+    assert gain == pytest.approx(math.sqrt((0.6 / 0.5) * (0.4 / 0.2)) - 1)
+    assert with_gain(mine, base).gain_baseline == "simple"
+
+
+def test_relative_gain_leaves_out_datasets_with_a_zero_score() -> None:
+    base = aggregate([rollout("A", 0, 0.0, prompt="simple"), rollout("B", 0, 1.0, prompt="simple")])
+    mine = aggregate([rollout("A", 0, 1.0), rollout("B", 0, 1.0)])
+    gain, used = relative_gain(mine, base)
+    assert used == ["B"] and gain == pytest.approx(0.0)
+
+
+def test_aggregate_refuses_nothing() -> None:
+    with pytest.raises(ValueError, match="no rollouts"):
+        aggregate([])
