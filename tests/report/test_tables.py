@@ -33,3 +33,12 @@ def test_comparison_table_has_a_column_per_prompt_and_labels_the_gain() -> None:
     text = _render(comparison_table([with_gain(simple, simple), mine]))
     assert "simple" in text and "mine" in text
     assert "+100.00% vs simple (1 sets)" in text
+
+
+def test_usage_table_lists_every_role() -> None:
+    from clue.llm.ledger import Ledger
+    from clue.report.tables import usage_table
+
+    text = _render(usage_table(Ledger().snapshot()))
+    for role in ("extractor", "solver", "judge", "optimizer"):
+        assert role in text

@@ -24,7 +24,7 @@ def demo_command(
     ctx: typer.Context,
     out: Path = typer.Option(Path("runs/demo"), help="Where the demo's run dirs go."),
     evolve: bool = typer.Option(True, "--evolve/--no-evolve", help="Also run the short CluE evolution."),
-    held_out: int = typer.Option(9, help="Held-out pairs to compare on (balanced across categories)."),
+    held_out: int = typer.Option(6, help="Held-out pairs to compare on (balanced across categories)."),
 ) -> None:
     """Run the demo on the embedded default model (qwen2.5-coder-1.5b) with no network.
 
@@ -37,7 +37,7 @@ def demo_command(
     from clue.llm.client import LLM
     from clue.memory.prompts import load_prompt
     from clue.report.progress import rollout_progress
-    from clue.report.tables import comparison_table, print_table
+    from clue.report.tables import comparison_table, print_table, usage_table
 
     opts = options(ctx)
 
@@ -65,7 +65,7 @@ def demo_command(
                                              title="demo: seed vs evolved on held-out pairs"), console)
         finally:
             await llm.aclose()
-        console.print(f"usage by role: {llm.ledger.snapshot()}", highlight=False)
+        print_table(usage_table(llm.ledger.snapshot()), console)
 
     run_async(job)
 

@@ -79,8 +79,10 @@ def evolve_command(
 
 
 def _demo_settings() -> EvolveSettings:
-    """The protocol's round shrunk to fit the embedded model's speed on 2 cores."""
-    return EvolveSettings(rounds=1, batch=6, candidates=2, top=2, resample=2, max_clusters=3)
+    """The protocol's round shrunk to fit the embedded model's speed on 2 cores; one analyst call per cluster
+    (logs in context) instead of the tool loop, which a 1.5B model drives poorly and slowly."""
+    return EvolveSettings(rounds=1, batch=4, candidates=2, top=2, resample=2, max_clusters=2,
+                          analysis_mode="context")
 
 
 async def demo_evolution(llm: LLM, runner: Runner, train: list[Pair], held_out: list[Pair],

@@ -121,8 +121,11 @@ def round_report(state: RunState, rs: RoundState, rounds: int) -> RoundReport:
     lines = [CandidateLine(base.name, base.hash, tournament.get(base.hash), finals.get(base.hash),
                            finalist=base.hash in rs.finalists, base=True)]
     for c in rs.sorted_candidates():
+        if c.rejected:  # a rejected candidate was never run; its hash may even equal the base's
+            lines.append(CandidateLine(c.name, c.hash, rejected=c.rejected))
+            continue
         lines.append(CandidateLine(c.name, c.hash, tournament.get(c.hash or ""), finals.get(c.hash or ""),
-                                   c.rejected, finalist=c.hash in rs.finalists if c.hash else False))
+                                   finalist=c.hash in rs.finalists if c.hash else False))
     return RoundReport(method=state.method, round=rs.index + 1, rounds=rounds, base=base.name,
                        winner=state.prompts[rs.winner].name if rs.winner else base.name,
                        clusters=[(c.label, len(c.members)) for c in rs.clusters], candidates=lines,

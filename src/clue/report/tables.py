@@ -65,5 +65,15 @@ def comparison_table(runs: Sequence[Results], title: str = "comparison") -> Tabl
     return table
 
 
+def usage_table(usage: dict[str, dict[str, float]], title: str = "LLM usage by role") -> Table:
+    table = Table(title=title)
+    for column in ("role", "calls", "cached", "failed", "prompt tok", "completion tok", "model time s"):
+        table.add_column(column, justify="left" if column == "role" else "right")
+    for role, u in usage.items():
+        table.add_row(role, *(str(int(u[k])) for k in ("calls", "cached_calls", "failed_calls", "prompt_tokens",
+                                                        "completion_tokens")), f"{u['latency_s']:.1f}")
+    return table
+
+
 def print_table(table: Table, console: Console | None = None) -> None:
     (console or Console()).print(table)
