@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from support.locker_world import FakeTask, make_pairs
+from support.locker_world import FakeTask, locker_reply, make_pairs
 
 from clue.bench.rollouts import Rollout, RolloutStore, read_rollouts
 from clue.bench.runner import Runner
@@ -19,7 +19,6 @@ from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM
-from clue.memory.inject import SOLVER_BASE
 from clue.memory.prompts import ExtractionPrompt
 
 SEED = ExtractionPrompt("seed", "Write at most 5 memories as a numbered list.")
@@ -91,15 +90,9 @@ class Script:
                 raise RuntimeError("injected crash")
             ops = [{"op": "add", "text": RULE}] if "(empty)" in user else []
             return json.dumps({"operations": ops})
-        if user.startswith("<conversation>"):
-            code = CODE.search(user)
-            assert code is not None
-            if "EXACT CODES" in system or int(code.group()[1:]) % 2 == 0:
-                return f"1. The user's locker code is {code.group()}."
-            return "1. The user likes tea."
-        assert system.startswith(SOLVER_BASE)
-        found = CODE.search(system)
-        return f"<answer>{found.group() if found else 'none'}</answer>"
+        reply = locker_reply(system, user)
+        assert reply is not None
+        return reply
 
 
 def make_harness(tmp_path: Path, budget: Budget, script: Script,

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from support.locker_world import FakeTask, make_pairs
+from support.locker_world import FakeTask, locker_reply, make_pairs
 
 from clue.bench.rollouts import RolloutStore, read_rollouts
 from clue.bench.runner import Runner
@@ -18,7 +18,6 @@ from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM
-from clue.memory.inject import SOLVER_BASE
 from clue.memory.prompts import ExtractionPrompt
 
 SEED = ExtractionPrompt("seed", "Write at most 5 memories as a numbered list.")
@@ -29,15 +28,9 @@ CODE = re.compile(r"W\d+")
 def responder(call: ScriptedCall) -> str:
     """Extractor keeps the code for even ids, or always under the improved prompt; solver echoes it."""
     system, user = call.messages[0]["content"], call.messages[-1]["content"]
-    if user.startswith("<conversation>"):
-        code = CODE.search(user)
-        assert code is not None
-        if "EXACT CODES" in system or int(code.group()[1:]) % 2 == 0:
-            return f"1. The user's locker code is {code.group()}."
-        return "1. The user likes tea."
-    if system.startswith(SOLVER_BASE):
-        found = CODE.search(system)
-        return f"<answer>{found.group() if found else 'none'}</answer>"
+    reply = locker_reply(system, user)
+    if reply is not None:
+        return reply
     assert "You improve the system prompt" in user  # the reflection call, through our optimizer role
     return f"Here it is:\n```\n{IMPROVED}\n```"
 

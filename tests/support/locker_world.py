@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from clue.bench.records import Pair, Turn
 from clue.bench.scorers.judge import JudgeFn
 from clue.bench.scorers.score import Score
 from clue.llm.types import Message
+from clue.memory.inject import SOLVER_BASE
+
+CODE = re.compile(r"W\d+")
 
 
 def make_pairs(n: int) -> list[Pair]:
@@ -23,3 +28,18 @@ class FakeTask:
         expected = pair.target["answer"]
         ok = f"<answer>{expected}</answer>" in solver_text
         return Score(1.0 if ok else 0.0, f"expected {expected}")
+
+
+def locker_reply(system: str, user: str) -> str | None:
+    """Extractor keeps the code for even ids, or always under a prompt saying EXACT CODES; the solver echoes
+    the code its memory holds. None for any other kind of call."""
+    if user.startswith("<conversation>"):
+        code = CODE.search(user)
+        assert code is not None
+        if "EXACT CODES" in system or int(code.group()[1:]) % 2 == 0:
+            return f"1. The user's locker code is {code.group()}."
+        return "1. The user likes tea."
+    if system.startswith(SOLVER_BASE):
+        found = CODE.search(system)
+        return f"<answer>{found.group() if found else 'none'}</answer>"
+    return None
