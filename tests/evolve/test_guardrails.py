@@ -110,3 +110,17 @@ def _call(model: str) -> ScriptedCall:
 
 def test_kind_helper_tells_roles_apart() -> None:
     assert kind_of(_call("ext")) == "extract" and kind_of(_call("sol")) == "solve"
+
+
+def test_a_rejected_candidate_identical_to_its_base_carries_no_scores_in_lineage() -> None:
+    from clue.evolve.lineage import round_lineage
+    from clue.evolve.state import CandidateRecord, PromptRecord, RoundState, RunState, ScoreRecord
+
+    base = PromptRecord(name="simple", hash="h0", text="base text")
+    state = RunState(method="clue", seed=42, pool=[], base="h0", seed_hash="h0", prompts={"h0": base})
+    rs = RoundState(index=0, base_hash="h0", batch=[], candidates={"1": CandidateRecord(
+        index=1, name="c1", parent="h0", text="base text", hash="h0", rejected="no change to the base prompt")},
+        tournament=[ScoreRecord(prompt_hash="h0", name="simple", accuracy=0.5, tokens=10, seconds=1.0, n=2)],
+        finalists=["h0"])
+    (candidate,) = round_lineage(state, rs)["candidates"]
+    assert candidate["tournament"] is None and candidate["finals"] is None and candidate["finalist"] is False

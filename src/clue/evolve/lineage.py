@@ -29,8 +29,10 @@ def round_lineage(state: RunState, rs: RoundState) -> dict[str, Any]:
             "rationale": c.rationale,
             "edits": [e.model_dump() for e in c.edits], "rejected": c.rejected, "notes": c.notes,
             "diff": unified_diff(base.text, c.text, base.name, c.name) if c.text is not None else None,
-            "tournament": _score(rs.tournament, c.hash), "finals": _score(rs.finals, c.hash),
-            "finalist": c.hash in rs.finalists if c.hash else False,
+            # A rejected candidate never ran; its hash may equal the base's, whose scores are not its own.
+            "tournament": None if c.rejected else _score(rs.tournament, c.hash),
+            "finals": None if c.rejected else _score(rs.finals, c.hash),
+            "finalist": bool(c.hash and not c.rejected and c.hash in rs.finalists),
         })
     winner = state.prompts.get(rs.winner) if rs.winner else None
     return {
