@@ -138,7 +138,10 @@ class World:
                 return json.dumps({"action": "overview", "page": 1})
             return json.dumps({"action": "final", "success_analysis": "kept values helped",
                                "failure_analysis": "values were dropped for small talk",
-                               "recommendations": [f"Keep every {k} exactly." for k in kinds_seen]})
+                               # The analyst must give 3-5 recommendations of at least 3 words each.
+                               "recommendations": [*(f"Keep every {k} exactly." for k in kinds_seen),
+                                                   "Write each memory as one self-contained sentence.",
+                                                   "Leave out small talk that no later task needs."][:5]})
         if "edits" in props:
             return json.dumps({"rationale": "add the missing rule",
                                "edits": [{"section": "## Guidelines", "operation": "append", "text": rule}]})
