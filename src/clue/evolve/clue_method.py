@@ -4,14 +4,13 @@ cluster alone, synthesize N candidates across clusters; the tournament and final
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
+import functools
 
-from clue.evolve.analyze import Group, analyze_group, groups_from_clusters
+from clue.evolve.analyze import analyze_group, groups_from_clusters
 from clue.evolve.cluster import cluster_examples, update_pool
 from clue.evolve.state import RoundState
-from clue.evolve.summarize import ExampleLog, summarize_example
-from clue.evolve.tournament import RunContext, TournamentOptimizer, run_all
+from clue.evolve.summarize import summarize_example
+from clue.evolve.tournament import RunContext, TournamentOptimizer
 
 
 class ClueOptimizer(TournamentOptimizer):
@@ -28,13 +27,8 @@ class ClueOptimizer(TournamentOptimizer):
         logs = await run.logs(rs)
         run.check_budget()
 
-        def job(log: ExampleLog) -> Callable[[], Coroutine[Any, Any, None]]:
-            async def one() -> None:
-                rs.summaries[log.id] = await summarize_example(run.llm, log, run.names)
-                run.save(lineage=False)
-            return one
-
-        await run_all([job(log) for log in logs if log.id not in rs.summaries])
+        await run.fill(rs.summaries, {log.id: functools.partial(summarize_example, run.llm, log, run.names)
+                                      for log in logs})
 
     async def _cluster(self, run: RunContext, rs: RoundState) -> None:
         logs = await run.logs(rs)
@@ -53,13 +47,8 @@ class ClueOptimizer(TournamentOptimizer):
         logs = await run.logs(rs)
         run.check_budget()
 
-        def job(group: Group) -> Callable[[], Coroutine[Any, Any, None]]:
-            async def one() -> None:
-                rs.analyses[group.key] = await analyze_group(run.llm, group, run.settings)
-                run.save(lineage=False)
-            return one
-
-        await run_all([job(g) for g in groups_from_clusters(logs, rs.clusters) if g.key not in rs.analyses])
+        await run.fill(rs.analyses, {group.key: functools.partial(analyze_group, run.llm, group, run.settings)
+                                     for group in groups_from_clusters(logs, rs.clusters)})
 
     async def _synthesize(self, run: RunContext, rs: RoundState) -> None:
         analyses = [rs.analyses[c.id] for c in rs.clusters if c.id in rs.analyses]

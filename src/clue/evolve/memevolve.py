@@ -4,12 +4,11 @@ whole batch (no summaries, no clustering). Tournament and finals are CluE's (tou
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Any
+import functools
 
 from clue.evolve.analyze import Group, analyze_group
 from clue.evolve.state import AnalysisRecord, RoundState
-from clue.evolve.tournament import RunContext, TournamentOptimizer, run_all
+from clue.evolve.tournament import RunContext, TournamentOptimizer
 
 
 def global_key(index: int) -> str:
@@ -28,14 +27,12 @@ class MemEvolveOptimizer(TournamentOptimizer):
         logs = await run.logs(rs)
         run.check_budget()
 
-        def job(index: int) -> Callable[[], Coroutine[Any, Any, None]]:
-            async def one() -> None:
-                group = Group(global_key(index), "whole batch", "every example of this round's batch", logs)
-                rs.analyses[group.key] = await analyze_group(run.llm, group, run.settings, repeat=index)
-                run.save(lineage=False)
-            return one
+        def whole_batch(index: int) -> Group:
+            return Group(global_key(index), "whole batch", "every example of this round's batch", logs)
 
-        await run_all([job(i) for i in range(run.settings.candidates) if global_key(i) not in rs.analyses])
+        await run.fill(rs.analyses, {
+            global_key(i): functools.partial(analyze_group, run.llm, whole_batch(i), run.settings, repeat=i)
+            for i in range(run.settings.candidates)})
 
     async def _synthesize(self, run: RunContext, rs: RoundState) -> None:
         def own(index: int) -> list[AnalysisRecord]:

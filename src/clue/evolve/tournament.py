@@ -13,13 +13,14 @@ are also round r+1's batch: the winner has already run on them, so the next roun
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from clue.bench.records import Pair
 from clue.bench.rollouts import Rollout, rollout_id
@@ -96,6 +97,9 @@ def unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
+ResultT = TypeVar("ResultT")
+
+
 async def run_all(jobs: Sequence[Callable[[], Coroutine[Any, Any, None]]]) -> None:
     """Run jobs concurrently; one failure cancels the rest (a crash leaves no stray writer behind)."""
     try:
@@ -153,6 +157,16 @@ class RunContext:
     @property
     def llm(self) -> LLM:
         return self.harness.llm
+
+    async def fill(self, results: dict[str, ResultT], jobs: dict[str, Callable[[], Awaitable[ResultT]]]) -> None:
+        """Run, concurrently, the jobs whose key has no result yet; store each result and save the state as it
+        lands, so a crash loses only the jobs still running and a resume starts just those."""
+
+        async def one(key: str, make: Callable[[], Awaitable[ResultT]]) -> None:
+            results[key] = await make()
+            self.save(lineage=False)
+
+        await run_all([functools.partial(one, key, make) for key, make in jobs.items() if key not in results])
 
     def save(self, *, lineage: bool = True) -> None:
         self.state.budget = self.harness.meter.summary()
@@ -306,19 +320,16 @@ class TournamentOptimizer(ABC):
         base = run.state.prompt(rs.base_hash)
         total = run.settings.candidates
 
-        def job(index: int) -> Callable[[], Coroutine[Any, Any, None]]:
-            async def one() -> None:
-                analyses = analyses_for(index)
-                if any(a.recommendations for a in analyses):
-                    drafted = await synthesize(run.llm, base, analyses, index=index, total=total)
-                else:
-                    drafted = Synthesis(error="no analysis produced recommendations")
-                rs.candidates[str(index)] = self.vet(run, rs, index, drafted, [a.key for a in analyses])
-                run.save(lineage=False)
-            return one
+        async def draft(index: int) -> CandidateRecord:
+            analyses = analyses_for(index)
+            if any(a.recommendations for a in analyses):
+                drafted = await synthesize(run.llm, base, analyses, index=index, total=total)
+            else:
+                drafted = Synthesis(error="no analysis produced recommendations")
+            return self.vet(run, rs, index, drafted, [a.key for a in analyses])
 
         run.check_budget()
-        await run_all([job(i) for i in range(total) if str(i) not in rs.candidates])
+        await run.fill(rs.candidates, {str(i): functools.partial(draft, i) for i in range(total)})
 
     def vet(self, run: RunContext, rs: RoundState, index: int, drafted: Synthesis,
             sources: list[str]) -> CandidateRecord:
