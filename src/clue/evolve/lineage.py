@@ -29,10 +29,8 @@ def round_lineage(state: RunState, rs: RoundState) -> dict[str, Any]:
             "rationale": c.rationale,
             "edits": [e.model_dump() for e in c.edits], "rejected": c.rejected, "notes": c.notes,
             "diff": unified_diff(base.text, c.text, base.name, c.name) if c.text is not None else None,
-            # A rejected candidate never ran; its hash may equal the base's, whose scores are not its own.
-            "tournament": None if c.rejected else _score(rs.tournament, c.hash),
-            "finals": None if c.rejected else _score(rs.finals, c.hash),
-            "finalist": bool(c.hash and not c.rejected and c.hash in rs.finalists),
+            "tournament": _score(rs.tournament, c.run_hash), "finals": _score(rs.finals, c.run_hash),
+            "finalist": c.run_hash is not None and c.run_hash in rs.finalists,
         })
     winner = state.prompts.get(rs.winner) if rs.winner else None
     return {

@@ -121,11 +121,10 @@ def round_report(state: RunState, rs: RoundState, rounds: int) -> RoundReport:
     lines = [CandidateLine(base.name, base.hash, tournament.get(base.hash), finals.get(base.hash),
                            finalist=base.hash in rs.finalists, base=True)]
     for c in rs.sorted_candidates():
-        if c.rejected:  # a rejected candidate was never run; its hash may even equal the base's
-            lines.append(CandidateLine(c.name, c.hash, rejected=c.rejected))
-            continue
-        lines.append(CandidateLine(c.name, c.hash, tournament.get(c.hash or ""), finals.get(c.hash or ""),
-                                   finalist=c.hash in rs.finalists if c.hash else False))
+        ran = c.run_hash
+        lines.append(CandidateLine(c.name, c.hash, tournament.get(ran) if ran else None,
+                                   finals.get(ran) if ran else None, c.rejected,
+                                   finalist=ran is not None and ran in rs.finalists))
     return RoundReport(method=state.method, round=rs.index + 1, rounds=rounds, base=base.name,
                        winner=state.prompts[rs.winner].name if rs.winner else base.name,
                        clusters=[(c.label, len(c.members)) for c in rs.clusters], candidates=lines,

@@ -112,6 +112,12 @@ class CandidateRecord(BaseModel):
     rejected: str | None = None  # guardrail (or other) reason; None when it entered the tournament
     notes: list[str] = Field(default_factory=list)
 
+    @property
+    def run_hash(self) -> str | None:
+        """The hash its scores are filed under; None for a rejected candidate, which never ran (its text may even
+        equal the base's, whose scores are not its own)."""
+        return None if self.rejected else self.hash
+
 
 class RoundState(BaseModel):
     index: int
