@@ -9,6 +9,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from clue.bench.events import Event
+
 
 class Rollout(BaseModel):
     rollout_id: str
@@ -33,6 +35,11 @@ class Rollout(BaseModel):
     judge_tokens: int = 0
     latency_s: float = 0.0
     notes: list[str] = []
+    success: bool | None = None  # where the dataset reports success apart from reward (agentic, unit tests)
+    # Failed for an infrastructure reason (endpoint, unparseable reply, timeout, environment crash): not a
+    # score. Excluded from results by default, counted, and retried by --resume. A wrong answer is reward 0.
+    infra_failure: bool = False
+    events: list[Event] = []
 
     @property
     def pair_key(self) -> str:

@@ -1,0 +1,103 @@
+"""The contract every agentic environment implements, and what the episode solver needs to know of it.
+
+One environment per module (`clue/bench/envs/<name>.py`), each exporting an `EnvSpec` named `SPEC`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from clue.errors import NotFoundError, UpstreamError
+
+MemoryPlacement = Literal["system", "user"]
+
+
+class EnvironmentUnavailable(NotFoundError):
+    """A resource the environment needs is missing (package, Java, game files, cache directory)."""
+
+
+class EnvironmentFailure(UpstreamError):
+    """The environment crashed or hung during an episode (an infrastructure failure, not a score)."""
+
+
+@dataclass
+class StepResult:
+    observation: str
+    reward: float  # the dataset's progress reward after this step, in [0, 1]
+    done: bool
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an episode ended, as BEHEMOTH scores it: success where the reference reports success."""
+
+    success: bool
+    reward: float
+    steps: int
+
+
+class Environment(Protocol):
+    """A text environment for one target at a time. Synchronous: the pool runs it in a worker thread."""
+
+    def reset(self, target: Mapping[str, Any]) -> str:
+        """Start the target's episode; return the first observation the agent sees."""
+        ...
+
+    def step(self, action: str) -> StepResult: ...
+
+    def valid_actions(self) -> list[str] | None:
+        """The actions valid now, where the environment can list them; None where it cannot."""
+        ...
+
+    def outcome(self) -> Outcome:
+        """Success and reward so far (callable at any time, e.g. when the step cap ends the episode)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TranscriptStep:
+    action: str
+    observation: str
+    reward: float | None = None  # the reward the transcript shows after this step, where it shows one
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A released 1-shot run of one target, parsed: its first observation, its steps and its outcome."""
+
+    target_id: int
+    initial_observation: str | None
+    steps: Sequence[TranscriptStep]
+    success: bool
+    reward: float
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """Everything the episode solver, `clue play`, `clue datasets` and the replay bench need of one dataset.
+
+    - `make(env_root)` builds a fresh environment; raises EnvironmentUnavailable naming what is missing.
+    - `missing(env_root)` says what is missing (one line), or None when the environment can run.
+    - `system_prompt(target)` / `first_user_message(target, observation, memory_block)`: the agent's prompt
+      as the reference builds it (our own words), with the 1-shot example where the reference gives one;
+      `memory_placement` says where the retrieved-memory block goes.
+    - `parse_action(reply)`: the action in one agent reply (ReAct "Action: ..." or the reference's form).
+    - `parse_transcript(record)`: a released `1-shot/target_output.jsonl` line as a Transcript.
+    """
+
+    dataset: str
+    step_cap: int
+    memory_placement: MemoryPlacement
+    make: Callable[[Path], Environment]
+    missing: Callable[[Path], str | None]
+    system_prompt: Callable[[Mapping[str, Any]], str]
+    first_user_message: Callable[[Mapping[str, Any], str, str], str]
+    parse_action: Callable[[str], str]
+    parse_transcript: Callable[[Mapping[str, Any]], Transcript]
+    pool_size: int = 2  # how many live environments at once (a JVM each for ScienceWorld)

@@ -1,0 +1,1 @@
+"""Solvers: one per kind of task, behind `clue.bench.solvers.base.Solver`."""

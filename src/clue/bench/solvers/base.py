@@ -1,0 +1,46 @@
+"""The Solver protocol: (target, memory, LLM) -> an episode that the scorer reads.
+
+Kinds: `single_turn` (personalization), `code_rounds` (Dynamic-Cheatsheet loop with sandboxed Python),
+`episode` (ReAct agent over an Environment), `code_tests` (a solution run against unit tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from clue.bench.envs.base import MemoryPlacement, Outcome
+from clue.bench.events import Event
+from clue.bench.records import Pair
+from clue.llm.types import Message
+
+if TYPE_CHECKING:
+    from clue.llm.client import LLM
+
+SolverKind = Literal["single_turn", "code_rounds", "episode", "code_tests"]
+
+
+@dataclass
+class Episode:
+    """What a solver produced. `final_text` is the solver's last reply; `answer` what the scorer grades."""
+
+    messages: list[Message] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    final_text: str = ""
+    answer: str | None = None
+    outcome: Outcome | None = None  # environment episodes and unit-test runs
+
+
+@dataclass
+class SolveContext:
+    llm: LLM
+    repeat: int = 0
+    record: Callable[[Event], None] = lambda event: None  # every event as it happens (for live logs)
+
+
+class Solver(Protocol):
+    kind: SolverKind
+    memory_placement: MemoryPlacement
+
+    async def solve(self, pair: Pair, memory: str, ctx: SolveContext) -> Episode: ...
