@@ -7,6 +7,7 @@ from typing import Literal
 
 from clue.bench.records import (
     AgenticTarget,
+    BigCodeBenchTarget,
     ChoiceTarget,
     LongMemEvalTarget,
     PrefEvalTarget,
@@ -60,11 +61,8 @@ DATASETS: tuple[DatasetSpec, ...] = (
     DatasetSpec("MMLU_Pro_Physics", "problem-solving", False, ("MMLU_Pro_Physics",), ProblemTarget),
     DatasetSpec("MMLU_Pro_Engineering", "problem-solving", False, ("MMLU_Pro_Engineering",), ProblemTarget),
     DatasetSpec("MathEquationBalancer", "problem-solving", False, ("MathEquationBalancer",), ProblemTarget),
-    DatasetSpec(
-        "bigcodebench", "problem-solving", False, ("bigcodebench",), ProblemTarget, runnable=False,
-        not_runnable_reason="bigcodebench is scored by running unit tests on generated code; "
-        "clue has no sandboxed code executor yet",
-    ),
+    # Runs where its sources, targets and tasks exist: `clue.bench.bigcodebench.missing` says what is not.
+    DatasetSpec("bigcodebench", "problem-solving", False, ("bigcodebench",), BigCodeBenchTarget),
     DatasetSpec("GPQA_Diamond", "problem-solving", True, ("GPQA_Diamond",), ProblemTarget),
     # agentic
     *(

@@ -178,6 +178,13 @@ class AgenticTarget(TargetRecord):
     """Environment episode (ALFWorld, FEVER, PDDL, BabyAI, ScienceWorld); env fields differ per set."""
 
 
+class BigCodeBenchTarget(TargetRecord):
+    """BigCodeBench task: `task_main` is its instruction prompt; the tests come from the tasks file by id."""
+
+    task_id: str
+    entry_point: str = "task_func"
+
+
 class ToolBenchTarget(TargetRecord):
     """StableToolBench query; the user request is `task_main`."""
 

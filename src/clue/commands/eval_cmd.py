@@ -26,6 +26,8 @@ def eval_command(
     out: Path = typer.Option(..., help="Run directory for rollouts.jsonl, results.json, usage.json."),
     resume: bool = typer.Option(False, "--resume", help="Continue a run in OUT; finished rollouts are kept."),
     baseline: Path = typer.Option(None, help="A `simple` run dir (or results.json) to report relative gain."),
+    unsafe_code: bool = typer.Option(False, "--unsafe-code", help="Run model-written code even where no sandbox "
+                                     "is available (no network or file-system isolation)."),
 ) -> None:
     """Evaluate a prompt: extract memory from each source, solve its target with it, score.
 
@@ -42,6 +44,10 @@ def eval_command(
     from clue.report.tables import print_table, results_table
 
     opts = options(ctx)
+    if unsafe_code:
+        from clue.bench.sandbox import allow_unsafe_code
+
+        allow_unsafe_code()
     names = parse_datasets(datasets)
 
     async def job() -> None:

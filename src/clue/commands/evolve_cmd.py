@@ -32,6 +32,8 @@ def evolve_command(
     test_limit: int = typer.Option(None, help="At most N test pairs per dataset for the final comparison."),
     out: Path = typer.Option(..., help="Run dir: state.json, best_prompt.txt, lineage.json, rollouts."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUT."),
+    unsafe_code: bool = typer.Option(False, "--unsafe-code", help="Run model-written code even where no sandbox "
+                                     "is available (no network or file-system isolation)."),
 ) -> None:
     """Evolve an extraction prompt on training pairs, then compare seed and best on the test split.
 
@@ -45,6 +47,10 @@ def evolve_command(
     from clue.report.tables import comparison_table, print_table
 
     opts = options(ctx)
+    if unsafe_code:
+        from clue.bench.sandbox import allow_unsafe_code
+
+        allow_unsafe_code()
     names = parse_datasets(datasets)
 
     async def job() -> None:

@@ -1,4 +1,5 @@
-"""`clue rescore`: re-score a reference solver-output file with our scorer and report agreement."""
+"""`clue rescore`: re-score a reference solver-output file with our scorer and report agreement, or re-run
+BigCodeBench solutions against their unit tests."""
 
 from __future__ import annotations
 
@@ -10,28 +11,67 @@ from clue.commands.common import console, fail, warn
 
 
 def rescore_command(
-    dataset: str = typer.Option(..., help="Dataset the outputs belong to, e.g. GameOf24 or AIME."),
-    outputs: Path = typer.Option(..., help="A reference `zero-shot/target_output.jsonl` file."),
-    show: int = typer.Option(5, help="How many disagreements to print."),
+    dataset: str = typer.Option(..., help="Dataset the outputs belong to, e.g. GameOf24, AIME or bigcodebench."),
+    outputs: Path = typer.Option(..., help="A reference `zero-shot/target_output.jsonl` file; for bigcodebench, "
+                                           'lines {"task_id": "BigCodeBench/N", "solution": "<python source>"}.'),
+    show: int = typer.Option(5, help="How many disagreements (or failed solutions) to print."),
+    env_root: Path = typer.Option(None, envvar="CLUE_ENV_ROOT",
+                                  help="Folder holding bigcodebench/ (default: ../shared/agentic beside the "
+                                       "checkout; env CLUE_ENV_ROOT)."),
+    unsafe_code: bool = typer.Option(False, "--unsafe-code", help="Run solutions even where no sandbox is "
+                                     "available (no network or file-system isolation)."),
+    timeout: float = typer.Option(120.0, help="bigcodebench: wall-clock and CPU seconds per solution (the "
+                                              "reference's hard timeout is 120)."),
 ) -> None:
     """Score a reference output file with clue's scorer; the last line is the agreement with its labels.
+    For bigcodebench, run each solution's unit tests in the sandbox; the last line is `passed: K/M`.
 
     Example (from the data root):
     clue rescore --dataset AIME --outputs data_collection/train/AIME_2024/openai/Qwen3-32B/zero-shot/target_output.jsonl
     """
-    from clue.bench.datasets import NotRunnableError, UnknownDatasetError
+    from clue.bench.datasets import NotRunnableError, UnknownDatasetError, get_dataset
     from clue.bench.rescore import format_agreement, rescore_file
+    from clue.errors import ClueError
 
     if not outputs.is_file():
         raise fail(f"{outputs}: file not found")
     try:
+        if get_dataset(dataset).name == "bigcodebench":
+            _rescore_code(outputs, env_root, show, unsafe_code, timeout)
+            return
         report = rescore_file(dataset, outputs, warn=warn)
-    except (UnknownDatasetError, NotRunnableError, ValueError) as exc:
+    except (UnknownDatasetError, NotRunnableError, ClueError, ValueError) as exc:
         raise fail(str(exc).splitlines()[0]) from None
     for item in report.disagreements[:show]:
         console.print(f"disagree id={item.id}: ours={item.our_reward} theirs={item.their_label} "
                       f"answer={item.answer!r}", highlight=False, markup=False)
     console.print(format_agreement(report), highlight=False)
+
+
+def _rescore_code(outputs: Path, env_root: Path | None, show: int, unsafe_code: bool, timeout: float) -> None:
+    import asyncio
+    from dataclasses import replace
+
+    from clue.bench.bigcodebench import CHECK_LIMITS, default_env_root
+    from clue.bench.rescore_code import SolutionResult, format_passed, rescore_solutions
+    from clue.bench.sandbox import Sandbox, allow_unsafe_code, require_isolation
+
+    if unsafe_code:
+        allow_unsafe_code()
+    require_isolation()
+    if timeout <= 0:
+        raise fail(f"--timeout must be positive, not {timeout}")
+    sandbox = Sandbox(replace(CHECK_LIMITS, wall_seconds=timeout, cpu_seconds=max(1, int(timeout))))
+
+    async def run() -> list[SolutionResult]:
+        return await rescore_solutions(outputs, env_root or default_env_root(), sandbox)
+
+    results = asyncio.run(run())
+    for result in [r for r in results if not r.outcome.passed][:show]:
+        detail = result.outcome.detail.strip().splitlines()[0][:160] if result.outcome.detail.strip() else ""
+        console.print(f"line {result.line} {result.task_id}: {result.outcome.status} {detail}".rstrip(),
+                      highlight=False, markup=False, soft_wrap=True)
+    console.print(format_passed(results), highlight=False)
 
 
 def register(app: typer.Typer) -> None:
