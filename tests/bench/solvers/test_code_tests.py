@@ -25,11 +25,11 @@ def _pair() -> Pair:
                 target={"id": 3, "task_main": task.instruct_prompt, "task_id": TASK_ID, "entry_point": "task_func"})
 
 
-async def _solve(reply: str, memory: str, **options: int) -> tuple[ScriptedBackend, list[Event], Episode]:
+async def _solve(reply: str, memory: str, budget: int | None = None) -> tuple[ScriptedBackend, list[Event], Episode]:
     backend = ScriptedBackend([reply])
     llm = LLM(load_settings(env={}), backend=backend, cache=None)
     recorded: list[Event] = []
-    episode = await CodeTestsSolver(**options).solve(_pair(), memory, SolveContext(llm=llm, record=recorded.append))
+    episode = await CodeTestsSolver(memory_budget_tokens=budget).solve(_pair(), memory, SolveContext(llm=llm, record=recorded.append))
     return backend, recorded, episode
 
 
@@ -60,7 +60,7 @@ async def test_a_wrong_solution_fails_with_the_failing_tests_named() -> None:
 async def test_memory_budget_cuts_the_memory_when_asked() -> None:
     reply = "```python\ndef task_func(LETTERS):\n    return {}\n```"
     memory = " ".join(f"fact{i}" for i in range(3000))
-    backend, recorded, _ = await _solve(reply, memory, memory_budget_tokens=50)
+    backend, recorded, _ = await _solve(reply, memory, budget=50)
     system = backend.calls[0].messages[0]["content"]
     assert "fact0" in system and "fact2999" not in system
     assert any(isinstance(e, NoteEvent) and "50 tokens" in e.text for e in recorded)
