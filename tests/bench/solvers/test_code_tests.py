@@ -29,7 +29,8 @@ async def _solve(reply: str, memory: str, budget: int | None = None) -> tuple[Sc
     backend = ScriptedBackend([reply])
     llm = LLM(load_settings(env={}), backend=backend, cache=None)
     recorded: list[Event] = []
-    episode = await CodeTestsSolver(memory_budget_tokens=budget).solve(_pair(), memory, SolveContext(llm=llm, record=recorded.append))
+    solver = CodeTestsSolver(memory_budget_tokens=budget)
+    episode = await solver.solve(_pair(), memory, SolveContext(llm=llm, record=recorded.append))
     return backend, recorded, episode
 
 
