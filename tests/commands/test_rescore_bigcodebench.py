@@ -77,3 +77,20 @@ def test_a_bad_line_is_named_before_anything_runs(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "solutions.jsonl:2: unknown task_id 'BigCodeBench/99999'" in result.output
     assert "passed:" not in result.output
+
+
+def test_without_a_sandbox_it_refuses_in_one_line_unless_unsafe(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox_module, "detect_isolation",
+                        lambda: sandbox_module.Isolation(False, None, None, "bubblewrap (bwrap) is not installed"))
+    monkeypatch.setitem(sandbox_module._UNSAFE, "allowed", False)  # restored after the test
+    task = load_tasks(default_env_root())["BigCodeBench/1"]
+    outputs = tmp_path / "solutions.jsonl"
+    outputs.write_text(json.dumps({"task_id": task.task_id, "solution": task.canonical_code}) + "\n")
+    args = ["rescore", "--dataset", "bigcodebench", "--outputs", str(outputs)]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2
+    assert refused.output.strip().count("\n") == 0 and "--unsafe-code" in refused.output
+    allowed = CliRunner().invoke(app, [*args, "--unsafe-code"])
+    assert allowed.exit_code == 0, allowed.output
+    assert allowed.output.splitlines()[-1] == "passed: 1/1"

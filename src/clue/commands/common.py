@@ -59,11 +59,12 @@ def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     from clue.bench.datasets import NotRunnableError, UnknownDatasetError
     from clue.bench.evaluation import RunDirError
     from clue.bench.runner import RunAborted
+    from clue.errors import ClueError
 
     try:
         return asyncio.run(make())
     except (ConfigError, UnknownDatasetError, NotRunnableError, RunDirError, RunAborted, LLMError,
-            FileNotFoundError, FileExistsError, ValueError) as exc:
+            FileNotFoundError, FileExistsError, ValueError, ClueError) as exc:
         raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
     except KeyboardInterrupt:
         raise fail("interrupted; finished rollouts are saved, continue with --resume") from None

@@ -198,12 +198,12 @@ class CodeRoundsSolver:
 
     def __init__(self, sandbox: Sandbox | None = None, *, follow_ups: int = FOLLOW_UPS,
                  limits: SandboxLimits = CODE_LIMITS) -> None:
-        self.sandbox = sandbox
+        self.sandbox = sandbox or Sandbox(limits)  # one sandbox, so its concurrency limit spans all episodes
         self.follow_ups = follow_ups
         self.limits = limits
 
     async def solve(self, pair: Pair, memory: str, ctx: SolveContext) -> Episode:
-        sandbox = self.sandbox or Sandbox(self.limits)
+        sandbox = self.sandbox
         episode = Episode(messages=[{"role": "system", "content": SYSTEM_PROMPT},
                                     {"role": "user", "content": first_user_message(question_text(pair), memory)}])
 

@@ -72,12 +72,12 @@ class CodeTestsSolver:
     def __init__(self, env_root: Path | None = None, sandbox: Sandbox | None = None, *,
                  memory_budget_tokens: int | None = None) -> None:
         self.env_root = env_root or default_env_root()
-        self.sandbox = sandbox
+        self.sandbox = sandbox or Sandbox(CHECK_LIMITS)  # shared, so its concurrency limit spans all episodes
         self.memory_budget_tokens = memory_budget_tokens
 
     async def solve(self, pair: Pair, memory: str, ctx: SolveContext) -> Episode:
         task = task_of(pair, load_tasks(self.env_root))
-        sandbox = self.sandbox or Sandbox(CHECK_LIMITS)
+        sandbox = self.sandbox
         fitted = self._within_budget(memory, ctx)
         messages: list[Message] = [{"role": "system", "content": system_prompt(fitted)},
                                    {"role": "user", "content": task.instruct_prompt}]
