@@ -20,7 +20,7 @@ from clue.cli import app
 pytestmark = pytest.mark.skipif(not sandbox_module.detect_isolation().available,
                                 reason="no sandbox isolation on this machine")
 
-CANONICAL = ("BigCodeBench/1", "BigCodeBench/3")
+CANONICAL = ("BigCodeBench/1",)
 HOSTILE_TASK = "BigCodeBench/1"  # task_func(length=100) -> dict of letter counts
 
 
@@ -47,23 +47,24 @@ def test_canonical_solutions_pass_and_hostile_ones_fail_safely(tmp_path: Path) -
             listener.listen(1)
             listener.setblocking(False)
             lines = [{"task_id": task_id, "solution": tasks[task_id].canonical_code} for task_id in CANONICAL]
-            lines.append({"task_id": "BigCodeBench/1", "solution": "def task_func(length=100):\n    return {}\n"})
             hostile = _hostile(listener.getsockname()[1], escape_dir)
-            lines += [{"task_id": HOSTILE_TASK, "solution": code} for code in hostile.values()]
+            # The two that run until a limit go first, so the others share the remaining slots meanwhile.
+            lines = [{"task_id": HOSTILE_TASK, "solution": hostile[name]} for name in ("loop", "fork")] + lines
+            lines += [{"task_id": HOSTILE_TASK, "solution": hostile[name]} for name in ("network", "escape", "memory")]
             outputs = tmp_path / "solutions.jsonl"
             outputs.write_text("".join(json.dumps(line) + "\n" for line in lines))
             started = time.monotonic()
             result = CliRunner().invoke(app, ["rescore", "--dataset", "bigcodebench", "--outputs", str(outputs),
-                                              "--timeout", "20", "--show", "10"])
+                                              "--timeout", "15", "--jobs", "4", "--show", "10"])
             elapsed = time.monotonic() - started
             with pytest.raises(BlockingIOError):
                 listener.accept()  # the network attempt never arrived
         assert result.exit_code == 0, result.output
         assert result.output.splitlines()[-1] == f"passed: {len(CANONICAL)}/{len(lines)}"
         failed = [line for line in result.output.splitlines() if line.startswith("line ")]
-        assert len(failed) == 1 + len(hostile)
+        assert len(failed) == len(hostile)
         assert not (escape_dir / "escaped.txt").exists()
-        assert elapsed < 120  # the loop ends on the 20 s limits, the others sooner
+        assert elapsed < 90  # the loop and the fork loop end on the 15 s limits, the others sooner
         assert set(Path(tempfile.gettempdir()).glob("clue-sandbox-*")) == leftovers_before
     finally:
         shutil.rmtree(escape_dir)

@@ -20,6 +20,7 @@ def rescore_command(
                                        "checkout; env CLUE_ENV_ROOT)."),
     unsafe_code: bool = typer.Option(False, "--unsafe-code", help="Run solutions even where no sandbox is "
                                      "available (no network or file-system isolation)."),
+    jobs: int = typer.Option(None, help="bigcodebench: solutions run at once (default: the number of CPUs)."),
     timeout: float = typer.Option(120.0, help="bigcodebench: wall-clock and CPU seconds per solution (the "
                                               "reference's hard timeout is 120)."),
 ) -> None:
@@ -37,7 +38,7 @@ def rescore_command(
         raise fail(f"{outputs}: file not found")
     try:
         if get_dataset(dataset).name == "bigcodebench":
-            _rescore_code(outputs, env_root, show, unsafe_code, timeout)
+            _rescore_code(outputs, env_root, show, unsafe_code, timeout, jobs)
             return
         report = rescore_file(dataset, outputs, warn=warn)
     except (UnknownDatasetError, NotRunnableError, ClueError, ValueError) as exc:
@@ -48,7 +49,8 @@ def rescore_command(
     console.print(format_agreement(report), highlight=False)
 
 
-def _rescore_code(outputs: Path, env_root: Path | None, show: int, unsafe_code: bool, timeout: float) -> None:
+def _rescore_code(outputs: Path, env_root: Path | None, show: int, unsafe_code: bool, timeout: float,
+                  jobs: int | None) -> None:
     import asyncio
     from dataclasses import replace
 
@@ -61,7 +63,9 @@ def _rescore_code(outputs: Path, env_root: Path | None, show: int, unsafe_code: 
     require_isolation()
     if timeout <= 0:
         raise fail(f"--timeout must be positive, not {timeout}")
-    sandbox = Sandbox(replace(CHECK_LIMITS, wall_seconds=timeout, cpu_seconds=max(1, int(timeout))))
+    if jobs is not None and jobs < 1:
+        raise fail(f"--jobs must be at least 1, not {jobs}")
+    sandbox = Sandbox(replace(CHECK_LIMITS, wall_seconds=timeout, cpu_seconds=max(1, int(timeout))), concurrency=jobs)
 
     async def run() -> list[SolutionResult]:
         return await rescore_solutions(outputs, env_root or default_env_root(), sandbox)
