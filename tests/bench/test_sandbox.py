@@ -10,6 +10,7 @@ import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -87,8 +88,8 @@ async def test_write_outside_the_working_directory_fails(clean: None, tmp_path: 
 
 
 async def test_infinite_loop_ends_on_the_cpu_limit(clean: None) -> None:
-    result = await Sandbox(LIMITS).run_python("while True:\n    pass")
-    assert not result.ok and result.limit == "time"
+    result = await Sandbox(LIMITS).run_python("while True:\n    pass", limits=replace(LIMITS, cpu_seconds=1))
+    assert not result.ok and result.limit == "time" and not result.timed_out  # the CPU limit, not the wall clock
     assert result.seconds < LIMITS.wall_seconds
 
 
