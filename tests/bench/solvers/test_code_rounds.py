@@ -150,3 +150,25 @@ def test_final_answer_rules() -> None:
     assert reference_final_answer("FINAL ANSWER: '''python\nx\n'''") == "x"
     assert reference_final_answer("FINAL ANSWER: 42") is None
     assert reference_final_answer("nothing") is None
+
+
+@pytest.mark.model
+@needs_sandbox
+async def test_the_real_smollm2_runs_through_the_loop() -> None:
+    pair = _pair("GameOf24")
+    settings = load_settings(env={}, cli={"backend": "local", "model": "smollm2-135m"},
+                             role_overrides={"solver": {"max_tokens": 24, "temperature": 0.0}})
+    llm = LLM(settings, cache=None)
+    try:
+        episode = await CodeRoundsSolver().solve(pair, "1. Check candidate expressions with Python.",
+                                                 SolveContext(llm=llm))
+    finally:
+        await llm.aclose()
+    calls = [e for e in episode.events if isinstance(e, LLMCallEvent)]
+    runs = [e for e in episode.events if isinstance(e, CodeRunEvent)]
+    assert 1 <= len(calls) <= 4 and calls[0].completion_tokens > 0
+    assert "Check candidate expressions" in calls[0].messages[1]["content"]
+    assistant = [m["content"] for m in episode.messages if m["role"] == "assistant"]
+    assert len(assistant) == len(calls)
+    assert len(runs) == sum(CODE_FLAG in text for text in assistant)  # every accepted request ran, once
+    assert episode.final_text.startswith(assistant[0].strip()[:20])
