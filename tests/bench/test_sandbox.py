@@ -132,3 +132,13 @@ async def test_without_isolation_code_is_refused_unless_unsafe(monkeypatch: pyte
     monkeypatch.setitem(sandbox_module._UNSAFE, "allowed", True)
     result = await Sandbox(LIMITS).run_python("print('ran')")
     assert result.ok and result.stdout == "ran\n"
+
+
+async def test_the_home_directory_is_hidden(clean: None) -> None:
+    secret = Path(tempfile.mkdtemp(dir=Path.home(), prefix=".clue-sandbox-test-")) / "token.txt"
+    secret.write_text("s3cret")
+    try:
+        result = await Sandbox(LIMITS).run_python(f"print(open({str(secret)!r}).read())")
+        assert not result.ok and "s3cret" not in result.stdout and "FileNotFoundError" in result.stderr
+    finally:
+        shutil.rmtree(secret.parent)

@@ -1,7 +1,7 @@
 """Run model-written code where it can do no harm: bubblewrap namespaces plus kernel resource limits.
 
 Every run gets its own private working directory (removed afterwards), a read-only view of the file
-system with a private /tmp, no network (an empty network namespace), its own PID namespace (when the run
+system with a private /tmp and the user's home hidden (only the Python installation is shown), no network (an empty network namespace), its own PID namespace (when the run
 ends, the kernel kills whatever it left behind), its own process group and session, and limits on CPU
 time, address space, file size, process count, wall-clock time and captured output.
 
@@ -191,18 +191,34 @@ os.execv(config["argv"][0], config["argv"])
 
 def _bwrap_argv(bwrap: str, workdir: Path, env: Mapping[str, str], command: Sequence[str]) -> list[str]:
     argv = [bwrap, "--unshare-all", "--die-with-parent", "--new-session", "--ro-bind", "/", "/",
-            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/var/tmp",
-            "--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--clearenv"]
-    for path in _under_private_tmp({sys.prefix, sys.base_prefix, os.path.dirname(command[0])}):
-        argv += ["--ro-bind", path, path]  # an interpreter or venv that lives in /tmp stays visible
+            "--dev", "/dev", "--proc", "/proc"]
+    hidden = _hidden_roots()
+    for root in hidden:
+        argv += ["--tmpfs", root]
+    needed = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(command[0]), *sys.path}
+    for path in _inside(hidden, needed):
+        argv += ["--ro-bind", path, path]  # the interpreter and its packages stay visible
+    argv += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir), "--clearenv"]
     for key, value in env.items():
         argv += ["--setenv", key, value]
     return [*argv, "--", *command]
 
 
-def _under_private_tmp(paths: set[str]) -> list[str]:
-    hidden = ("/tmp/", "/var/tmp/")
-    return sorted(p for p in {os.path.realpath(p) for p in paths} | paths if p.startswith(hidden))
+def _hidden_roots() -> list[str]:
+    """Private, empty in the sandbox: the temporary directories and the user's home (keys, tokens, configs)."""
+    roots = ["/tmp", "/var/tmp"]
+    home = os.path.realpath(os.path.expanduser("~"))
+    if home not in ("/", *roots) and os.path.isdir(home):
+        roots.append(home)
+    return roots
+
+
+def _inside(roots: list[str], paths: set[str]) -> list[str]:
+    """The existing `paths` (as given and resolved) that lie under one of `roots`, outermost first."""
+    found = {p for p in paths | {os.path.realpath(p) for p in paths if p}
+             if p and os.path.exists(p) and any(p == r or p.startswith(r + "/") for r in roots)}
+    outermost = [p for p in found if not any(p != q and p.startswith(q + "/") for q in found)]
+    return sorted(p for p in outermost if p not in roots)
 
 
 def _sandbox_env(workdir: Path, extra: Mapping[str, str]) -> dict[str, str]:
