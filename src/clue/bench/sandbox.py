@@ -1,9 +1,10 @@
 """Run model-written code where it can do no harm: bubblewrap namespaces plus kernel resource limits.
 
 Every run gets its own private working directory (removed afterwards), a read-only view of the file
-system with a private /tmp and the user's home hidden (only the Python installation is shown), no network (an empty network namespace), its own PID namespace (when the run
-ends, the kernel kills whatever it left behind), its own process group and session, and limits on CPU
-time, address space, file size, process count, wall-clock time and captured output.
+system with a private /tmp and the user's home hidden (only the Python installation is shown), no
+network (an empty network namespace), its own PID namespace (when the run ends, the kernel kills
+whatever it left behind), its own process group and session, and limits on CPU time, address space,
+file size, process count, wall-clock time and captured output.
 
 The process count is limited per run with a cgroup `pids` controller where clue may create cgroups
 (root on most Linux hosts), else with RLIMIT_NPROC (which the kernel does not enforce for root).
