@@ -18,6 +18,7 @@ from clue.bench.solvers.base import SolveContext
 from clue.bench.solvers.code_rounds import (
     CODE_FLAG,
     CODE_LIMITS,
+    OUTPUT_HEADER,
     CodeRoundsSolver,
     execution_request,
     print_last_line,
@@ -64,7 +65,7 @@ def _llm(responder: object) -> tuple[LLM, ScriptedBackend]:
 
 def _last_output(call: ScriptedCall) -> str:
     text = call.messages[-2]["content"]
-    shown = re.findall(r"Output of the Python code above:\n```\n(.*?)\n```", text, flags=re.DOTALL)
+    shown = re.findall(re.escape(OUTPUT_HEADER) + r"\n```\n(.*?)\n```", text, flags=re.DOTALL)
     return shown[-1] if shown else ""
 
 
@@ -126,8 +127,8 @@ async def test_errors_and_timeouts_are_fed_back() -> None:
     llm, _ = _llm(replies)
     episode = await CodeRoundsSolver().solve(pair, "", SolveContext(llm=llm))
     first, second = episode.messages[2]["content"], episode.messages[4]["content"]
-    assert "Error in execution:" in first and "ZeroDivisionError" in first
-    assert "ran too long" in second or "Error in execution" in second
+    assert "The code failed:" in first and "ZeroDivisionError" in first
+    assert "ran too long" in second
     assert episode.answer == "(4 + 4) * 3"
 
 

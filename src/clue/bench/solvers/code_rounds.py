@@ -9,7 +9,7 @@ the episode ends. Loop rules as in the reference adapter:
   a closing code fence; only that text is kept (whatever follows the trigger is dropped);
 - the code is the first ```python block of that text; a last line that is not a print, a comment, an
   indented line or a `return` is wrapped in `print(...)`;
-- printed output (else the error output) is fed back, each cut at 2,000 characters;
+- printed output (else the error output; or a note that time ran out) is fed back, cut at 2,000 characters;
 - the final answer is read from all replies joined: the last `<answer>` block, else a fenced block after
   the last `FINAL ANSWER`; when neither is there, clue's own answer extractor is tried.
 """
@@ -110,6 +110,7 @@ _LAST_ROUND = (" (This is the last round: code will not be run again. Give your 
 
 _NO_OUTPUT = ("(The code printed nothing. To see a value, print it.)")
 _TIMED_OUT = "The code ran too long and was stopped."
+OUTPUT_HEADER = "Result of running the code above:"
 
 
 def first_user_message(question: str, memory: str) -> str:
@@ -146,12 +147,12 @@ def _cut(text: str) -> str:
 
 def execution_feedback(result: RunResult) -> str:
     """What the solver is shown after its code ran: printed output, else the error output."""
-    if result.timed_out:
+    if result.limit == "time":  # the wall clock or the CPU limit; partial output is not shown
         shown = _TIMED_OUT
     else:
         stdout, stderr = _cut(result.stdout.strip()), _cut(result.stderr.strip())
-        shown = stdout or (f"Error in execution: {stderr}" if stderr else _NO_OUTPUT)
-    return f"Output of the Python code above:\n```\n{shown}\n```"
+        shown = stdout or (f"The code failed: {stderr}" if stderr else _NO_OUTPUT)
+    return f"{OUTPUT_HEADER}\n```\n{shown}\n```"
 
 
 def reference_final_answer(text: str) -> str | None:
@@ -245,7 +246,7 @@ class CodeRoundsSolver:
         if code is None:  # a fenced block that is not Python: nothing runs, nothing is shown
             return ""
         if not code:
-            return "PYTHON CODE OUTPUT:\n```\nError: the code block is empty\n```"
+            return f"{OUTPUT_HEADER}\n```\nThe code failed: the code block is empty\n```"
         runnable = print_last_line(code)
         result = await sandbox.run_python(runnable, limits=self.limits)
         event: CodeRunEvent = result.to_event(runnable)
