@@ -222,9 +222,11 @@ def _inside(roots: list[str], paths: set[str]) -> list[str]:
     return sorted(p for p in outermost if p not in roots)
 
 
-def _sandbox_env(workdir: Path, extra: Mapping[str, str]) -> dict[str, str]:
+def _sandbox_env(workdir: Path, python: str, extra: Mapping[str, str]) -> dict[str, str]:
     env = {key: os.environ[key] for key in _KEEP_ENV if key in os.environ}
-    env.update({"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(workdir), "TMPDIR": "/tmp",
+    # `python` in the sandbox is the interpreter clue runs code with (and its packages).
+    path = os.pathsep.join([os.path.dirname(python), os.environ.get("PATH", "/usr/bin:/bin")])
+    env.update({"PATH": path, "HOME": str(workdir), "TMPDIR": "/tmp",
                 "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg",
                 "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
     env.update(extra)
@@ -332,7 +334,7 @@ class Sandbox:
 
     async def _launch(self, isolation: Isolation, command: Sequence[str], workdir: Path, cgroup: Path | None,
                       stdin: str, limits: SandboxLimits, env: Mapping[str, str]) -> RunResult:
-        sandbox_env = _sandbox_env(workdir, env)
+        sandbox_env = _sandbox_env(workdir, self.python, env)
         isolated = isolation.available and isolation.bwrap is not None
         argv = _bwrap_argv(isolation.bwrap, workdir, sandbox_env, command) if isolated and isolation.bwrap \
             else list(command)
