@@ -59,9 +59,11 @@ async def test_a_wrong_solution_fails_with_the_failing_tests_named() -> None:
 
 
 async def test_memory_budget_cuts_the_memory_when_asked() -> None:
-    reply = "```python\ndef task_func(LETTERS):\n    return {}\n```"
+    reply = "```python\ndef task_func(LETTERS:\n```"  # does not compile, so nothing needs to run
     memory = " ".join(f"fact{i}" for i in range(3000))
     backend, recorded, _ = await _solve(reply, memory, budget=50)
     system = backend.calls[0].messages[0]["content"]
     assert "fact0" in system and "fact2999" not in system
     assert any(isinstance(e, NoteEvent) and "50 tokens" in e.text for e in recorded)
+    score = recorded[-1]
+    assert isinstance(score, ScoreEvent) and score.detail.startswith("syntax error")
