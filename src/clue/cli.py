@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
-from clue.commands import datasets_cmd, demo_cmd, eval_cmd, evolve_cmd, extract_cmd, rescore_cmd
+from clue.commands import datasets_cmd, demo_cmd, eval_cmd, evolve_cmd, extract_cmd, rescore_cmd, show_cmd
 from clue.commands.common import GlobalOptions
+from clue.commands.global_options import add_global_options
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="clue: extract memory from conversations, measure it by downstream success, "
@@ -31,5 +32,6 @@ def main(
     ctx.obj = GlobalOptions(backend, model, base_url, config, role, no_cache, data_root)
 
 
-for _module in (eval_cmd, extract_cmd, rescore_cmd, evolve_cmd, demo_cmd, datasets_cmd):
+for _module in (eval_cmd, extract_cmd, rescore_cmd, evolve_cmd, demo_cmd, datasets_cmd, show_cmd):
     _module.register(app)
+add_global_options(app)

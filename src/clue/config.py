@@ -33,7 +33,7 @@ class RoleConfig(BaseModel):
     context_size: int | None = None  # None: ask the backend (local knows it; openai assumes 32768)
     concurrency: int = Field(8, ge=1)  # in-flight requests per endpoint; 0 would deadlock
     json_mode: JsonMode = "auto"
-    timeout_s: float = 600.0
+    timeout_s: float = 180.0  # per request; a silent endpoint errors after 2 tries (see clue.llm.client)
     retries: int = 5
     strip_thinking: bool = True
 

@@ -239,3 +239,22 @@ def test_data_root_that_does_not_exist_raises_naming_it(tmp_path: Path) -> None:
 def test_unknown_dataset_raises_before_touching_files(tmp_path: Path) -> None:
     with pytest.raises(UnknownDatasetError, match=r"known: .*GameOf24"):
         load_pairs(tmp_path / "nowhere", "Game24", "train", warn=Warnings())
+
+
+def test_a_malformed_line_changes_nothing_but_its_own_pair(tmp_path: Path) -> None:
+    """--limit and the test cap choose by id: a broken line drops its pair, no other pair takes its place."""
+    clean = load_pairs(DATA_ROOT, "GameOf24", "test", limit=3, warn=Warnings())
+    copy = _copy_subset(tmp_path, "GameOf24", "GameOf24")
+    source_file = copy / "source_input.jsonl"
+    lines = source_file.read_text(encoding="utf-8").splitlines()
+    broken_id = clean[0].source_id
+    index = next(i for i, line in enumerate(lines) if f'"id": {broken_id},' in line)
+    lines[index] = lines[index][:60]  # cut off mid-object, id still readable
+    source_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    warn = Warnings()
+    damaged = load_pairs(tmp_path, "GameOf24", "test", limit=3, warn=warn)
+    assert [p.key for p in damaged] == [p.key for p in clean[1:]]
+    assert any(f"source id {broken_id} is unreadable" in w for w in warn), warn
+    full_clean = load_pairs(DATA_ROOT, "GameOf24", "test", warn=Warnings())
+    full_damaged = load_pairs(tmp_path, "GameOf24", "test", warn=Warnings())
+    assert [p.key for p in full_damaged] == [p.key for p in full_clean if p.source_id != broken_id]

@@ -62,3 +62,27 @@ def test_relative_gain_leaves_out_datasets_with_a_zero_score() -> None:
 def test_aggregate_refuses_nothing() -> None:
     with pytest.raises(ValueError, match="no rollouts"):
         aggregate([])
+
+
+def test_infrastructure_failures_are_counted_not_scored() -> None:
+    from clue.bench.results import check_failures
+    from clue.errors import RunIncompleteError
+
+    good = [rollout("A", i, 1.0) for i in range(9)]
+    failed = rollout("A", 9, 0.0).model_copy(update={"infra_failure": True, "error": "endpoint down"})
+    results = aggregate([*good, failed])
+    (score,) = results.datasets
+    assert score.score == 1.0, "a failed rollout is not a wrong answer"
+    assert (score.failed, score.errors, score.n_pairs) == (1, 1, 10)
+    assert (results.rollouts, results.failed) == (10, 1)
+    check_failures(results)  # 10% is within the default threshold
+    with pytest.raises(RunIncompleteError, match=r"2/11 rollouts failed .* continue with --resume"):
+        check_failures(aggregate([*good, failed, failed.model_copy(update={"target_id": 10, "source_id": 10})]))
+
+
+def test_a_dataset_whose_every_rollout_failed_has_no_score() -> None:
+    failed = rollout("A", 0, 0.0).model_copy(update={"infra_failure": True, "error": "x"})
+    results = aggregate([failed, rollout("B", 0, 1.0)])
+    by_name = {s.dataset: s for s in results.datasets}
+    assert by_name["A"].score is None and by_name["A"].ci_low is None
+    assert results.id_macro == 1.0 and results.category_macro == {"problem-solving": 1.0}

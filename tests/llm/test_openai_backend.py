@@ -2,99 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.fake_openai import FakeOpenAI, chat_reply, free_port, make_llm
 
 from clue.bench.records import Pair, Turn
 from clue.bench.rollouts import RolloutStore
 from clue.bench.runner import RunAborted, Runner
 from clue.bench.scorers.score import Score
-from clue.config import load_settings
 from clue.llm.backends.openai_backend import OpenAIBackend
 from clue.llm.client import LLM
 from clue.llm.types import Decoding, LLMError, Message, TransientLLMError
 from clue.memory.prompts import ExtractionPrompt
-
-Reply = tuple[int, dict[str, Any] | str]  # a str is sent as text/html
-
-
-def chat_reply(text: str, model: str = "fake", prompt_tokens: int = 11, completion_tokens: int = 3,
-               finish_reason: str = "stop") -> dict[str, Any]:
-    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": finish_reason}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens}}
-
-
-def echo(body: dict[str, Any]) -> Reply:
-    last = body["messages"][-1]["content"]
-    return 200, chat_reply(f"echo: {last[-40:]}<answer>A</answer>", model=body["model"])
-
-
-class _Server(ThreadingHTTPServer):
-    allow_reuse_address = True  # the resume test brings a server back on the port it had
-    daemon_threads = True
-
-
-class FakeOpenAI:
-    """A threaded stdlib HTTP server speaking just enough of /v1/chat/completions.
-
-    `script` replies are used first, in order; then `responder(body)` answers every request.
-    """
-
-    def __init__(self, port: int = 0, responder: Callable[[dict[str, Any]], Reply] = echo) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.paths: list[str] = []
-        self.script: list[Reply] = []
-        self.responder = responder
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with fake._lock:
-                    fake.requests.append(body)
-                    fake.paths.append(self.path)
-                    status, payload = fake.script.pop(0) if fake.script else fake.responder(body)
-                is_text = isinstance(payload, str)
-                data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html" if is_text else "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        self.server = _Server(("127.0.0.1", port), Handler)
-        self.port = self.server.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01},
-                                        daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join()
-
-
-def free_port() -> int:
-    """A loopback port with nothing listening on it (bound then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -106,20 +28,6 @@ def fake() -> Iterator[FakeOpenAI]:
 
 MESSAGES: list[Message] = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "2+2?"}]
 DECODING = Decoding(temperature=0.5, top_p=0.9, max_tokens=32, seed=7)
-
-
-def make_llm(base_url: str, *overrides: str, retries: int = 2, tmp_cache: Path | None = None) -> LLM:
-    role_overrides: dict[Any, dict[str, Any]] = {}
-    for item in overrides:
-        head, _, value = item.partition("=")
-        role, _, field = head.partition(".")
-        role_overrides.setdefault(role, {})[field] = value
-    env = {"CLUE_RETRIES": str(retries)}
-    if tmp_cache is not None:
-        env["CLUE_CACHE"] = str(tmp_cache)
-    settings = load_settings(env=env, cli={"backend": "openai", "base_url": base_url, "model": "fake"},
-                             role_overrides=role_overrides, no_cache=tmp_cache is None)
-    return LLM(settings, retry_wait_s=0.001)
 
 
 async def test_normal_call(fake: FakeOpenAI) -> None:
@@ -185,7 +93,7 @@ async def test_reply_that_is_not_a_completion(fake: FakeOpenAI) -> None:
     fake.script.append((200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": None}}]}))
     backend = OpenAIBackend(fake.base_url)
     try:
-        with pytest.raises(LLMError, match="reply is not a chat completion: '<html>'") as info:
+        with pytest.raises(LLMError, match=r"reply is not a chat completion \(\d+ bytes, not JSON\): '<html>") as info:
             await backend.complete("fake", MESSAGES, DECODING)
         assert not isinstance(info.value, TransientLLMError)
         with pytest.raises(TransientLLMError, match=r"reply had no choices: .*model not loaded"):
@@ -234,22 +142,6 @@ async def test_bad_request_is_one_line_llm_error(fake: FakeOpenAI) -> None:
     assert "request rejected (400)" in message and fake.base_url in message
     assert len(fake.requests) == 1, "a 400 is not retried"
     assert llm.ledger.by_role["solver"].failed_calls == 1
-
-
-async def test_endpoint_down_names_the_url() -> None:
-    url = f"http://127.0.0.1:{free_port()}/v1"
-    llm = make_llm(url, retries=2)
-    started = time.perf_counter()
-    try:
-        with pytest.raises(TransientLLMError) as info:
-            await llm.chat("extractor", MESSAGES)
-    finally:
-        await llm.aclose()
-    assert time.perf_counter() - started < 5
-    message = str(info.value)
-    assert "\n" not in message
-    assert url in message and "unreachable" in message and "gave up after 2 attempts" in message
-    assert llm.ledger.by_role["extractor"].failed_calls == 1
 
 
 # --- the runner: abort on a down endpoint, then resume ---------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -52,6 +53,32 @@ def check_data_root(data_root: Path) -> None:
 
 def subset_dir(data_root: Path, spec: DatasetSpec, subset: str) -> Path:
     return data_root / "data_collection" / spec.split_dir / subset / SOLVER_MODEL_DIR
+
+
+_LINE_ID = re.compile(rb'"id"\s*:\s*(\d+)')
+
+
+def line_ids(path: Path) -> set[int]:
+    """The id of every line of `path`, broken lines included (read leniently from the raw text).
+
+    Selection (split, test cap, --limit) counts these ids, so a broken line changes nothing but itself:
+    the pairs around it stay the same pairs.
+    """
+    ids: set[int] = set()
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return ids
+    for line in raw.splitlines():
+        try:
+            data = json.loads(line)
+            found = data.get("id") if isinstance(data, dict) else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            match = _LINE_ID.search(line)
+            found = int(match.group(1)) if match else None
+        if isinstance(found, int) and not isinstance(found, bool):
+            ids.add(found)
+    return ids
 
 
 def read_jsonl(path: Path, model: type[Model], *, warn: Warn) -> list[Model] | None:
@@ -131,14 +158,19 @@ def load_pairs(
         return []
     needs_split_file = split in ("train", "test") and not spec.ood
     split_file = load_split_file(data_root, warn=warn) if needs_split_file else None
-    available = [(subset, record.id) for subset, records in sources.items() for record in records]
-    chosen = select_sources(spec, split, available, split_file, warn=warn)
     by_key = {(subset, record.id): record for subset, records in sources.items() for record in records}
+    on_disk = {(subset, source_id) for subset in sources
+               for source_id in line_ids(subset_dir(data_root, spec, subset) / SOURCE_FILE)}
+    chosen = select_sources(spec, split, [*by_key, *on_disk], split_file, warn=warn)
+    if limit is not None:
+        chosen = chosen[:limit]
     targets: dict[str, dict[int, TargetRecord] | None] = {}
     pairs: list[Pair] = []
     for subset, source_id in chosen:
-        if limit is not None and len(pairs) >= limit:
-            break
+        if (subset, source_id) not in by_key:
+            warn(f"{subset_dir(data_root, spec, subset) / SOURCE_FILE}: source id {source_id} is unreadable; "
+                 "its pair is left out and no other pair takes its place")
+            continue
         if subset not in targets:
             targets[subset] = _load_subset_targets(data_root, spec, subset, warn=warn)
         subset_targets = targets[subset]

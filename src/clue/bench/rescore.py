@@ -16,10 +16,11 @@ from typing import NamedTuple
 from pydantic import ValidationError
 
 from clue.bench.datasets import NotRunnableError, get_dataset
-from clue.bench.loader import load_reference_outputs
-from clue.bench.records import NO_FINAL_ANSWER, ReferenceOutput, first_validation_error
+from clue.bench.loader import load_reference_outputs, load_targets
+from clue.bench.records import NO_FINAL_ANSWER, ReferenceOutput, TargetRecord, first_validation_error
 from clue.bench.scorers.extract import extract_answer
 from clue.bench.tasks import AnswerTask, task_for
+from clue.errors import BadInputError
 
 Warn = Callable[[str], None]
 SNIPPET_CHARS = 80
@@ -52,14 +53,39 @@ def reference_answer(line: ReferenceOutput) -> str | None:
     return line.final_answer
 
 
-def rescore_file(dataset: str, path: Path, warn: Warn) -> RescoreReport:
-    """Agreement of our scorer with the `label` of each line of a reference `target_output.jsonl`."""
+def _task_text(record: ReferenceOutput | TargetRecord) -> str:
+    text = getattr(record, "input", None) or record.task_main
+    return " ".join(str(text).split())
+
+
+def check_same_dataset(dataset: str, path: Path, lines: list[ReferenceOutput], data_root: Path | None,
+                       warn: Warn) -> None:
+    """Refuse a file whose tasks are not the dataset's own (e.g. AIME outputs rescored as GameOf24)."""
+    if data_root is None:
+        return
+    known = {_task_text(t) for subset in load_targets(data_root, dataset, warn=warn).values()
+             for t in subset.values()}
+    if not known or not lines:
+        return
+    matched = sum(1 for line in lines if _task_text(line) in known)
+    if matched < len(lines) / 2:
+        raise BadInputError(f"{path}: only {matched} of {len(lines)} lines are {dataset} tasks "
+                            f"(compared with {dataset}'s target file); is --dataset right?")
+
+
+def rescore_file(dataset: str, path: Path, warn: Warn, data_root: Path | None = None) -> RescoreReport:
+    """Agreement of our scorer with the `label` of each line of a reference `target_output.jsonl`.
+
+    With a data root, the file's tasks are first checked against the dataset's own targets.
+    """
     spec = get_dataset(dataset)
     task = task_for(spec.name)
     if not isinstance(task, AnswerTask):
         raise NotRunnableError(f"dataset {spec.name} is judge-scored; its labels cannot be rescored here")
     report = RescoreReport(dataset=spec.name, path=path)
-    for line in load_reference_outputs(path, warn=warn):
+    lines = load_reference_outputs(path, warn=warn)
+    check_same_dataset(spec.name, path, lines, data_root, warn)
+    for line in lines:
         try:
             target = spec.target_model.model_validate(line.model_dump())
         except ValidationError as exc:

@@ -20,11 +20,12 @@ class DatasetScore(BaseModel):
     ood: bool
     n_pairs: int
     repeats: int
-    score: float  # mean over repeats of the mean reward over pairs, in [0, 1]
-    ci_low: float
-    ci_high: float
+    score: float | None  # mean over repeats of the mean reward over pairs, in [0, 1]; None: nothing scored
+    ci_low: float | None
+    ci_high: float | None
     per_repeat: list[float]
-    errors: int
+    errors: int  # rollouts with an error of any kind (infrastructure failures included)
+    failed: int = 0  # infrastructure failures: not scores, left out of `score` and counted here
 
 
 class Results(BaseModel):
@@ -38,6 +39,12 @@ class Results(BaseModel):
     gain_baseline: str | None = None
     gain_datasets: list[str] = []
     usage: dict[str, dict[str, float]] = {}
+    rollouts: int = 0
+    failed: int = 0  # infrastructure failures across datasets (endpoint, unparseable reply, timeout, env)
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failed / self.rollouts if self.rollouts else 0.0
 
 
 def bootstrap_ci(per_pair: np.ndarray, *, seed: int = 0) -> tuple[float, float]:
@@ -51,21 +58,25 @@ def bootstrap_ci(per_pair: np.ndarray, *, seed: int = 0) -> tuple[float, float]:
 
 
 def score_dataset(rollouts: list[Rollout]) -> DatasetScore:
+    """Scores over the rollouts that ran; infrastructure failures are counted, never scored as 0."""
+    scored = [r for r in rollouts if not r.infra_failure]
     by_repeat: dict[int, list[float]] = defaultdict(list)
     by_pair: dict[str, list[float]] = defaultdict(list)
-    for rollout in rollouts:
+    for rollout in scored:
         by_repeat[rollout.repeat].append(rollout.reward)
         by_pair[rollout.pair_key].append(rollout.reward)
     per_repeat = [float(np.mean(by_repeat[r])) for r in sorted(by_repeat)]
-    low, high = bootstrap_ci(np.array([np.mean(v) for v in by_pair.values()]))
+    low, high = bootstrap_ci(np.array([np.mean(v) for v in by_pair.values()])) if by_pair else (None, None)
     first = rollouts[0]
-    return DatasetScore(dataset=first.dataset, category=first.category, ood=first.ood, n_pairs=len(by_pair),
-                        repeats=len(by_repeat), score=float(np.mean(per_repeat)), ci_low=low, ci_high=high,
-                        per_repeat=per_repeat, errors=sum(1 for r in rollouts if r.error))
+    return DatasetScore(dataset=first.dataset, category=first.category, ood=first.ood,
+                        n_pairs=len({r.pair_key for r in rollouts}), repeats=len({r.repeat for r in rollouts}),
+                        score=float(np.mean(per_repeat)) if per_repeat else None, ci_low=low, ci_high=high,
+                        per_repeat=per_repeat, errors=sum(1 for r in rollouts if r.error),
+                        failed=len(rollouts) - len(scored))
 
 
-def _macro(values: Iterable[float]) -> float | None:
-    collected = list(values)
+def _macro(values: Iterable[float | None]) -> float | None:
+    collected = [v for v in values if v is not None]
     return float(np.mean(collected)) if collected else None
 
 
@@ -73,12 +84,13 @@ def aggregate(rollouts: Iterable[Rollout], *, usage: dict[str, dict[str, float]]
     grouped: dict[str, list[Rollout]] = defaultdict(list)
     for rollout in rollouts:
         grouped[rollout.dataset].append(rollout)
+    total = sum(len(group) for group in grouped.values())
     if not grouped:
         raise ValueError("no rollouts to aggregate")
     scores = [score_dataset(grouped[name]) for name in sorted(grouped)]
     by_category: dict[str, list[float]] = defaultdict(list)
     for s in scores:
-        if not s.ood:
+        if not s.ood and s.score is not None:
             by_category[s.category].append(s.score)
     first = next(iter(grouped.values()))[0]
     return Results(
@@ -86,7 +98,7 @@ def aggregate(rollouts: Iterable[Rollout], *, usage: dict[str, dict[str, float]]
         category_macro={c: float(np.mean(v)) for c, v in sorted(by_category.items())},
         id_macro=_macro(s.score for s in scores if not s.ood),
         ood_macro=_macro(s.score for s in scores if s.ood),
-        usage=usage or {},
+        usage=usage or {}, rollouts=total, failed=sum(s.failed for s in scores),
     )
 
 
@@ -99,8 +111,9 @@ def relative_gain(results: Results, baseline: Results) -> tuple[float | None, li
     ratios: list[float] = []
     used: list[str] = []
     for s in results.datasets:
-        if s.dataset in base and base[s.dataset] > 0 and s.score > 0:
-            ratios.append(s.score / base[s.dataset])
+        theirs = base.get(s.dataset)
+        if theirs is not None and theirs > 0 and s.score is not None and s.score > 0:
+            ratios.append(s.score / theirs)
             used.append(s.dataset)
     if not ratios:
         return None, []
@@ -111,3 +124,17 @@ def with_gain(results: Results, baseline: Results) -> Results:
     gain, used = relative_gain(results, baseline)
     return results.model_copy(update={"relative_gain": gain, "gain_baseline": baseline.prompt_name,
                                       "gain_datasets": used})
+
+
+DEFAULT_MAX_FAILURE_RATE = 0.10
+
+
+def check_failures(results: Results, max_rate: float = DEFAULT_MAX_FAILURE_RATE) -> None:
+    """Raise RunIncompleteError when more than `max_rate` of the rollouts failed for infrastructure reasons."""
+    from clue.errors import RunIncompleteError
+
+    if results.rollouts and results.failure_rate > max_rate:
+        raise RunIncompleteError(
+            f"{results.failed}/{results.rollouts} rollouts failed for infrastructure reasons "
+            f"({100 * results.failure_rate:.0f}% > {100 * max_rate:.0f}%); their scores are left out. "
+            "Fix the cause, then continue with --resume: failed rollouts are retried")

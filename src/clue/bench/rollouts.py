@@ -90,10 +90,13 @@ class RolloutStore:
             os.replace(tmp, self.path)
 
     def __contains__(self, rid: str) -> bool:
-        return rid in self.rollouts
+        return self.get(rid) is not None
 
     def get(self, rid: str) -> Rollout | None:
-        return self.rollouts.get(rid)
+        """A finished rollout. One that failed for an infrastructure reason is not finished: --resume retries
+        it, and its new line replaces the old one on the next load."""
+        found = self.rollouts.get(rid)
+        return None if found is None or found.infra_failure else found
 
     def append(self, rollout: Rollout) -> None:
         self._handle.write(rollout.model_dump_json() + "\n")

@@ -59,6 +59,8 @@ class Runner:
         except (LLMError, ValueError) as exc:
             rollout.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             rollout.reward = 0.0
+            # An endpoint or reply failure says nothing about the prompt: not a score, retried by --resume.
+            rollout.infra_failure = isinstance(exc, LLMError)
         rollout.latency_s = time.perf_counter() - started
         return rollout
 

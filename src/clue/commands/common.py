@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,9 @@ from clue.config import ConfigError, Settings, load_settings, parse_role_overrid
 from clue.llm.types import LLMError
 
 T = TypeVar("T")
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: text is never hard-wrapped, so piped output (`clue extract ... | cat`) is the text itself.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @dataclass
@@ -45,29 +47,66 @@ class GlobalOptions:
         return root
 
 
-def fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
-
-
 def warn(message: str) -> None:
     err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
 
 
-def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine; turn the errors users can act on into one clear line and exit code 2."""
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=code)
+
+
+def _user_error(exc: BaseException) -> BaseException | None:
+    """The error to show for `exc`: itself if a user can act on it, the first such one inside an exception
+    group (concurrent work that failed), else None (a bug: let its traceback show)."""
     from clue.bench.datasets import NotRunnableError, UnknownDatasetError
     from clue.bench.evaluation import RunDirError
     from clue.bench.runner import RunAborted
     from clue.errors import ClueError
 
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _user_error(inner)
+            if found is not None:
+                return found
+        return None
+    known = (ClueError, ConfigError, UnknownDatasetError, NotRunnableError, RunDirError, RunAborted, LLMError,
+             FileNotFoundError, FileExistsError)
+    return exc if isinstance(exc, known) else None
+
+
+def _exit_code(exc: BaseException) -> int:
+    from clue.errors import ClueError
+
+    return exc.exit_code if isinstance(exc, ClueError) else 2
+
+
+INTERRUPTED = "interrupted; finished rollouts are saved, continue with --resume"
+
+
+def run_sync(job: Callable[[], T]) -> T:
+    """Run a command's body; errors a user can act on become one line and their exit code (clue.errors).
+
+    SIGTERM is handled like Ctrl-C: the run stops where it is, keeps what finished, and says how to resume.
+    """
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        return asyncio.run(make())
-    except (ConfigError, UnknownDatasetError, NotRunnableError, RunDirError, RunAborted, LLMError,
-            FileNotFoundError, FileExistsError, ValueError, ClueError) as exc:
-        raise fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        return job()
     except KeyboardInterrupt:
-        raise fail("interrupted; finished rollouts are saved, continue with --resume") from None
+        raise fail(INTERRUPTED, code=130) from None
+    except BaseException as exc:
+        found = _user_error(exc)
+        if found is None:
+            raise
+        text = str(found).splitlines()[0] if str(found) else type(found).__name__
+        raise fail(text, code=_exit_code(found)) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine under `run_sync`'s error handling."""
+    return run_sync(lambda: asyncio.run(make()))
 
 
 def options(ctx: typer.Context) -> GlobalOptions:

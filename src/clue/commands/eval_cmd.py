@@ -16,18 +16,32 @@ def parse_datasets(text: str) -> list[str]:
     return names
 
 
+def check_runnable(names: list[str]) -> None:
+    """Refuse, before any model call, datasets that are unknown or cannot run here (with the reason)."""
+    from clue.bench.datasets import NotRunnableError, get_dataset
+
+    for name in names:
+        spec = get_dataset(name)
+        if not spec.runnable:
+            raise NotRunnableError(f"--datasets {spec.name}: cannot run here: {spec.not_runnable_reason}")
+
+
 def eval_command(
     ctx: typer.Context,
     prompt: str = typer.Option("simple", help="Built-in prompt name, `no-memory`, or a prompt file."),
     datasets: str = typer.Option(..., help="Comma-separated dataset names (see `clue datasets`)."),
     split: str = typer.Option("test", help="train | test | ood | all."),
-    limit: int = typer.Option(None, help="At most N pairs per dataset."),
-    repeats: int = typer.Option(None, help="Runs per pair (default: 3, or 1 for sets of 200+ and LongMemEval)."),
+    limit: int = typer.Option(None, min=1, help="At most N pairs per dataset (the first N by id)."),
+    repeats: int = typer.Option(None, min=1,
+                                help="Runs per pair (default: 3, or 1 for sets of 200+ and LongMemEval)."),
     out: Path = typer.Option(..., help="Run directory for rollouts.jsonl, results.json, usage.json."),
     resume: bool = typer.Option(False, "--resume", help="Continue a run in OUT; finished rollouts are kept."),
     baseline: Path = typer.Option(None, help="A `simple` run dir (or results.json) to report relative gain."),
     unsafe_code: bool = typer.Option(False, "--unsafe-code", help="Run model-written code even where no sandbox "
                                      "is available (no network or file-system isolation)."),
+    max_failures: float = typer.Option(0.10, min=0.0, max=1.0,
+                                       help="Exit non-zero when more than this share of rollouts failed for "
+                                            "infrastructure reasons (endpoint, unparseable reply, timeout)."),
 ) -> None:
     """Evaluate a prompt: extract memory from each source, solve its target with it, score.
 
@@ -37,7 +51,10 @@ def eval_command(
     from clue.bench.evaluation import EvalPlan, load_results, repeats_for, run_plan
     from clue.bench.loader import load_pairs
     from clue.bench.records import Pair
+    from clue.bench.results import check_failures
+    from clue.bench.rundir import ensure_run_dir, run_dir_lock
     from clue.bench.split import default_repeats
+    from clue.errors import BadInputError
     from clue.llm.client import LLM
     from clue.memory.prompts import load_prompt
     from clue.report.progress import rollout_progress
@@ -52,11 +69,10 @@ def eval_command(
 
     async def job() -> None:
         chosen = load_prompt(prompt)
+        check_runnable(names)
         specs = [get_dataset(n) for n in names]
-        for spec in specs:
-            if not spec.runnable:
-                raise ValueError(f"dataset {spec.name} is not runnable: {spec.not_runnable_reason}")
         root = opts.resolved_data_root()
+        ensure_run_dir(out)
         pairs: list[Pair] = []
         for spec in specs:
             found = load_pairs(root, spec.name, split, limit=limit, warn=warn)  # type: ignore[arg-type]
@@ -64,18 +80,20 @@ def eval_command(
                 warn(f"dataset {spec.name}: no {split} pairs under {root}")
             pairs.extend(found)
         if not pairs:
-            raise ValueError(f"no pairs to evaluate for {', '.join(names)} (split {split})")
+            raise BadInputError(f"no pairs to evaluate for {', '.join(names)} (split {split})")
         plan = EvalPlan(chosen, pairs, repeats_for([s.name for s in specs], pairs, repeats, default_repeats),
                         {"datasets": [s.name for s in specs], "split": split, "limit": limit})
         base = load_results(baseline) if baseline is not None else None
         llm = LLM(opts.settings())
+        llm.on_notice = warn
         try:
-            with rollout_progress(plan.total, f"{chosen.name} on {split}") as on_rollout:
+            with run_dir_lock(out), rollout_progress(plan.total, f"{chosen.name} on {split}") as on_rollout:
                 results = await run_plan(llm, plan, out, resume=resume, on_rollout=on_rollout, baseline=base)
         finally:
             await llm.aclose()
         print_table(results_table(results), console)
         console.print(f"results: {out / 'results.json'}")
+        check_failures(results, max_failures)
 
     run_async(job)
 

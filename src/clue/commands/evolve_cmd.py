@@ -9,8 +9,8 @@ import typer
 from clue.bench.records import Pair
 from clue.bench.results import Results
 from clue.bench.runner import Runner
-from clue.commands.common import console, options, run_async, warn
-from clue.commands.eval_cmd import parse_datasets
+from clue.commands.common import console, fail, options, run_async, warn
+from clue.commands.eval_cmd import check_runnable, parse_datasets
 from clue.evolve.protocol import EvolveSettings
 from clue.llm.client import LLM
 
@@ -20,16 +20,16 @@ def evolve_command(
     method: str = typer.Option("clue", help="clue | memevolve | gepa | ace."),
     seed_prompt: str = typer.Option("simple", help="Prompt to evolve from (built-in name or file)."),
     datasets: str = typer.Option(..., help="Comma-separated datasets; training uses their split-file train ids."),
-    rounds: int = typer.Option(5, help="Rounds."),
-    batch: int = typer.Option(35, help="Training pairs per round."),
-    candidates: int = typer.Option(3, help="Candidates synthesized per round."),
-    top: int = typer.Option(2, help="Finalists kept after the tournament."),
-    resample: int = typer.Option(10, help="Already-seen pairs resampled into the finals."),
-    max_clusters: int = typer.Option(7, help="Most clusters in the persistent pool."),
+    rounds: int = typer.Option(5, min=1, help="Rounds."),
+    batch: int = typer.Option(35, min=1, help="Training pairs per round."),
+    candidates: int = typer.Option(3, min=1, help="Candidates synthesized per round."),
+    top: int = typer.Option(2, min=1, help="Finalists kept after the tournament."),
+    resample: int = typer.Option(10, min=0, help="Already-seen pairs resampled into the finals."),
+    max_clusters: int = typer.Option(7, min=1, help="Most clusters in the persistent pool."),
     seed: int = typer.Option(42, help="Random seed for batching and resampling."),
-    budget_rollouts: int = typer.Option(None, help="Stop after this many new extract+solve rollouts."),
-    budget_tokens: int = typer.Option(None, help="Stop after this many tokens across all roles."),
-    test_limit: int = typer.Option(None, help="At most N test pairs per dataset for the final comparison."),
+    budget_rollouts: int = typer.Option(None, min=1, help="Stop after this many new extract+solve rollouts."),
+    budget_tokens: int = typer.Option(None, min=1, help="Stop after this many tokens across all roles."),
+    test_limit: int = typer.Option(None, min=1, help="At most N test pairs per dataset for the final comparison."),
     out: Path = typer.Option(..., help="Run dir: state.json, best_prompt.txt, lineage.json, rollouts."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUT."),
     unsafe_code: bool = typer.Option(False, "--unsafe-code", help="Run model-written code even where no sandbox "
@@ -40,6 +40,8 @@ def evolve_command(
     Example: clue evolve --method clue --datasets membench-high,GameOf24 --rounds 2 --batch 10 --out runs/evo
     """
     from clue.bench.loader import load_pairs
+    from clue.bench.rundir import ensure_run_dir, run_dir_lock
+    from clue.errors import BadInputError
     from clue.evolve.budget import Budget
     from clue.evolve.reporting import RichReporter
     from clue.evolve.run import run_evolution
@@ -53,23 +55,30 @@ def evolve_command(
         allow_unsafe_code()
     names = parse_datasets(datasets)
 
+    if top > candidates + 1:
+        raise fail(f"--top {top}: more finalists than the {candidates + 1} prompts in the tournament")
+
     async def job() -> None:
+        check_runnable(names)
         root = opts.resolved_data_root()
+        ensure_run_dir(out)
         train: list[Pair] = []
         test: list[Pair] = []
         for name in names:
             train.extend(load_pairs(root, name, "train", warn=warn))
             test.extend(load_pairs(root, name, "test", limit=test_limit, warn=warn))
         if not train:
-            raise ValueError(f"no training pairs for {', '.join(names)}: the split file lists none on disk")
+            raise BadInputError(f"no training pairs for {', '.join(names)}: the split file lists none on disk")
         llm = LLM(opts.settings())
+        llm.on_notice = warn
         try:
-            outcome = await run_evolution(
-                method, load_prompt(seed_prompt), train, test, llm,
-                EvolveSettings(rounds=rounds, batch=batch, candidates=candidates, top=top, resample=resample,
-                               max_clusters=max_clusters, seed=seed),
-                Budget(max_rollouts=budget_rollouts, max_tokens=budget_tokens), out, resume=resume,
-                reporter=RichReporter(console))
+            with run_dir_lock(out):
+                outcome = await run_evolution(
+                    method, load_prompt(seed_prompt), train, test, llm,
+                    EvolveSettings(rounds=rounds, batch=batch, candidates=candidates, top=top, resample=resample,
+                                   max_clusters=max_clusters, seed=seed),
+                    Budget(max_rollouts=budget_rollouts, max_tokens=budget_tokens), out, resume=resume,
+                    reporter=RichReporter(console))
         finally:
             await llm.aclose()
         console.print(f"stopped: {outcome.optimization.stopped_by}; budget used: {outcome.budget}",

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from clue.commands.common import console, fail, options, read_json_file, run_async
+from clue.commands.common import fail, options, read_json_file, run_async, warn
 
 
 def conversation_turns(data: Any, path: Path) -> list[dict[str, str]]:
@@ -45,8 +45,9 @@ def extract_command(
         finally:
             await llm.aclose()
         for note in result.notes:
-            console.print(f"[dim]note: {note}[/]", highlight=False)
-        console.print(result.memory or "(no memory)", highlight=False, markup=False)
+            warn(f"note: {note}")
+        # The memory goes out as is (no wrapping, no markup), so `clue extract ... > memory.txt` is exact.
+        typer.echo(result.memory or "(no memory)")
 
     run_async(job)
 

@@ -7,10 +7,20 @@ from pathlib import Path
 
 import typer
 
-from clue.commands.common import console, fail, warn
+from clue.commands.common import GlobalOptions, console, fail, options, run_sync, warn
+
+
+def _data_root(opts: GlobalOptions) -> Path | None:
+    """The data root if there is one: rescoring works without it, minus the same-dataset check."""
+    try:
+        return opts.resolved_data_root()
+    except FileNotFoundError:
+        warn("no data root: the file's tasks are not checked against the dataset's targets")
+        return None
 
 
 def rescore_command(
+    ctx: typer.Context,
     dataset: str = typer.Option(..., help="Dataset the outputs belong to, e.g. GameOf24, AIME or bigcodebench."),
     outputs: Path = typer.Option(..., help="A reference `zero-shot/target_output.jsonl` file; for bigcodebench, "
                                            'lines {"task_id": "BigCodeBench/N", "solution": "<python source>"}.'),
@@ -30,19 +40,17 @@ def rescore_command(
     Example (from the data root):
     clue rescore --dataset AIME --outputs data_collection/train/AIME_2024/openai/Qwen3-32B/zero-shot/target_output.jsonl
     """
-    from clue.bench.datasets import NotRunnableError, UnknownDatasetError, get_dataset
+    from clue.bench.datasets import get_dataset
     from clue.bench.rescore import format_agreement, rescore_file
-    from clue.errors import ClueError
+    from clue.errors import NotFoundError
 
     if not outputs.is_file():
-        raise fail(f"{outputs}: file not found")
-    try:
-        if get_dataset(dataset).name == "bigcodebench":
-            _rescore_code(outputs, env_root, show, unsafe_code, timeout, jobs)
-            return
-        report = rescore_file(dataset, outputs, warn=warn)
-    except (UnknownDatasetError, NotRunnableError, ClueError, ValueError) as exc:
-        raise fail(str(exc).splitlines()[0]) from None
+        raise fail(f"{outputs}: file not found", code=NotFoundError.exit_code)
+    opts = options(ctx)
+    if run_sync(lambda: get_dataset(dataset)).name == "bigcodebench":
+        run_sync(lambda: _rescore_code(outputs, env_root, show, unsafe_code, timeout, jobs))
+        return
+    report = run_sync(lambda: rescore_file(dataset, outputs, warn=warn, data_root=_data_root(opts)))
     for item in report.disagreements[:show]:
         console.print(f"disagree id={item.id}: ours={item.our_reward} theirs={item.their_label} "
                       f"answer={item.answer!r}", highlight=False, markup=False)

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clue.bench.evaluation import RunDirError
 from clue.bench.records import Pair
 from clue.bench.results import Results, aggregate, with_gain
 from clue.bench.rollouts import RolloutStore
 from clue.bench.runner import InfoLookup, Runner, TaskLookup
+from clue.errors import BadInputError
 from clue.evolve.budget import Budget, BudgetMeter
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings, OptimizationResult, Optimizer
@@ -39,10 +41,29 @@ METHODS: dict[str, str] = {
 }
 
 
+def check_same_method(run_dir: Path, method: str) -> None:
+    """A run is resumed by the method that started it; anything else would misread its state.
+
+    The method is read from state.json, or else from the run log's spec.
+    """
+    saved: Any = None
+    for name in ("state.json", "log.json"):
+        path = run_dir / name
+        if saved is None and path.exists():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                saved = data.get("method") if name == "state.json" else (data.get("spec") or {}).get("method")
+            except (ValueError, AttributeError):
+                raise BadInputError(f"{path}: unreadable; cannot resume this run") from None
+    if saved is not None and saved != method:
+        raise BadInputError(f"{run_dir}: --resume with --method {method}, but this run was started "
+                            f"with --method {saved}")
+
+
 def load_optimizer(method: str) -> Optimizer:
     """A fresh optimizer for `method` (each class has a no-argument constructor)."""
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r} (known: {', '.join(METHODS)})")
+        raise BadInputError(f"--method {method}: unknown (known: {', '.join(METHODS)})")
     module_name, _, class_name = METHODS[method].partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -85,7 +106,9 @@ async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs:
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / "state.json"
     if not resume and state_path.exists():
-        raise FileExistsError(f"{run_dir} already holds a run; resume it or choose another directory")
+        raise RunDirError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    if resume:
+        check_same_method(run_dir, method)
     optimizer = load_optimizer(method)
     if reporter is not None and hasattr(optimizer, "reporter"):
         optimizer.reporter = reporter
@@ -100,7 +123,7 @@ async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs:
         result = await optimizer.optimize(seed_prompt, list(train_pairs), harness, settings, run_dir, resume)
         usage = meter.summary()
         write_atomic(run_dir / "best_prompt.txt", result.best.text)
-        merge_into_state_json(state_path, {"budget": usage})
+        merge_into_state_json(state_path, {"budget": usage, "method": method})
         seed_results: Results | None = None
         best_results: Results | None = None
         if test_pairs:

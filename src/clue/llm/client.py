@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from clue.config import RoleConfig, Settings
 from clue.llm.backends.base import Backend
@@ -16,10 +17,20 @@ from clue.llm.context import fit_messages
 from clue.llm.ledger import Ledger
 from clue.llm.structured import json_schema_for, parse_structured
 from clue.llm.text import strip_thinking
-from clue.llm.types import Completion, LLMError, Message, Role, TransientLLMError
+from clue.llm.types import (
+    Completion,
+    EndpointRefusedError,
+    EndpointTimeoutError,
+    LLMError,
+    Message,
+    Role,
+    TransientLLMError,
+)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 FROM_SETTINGS: Any = object()  # `cache=None` means no cache; the default opens the one the settings name
+NOTICE_AFTER_S = 30.0
+TIMEOUT_ATTEMPTS = 2  # a silent endpoint is tried twice, not `retries` times: its error comes in minutes
 
 
 @dataclass
@@ -61,6 +72,10 @@ class LLM:
         self._backends: dict[str, Backend] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._retry_wait_s = retry_wait_s
+        # Called with a one-line notice when an endpoint stays silent (commands print it as a warning).
+        self.on_notice: Callable[[str], None] | None = None
+        self.notice_after_s = NOTICE_AFTER_S
+        self._waiting: set[str] = set()
 
     def config(self, role: Role) -> RoleConfig:
         return self.settings.role(role)
@@ -125,29 +140,54 @@ class LLM:
             async with self._limit(role):
                 # The first attempt runs bare: building tenacity's machinery costs more than a fast call.
                 try:
-                    return await backend.complete(config.model, messages, decoding, json_schema)
-                except TransientLLMError:
-                    if attempts == 1:
+                    return await self._watched(role, backend, messages, decoding, json_schema)
+                except TransientLLMError as exc:
+                    if not _worth_retrying(exc, 1, attempts):
                         raise
                 # Retries wait retry_wait_s x 1, 2, 4, ... (at most 30 s) before attempts 2, 3, 4, ...
                 await asyncio.sleep(min(self._retry_wait_s, 30))
                 retrying = AsyncRetrying(
-                    stop=stop_after_attempt(attempts - 1),
+                    stop=lambda state: not _worth_retrying(
+                        state.outcome.exception() if state.outcome else None, state.attempt_number + 2, attempts),
                     wait=wait_exponential(multiplier=2 * self._retry_wait_s, max=30),
                     retry=retry_if_exception_type(TransientLLMError),
                     reraise=True,
                 )
                 async for attempt in retrying:
                     with attempt:
-                        return await backend.complete(config.model, messages, decoding, json_schema)
+                        return await self._watched(role, backend, messages, decoding, json_schema)
         except TransientLLMError as exc:
             self.ledger.record_failure(role)
-            raise TransientLLMError(
-                f"{exc} (gave up after {attempts} attempt{'s' if attempts > 1 else ''})") from exc
+            raise type(exc)(f"{exc} (gave up after {_tried(exc, attempts)})") from exc
         except LLMError:
             self.ledger.record_failure(role)
             raise
         raise AssertionError("unreachable: tenacity either returns or reraises")
+
+    async def _watched(self, role: Role, backend: Backend, messages: list[Message], decoding: Any,
+                       json_schema: dict[str, Any] | None) -> Completion:
+        """One backend call; if it stays silent for `notice_after_s`, say so once per endpoint."""
+        config = self.config(role)
+        endpoint = config.endpoint()
+        loop = asyncio.get_running_loop()
+        handle = None
+        if self.on_notice is not None and config.backend == "openai":
+            handle = loop.call_later(self.notice_after_s, self._notice_waiting, endpoint, config)
+        try:
+            completion = await backend.complete(config.model, messages, decoding, json_schema)
+        finally:
+            if handle is not None:
+                handle.cancel()
+        self._waiting.discard(endpoint)
+        return completion
+
+    def _notice_waiting(self, endpoint: str, config: RoleConfig) -> None:
+        if endpoint in self._waiting or self.on_notice is None:
+            return
+        self._waiting.add(endpoint)
+        self.on_notice(f"waiting for {config.model} at {config.base_url or 'api.openai.com'}: no reply for "
+                       f"{self.notice_after_s:g} s (timeout_s={config.timeout_s:g} s, then "
+                       f"{max(min(config.retries, 2) - 1, 0)} retry)")
 
     async def structured(self, role: Role, messages: list[Message], model: type[ModelT], *, repeat: int = 0,
                          max_tokens: int | None = None,
@@ -175,3 +215,19 @@ class LLM:
             await backend.aclose()
         if self.cache is not None:
             self.cache.close()
+
+
+def _worth_retrying(exc: BaseException | None, next_attempt: int, attempts: int) -> bool:
+    """Whether attempt number `next_attempt` should run after `exc`: a refused connection is final at once,
+    a timeout gets TIMEOUT_ATTEMPTS tries in all, other transient faults `attempts`."""
+    if isinstance(exc, EndpointRefusedError):
+        return False
+    limit = min(attempts, TIMEOUT_ATTEMPTS) if isinstance(exc, EndpointTimeoutError) else attempts
+    return next_attempt <= limit
+
+
+def _tried(exc: BaseException, attempts: int) -> str:
+    if isinstance(exc, EndpointRefusedError):
+        return "1 attempt"
+    count = min(attempts, TIMEOUT_ATTEMPTS) if isinstance(exc, EndpointTimeoutError) else attempts
+    return f"{count} attempt{'s' if count > 1 else ''}"

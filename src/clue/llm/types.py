@@ -53,5 +53,13 @@ class TransientLLMError(LLMError):
     """A call that may succeed when retried: connection refused, 429, 5xx, timeout."""
 
 
+class EndpointRefusedError(TransientLLMError):
+    """Nothing listens at the endpoint: fails at once, without retries (a server that is down stays down)."""
+
+
+class EndpointTimeoutError(TransientLLMError):
+    """The endpoint accepted the request but sent no reply within the timeout; retried once at most."""
+
+
 class ContextOverflowError(LLMError):
     """The request cannot fit the model's context even after truncating the source."""

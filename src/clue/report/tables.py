@@ -14,20 +14,32 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}"
 
 
+def _name_column(table: Table, header: str, names: Sequence[str]) -> None:
+    """A column whose cells are never cut or wrapped, whatever the terminal's width."""
+    table.add_column(header, no_wrap=True, min_width=max([len(header), *(len(n) for n in names)]))
+
+
 def results_table(results: Results) -> Table:
     table = Table(title=f"prompt {results.prompt_name} ({results.prompt_hash})")
-    for column in ("dataset", "category", "split", "pairs", "repeats", "score", "95% CI", "errors"):
-        table.add_column(column, justify="left" if column in ("dataset", "category") else "right")
+    names = [s.dataset for s in results.datasets] + [f"macro {c}" for c in results.category_macro]
+    _name_column(table, "dataset", names)
+    for column in ("category", "split", "pairs", "repeats", "score", "95% CI", "errors", "failed"):
+        table.add_column(column, justify="left" if column == "category" else "right")
     for s in results.datasets:
         table.add_row(s.dataset, s.category, "OOD" if s.ood else "ID", str(s.n_pairs), str(s.repeats),
-                      _pct(s.score), f"{_pct(s.ci_low)}–{_pct(s.ci_high)}", str(s.errors))
+                      _pct(s.score), f"{_pct(s.ci_low)}–{_pct(s.ci_high)}", str(s.errors), str(s.failed))
     for category, value in results.category_macro.items():
-        table.add_row(f"macro {category}", "", "ID", "", "", _pct(value), "", "", style="bold")
-    table.add_row("macro ID", "", "", "", "", _pct(results.id_macro), "", "", style="bold")
-    table.add_row("macro OOD", "", "", "", "", _pct(results.ood_macro), "", "", style="bold")
+        table.add_row(f"macro {category}", "", "ID", "", "", _pct(value), "", "", "", style="bold")
+    table.add_row("macro ID", "", "", "", "", _pct(results.id_macro), "", "", "", style="bold")
+    table.add_row("macro OOD", "", "", "", "", _pct(results.ood_macro), "", "", "", style="bold")
+    notes = []
+    if results.failed:
+        notes.append(f"{results.failed}/{results.rollouts} rollouts failed for infrastructure reasons and are "
+                     "left out of the scores")
     if results.relative_gain is not None:
-        table.caption = (f"relative gain over {results.gain_baseline}: {100 * results.relative_gain:+.2f}% "
-                         f"(geometric mean over {len(results.gain_datasets)} datasets)")
+        notes.append(f"relative gain over {results.gain_baseline}: {100 * results.relative_gain:+.2f}% "
+                     f"(geometric mean over {len(results.gain_datasets)} datasets)")
+    table.caption = "; ".join(notes) or None
     return table
 
 
@@ -46,10 +58,11 @@ def comparison_table(runs: Sequence[Results], title: str = "comparison") -> Tabl
     the cell says over how many datasets it was taken.
     """
     table = Table(title=title)
-    table.add_column("dataset")
+    names = sorted({s.dataset for run in runs for s in run.datasets})
+    _name_column(table, "dataset", [*names, *(f"macro {c}" for run in runs for c in run.category_macro),
+                                    "relative gain"])
     for run in runs:
         table.add_column(run.prompt_name, justify="right")
-    names = sorted({s.dataset for run in runs for s in run.datasets})
     for name in names:
         row = [name]
         for run in runs:

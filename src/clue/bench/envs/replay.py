@@ -31,7 +31,8 @@ class ReplayResult:
     mismatches: list[int] = field(default_factory=list)
 
 
-def released_runs(data_root: Path, dataset: str, split: str = "train") -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+def released_runs(data_root: Path, dataset: str,
+                  split: str = "train") -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """(target line, 1-shot output line) for every released transcript of `dataset`, by target id."""
     base = data_root / "data_collection" / split / dataset / MODEL_DIR
     targets = {row["id"]: row for row in _jsonl(base / "target.jsonl")}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import time
 from typing import Any
@@ -9,7 +11,15 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI, DefaultAioHttpClient
 
-from clue.llm.types import Completion, Decoding, LLMError, Message, TransientLLMError
+from clue.llm.types import (
+    Completion,
+    Decoding,
+    EndpointRefusedError,
+    EndpointTimeoutError,
+    LLMError,
+    Message,
+    TransientLLMError,
+)
 
 DEFAULT_REMOTE_CONTEXT = 32768
 # Without the model's tokenizer, count conservatively: English runs ~4 characters a token.
@@ -35,6 +45,7 @@ class OpenAIBackend:
     def __init__(self, base_url: str | None, *, api_key_env: str = "OPENAI_API_KEY", timeout_s: float = 600.0,
                  json_mode: str = "auto", context_size: int | None = None) -> None:
         self.base_url = base_url
+        self.timeout_s = timeout_s
         self.json_mode = json_mode
         self._context_size = context_size
         # Local servers ignore the key, but the client refuses to start without one.
@@ -58,12 +69,20 @@ class OpenAIBackend:
             body["seed"] = decoding.seed
         started = time.perf_counter()
         try:
-            # The client's generic `post` with `cast_to=object` returns the JSON as is. It skips the
-            # typed `chat.completions.create` path, whose request transform and response model cost
-            # ~0.6 ms of CPU per call; transport, timeouts and error types are the same.
-            reply = await self._client.post("/chat/completions", body=body, cast_to=object)
-        except (openai.APIConnectionError, openai.APITimeoutError) as exc:
-            raise TransientLLMError(f"{self._where(model)}: endpoint unreachable ({type(exc).__name__})") from exc
+            # The client's generic `post` returning the raw response skips the typed
+            # `chat.completions.create` path, whose request transform and response model cost ~0.6 ms of CPU
+            # per call; transport, timeouts and error types are the same. We parse the body ourselves, so a
+            # body that is not JSON is reported with the endpoint and its first bytes.
+            raw = await self._client.post("/chat/completions", body=body, cast_to=bytes)
+        except openai.APIConnectionError as exc:  # APITimeoutError included
+            # The aiohttp transport reports a refused connection as a (connect) timeout: look at the cause.
+            if _refused(exc):
+                raise EndpointRefusedError(f"{self._where(model)}: connection refused (is the server running "
+                                           "and is the base URL right?)") from exc
+            if isinstance(exc, openai.APITimeoutError):
+                raise EndpointTimeoutError(f"{self._where(model)}: no reply within {self.timeout_s:g} s "
+                                           "(timeout_s sets the limit)") from exc
+            raise TransientLLMError(f"{self._where(model)}: endpoint unreachable ({_cause(exc)})") from exc
         except openai.RateLimitError as exc:
             raise TransientLLMError(f"{self._where(model)}: rate limited (429)") from exc
         except openai.APIStatusError as exc:
@@ -72,7 +91,15 @@ class OpenAIBackend:
                 raise TransientLLMError(f"{self._where(model)}: server error {exc.status_code}: {detail}") from exc
             raise LLMError(f"{self._where(model)}: request rejected ({exc.status_code}): {detail}") from exc
         latency = time.perf_counter() - started
-        return self._completion(model, reply, latency)
+        return self._completion(model, self._json_body(model, raw), latency)
+
+    def _json_body(self, model: str, raw: bytes) -> object:
+        try:
+            return json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            first = raw[:80].decode("utf-8", errors="replace").strip()
+            raise LLMError(f"{self._where(model)}: reply is not a chat completion ({len(raw)} bytes, not "
+                           f"JSON): {first!r}") from None
 
     def _completion(self, model: str, reply: object, latency: float) -> Completion:
         if not isinstance(reply, dict):
@@ -102,3 +129,26 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _refused(exc: BaseException) -> bool:
+    """True when the connection was refused (nothing listens), anywhere in the exception's causes."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        if isinstance(seen, OSError) and seen.errno == errno.ECONNREFUSED:
+            return True
+        os_error = getattr(seen, "os_error", None)  # aiohttp's ClientConnectorError
+        if isinstance(os_error, OSError) and os_error.errno == errno.ECONNREFUSED:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _cause(exc: BaseException) -> str:
+    root = exc
+    while root.__cause__ is not None:
+        root = root.__cause__
+    text = str(root).splitlines()[0][:160] if str(root) else ""
+    return f"{type(root).__name__}: {text}" if text else type(root).__name__

@@ -1,0 +1,67 @@
+"""`clue show`: print a finished (or interrupted) run's spec and results from its log, touching nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from clue.bench.runlog import RunLog
+from clue.commands.common import console, run_sync
+
+
+def spec_table(log: RunLog) -> Table:
+    table = Table(title=f"{log.spec.command} run: {log.status}", show_header=False)
+    table.add_column("field", no_wrap=True)
+    table.add_column("value")
+    spec = log.spec
+    rows: list[tuple[str, str]] = [
+        ("started / finished", f"{log.started} / {log.finished or '-'}"),
+        ("clue", spec.clue_version),
+        ("prompt", f"{spec.prompt_name} ({spec.prompt_hash})" if spec.prompt_name else "-"),
+        ("method", spec.method or "-"),
+        ("datasets", ", ".join(spec.datasets) or "-"),
+        ("split / limit", f"{spec.split or '-'} / {spec.limit if spec.limit is not None else 'all'}"),
+        ("data root", spec.data_root or "-"),
+        ("rollouts", f"{log.samples.count} in {log.samples.path} ({log.samples.failed} infrastructure failures)"),
+    ]
+    for role, r in spec.roles.items():
+        thinking = "default" if r.thinking is None else ("on" if r.thinking else "off")
+        rows.append((role, f"{r.backend}:{r.model}{' @ ' + r.base_url if r.base_url else ''} "
+                           f"T={r.temperature} top_p={r.top_p} max={r.max_tokens} thinking={thinking}"))
+    if log.error:
+        rows.append(("error", log.error))
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def show_command(
+    run_dir: Path = typer.Argument(..., help="A run directory written by clue eval, evolve or demo."),
+) -> None:
+    """Print a run's spec, results and usage from its log.json, without changing anything in it.
+
+    Example: clue show runs/simple
+    """
+    from clue.bench.results import Results
+    from clue.bench.runlog import read_runlog
+    from clue.report.tables import print_table, results_table, usage_table
+
+    def job() -> None:
+        log = read_runlog(run_dir)
+        print_table(spec_table(log), console)
+        if log.results is not None:
+            print_table(results_table(Results.model_validate(log.results)), console)
+        if log.evolution is not None and log.evolution.progress:
+            last = log.evolution.progress[-1]
+            console.print(f"best after round {last.round}: {last.best_name} ({last.best_hash}); "
+                          f"{last.rollouts_spent} rollouts, {last.tokens_spent} tokens spent", highlight=False)
+        if log.usage:
+            print_table(usage_table(log.usage), console)
+
+    run_sync(job)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("show")(show_command)
