@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
+from clue.errors import TransientError, UpstreamError
+
 Role = Literal["extractor", "solver", "judge", "optimizer"]
 ROLES: tuple[Role, ...] = ("extractor", "solver", "judge", "optimizer")
 
@@ -45,11 +47,11 @@ class Completion:
         return self.finish_reason == "length"
 
 
-class LLMError(Exception):
+class LLMError(UpstreamError):
     """A call that failed for good. The message is one line and names the culprit."""
 
 
-class TransientLLMError(LLMError):
+class TransientLLMError(LLMError, TransientError):
     """A call that may succeed when retried: connection refused, 429, 5xx, timeout."""
 
 
