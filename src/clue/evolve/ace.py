@@ -1,151 +1,140 @@
-"""The ACE baseline: generator / reflector / curator over a bullet playbook, one epoch over the pool.
+"""The ACE baseline as the study runs it: offline, per sample, over a structured playbook.
 
-Each step takes a minibatch of training pairs in a seeded order:
-1. generator: our harness runs the current prompt (seed + rendered playbook) on the minibatch;
-2. reflector (optimizer role, structured): reads each rollout's source excerpt, memory and outcome, tags
-   playbook bullets that helped or hurt, and states a few general insights;
-3. curator (optimizer role, structured): turns the insights into ADD / UPDATE / REMOVE operations.
-Tags become counter updates; all operations are applied deterministically, then harmful bullets are pruned
-and the playbook is capped. After every step `state.json` (cursor, playbook), `lineage.json` and
-`best_prompt.txt` are rewritten, so a resumed run continues at the first unfinished step and its
-generator pass is served from the rollout store.
+For each training pair, in a seeded order, for `ace_epochs` passes:
+1. generator: the extractor runs under the rendered playbook (`Playbook.render`), reports the bullets it
+   used (JSON reply, see `clue.memory.extract`), and the solver answers; through our harness, so every
+   rollout is stored and budgeted;
+2. reflector: on an incorrect sample, up to `ace_reflect_rounds` rounds of reflect (diagnose, tag the
+   bullets used helpful/harmful/neutral) then re-extract with the reflection, until it succeeds; on a
+   correct sample, one reflection. Tags update the bullets' counters;
+3. curator: every `ace_curator_every` samples, turns the latest reflection into structured operations on
+   the playbook (memory types, their bullets, general guidelines), told the playbook's token budget, which
+   is then enforced;
+4. optionally (the reference does) the sample is run once more under the curated playbook to track
+   post-train accuracy.
+The retry's reflection goes into the extractor's system prompt (the reference puts it in the user turn; our
+harness keys rollouts by system prompt). After every sample `state.json`, `lineage.json` and
+`best_prompt.txt` are rewritten; a resumed run redoes only the unfinished sample, its rollouts from the store.
 """
 
 from __future__ import annotations
 
+import json
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 
 from clue.bench.records import Pair
 from clue.bench.rollouts import Rollout
-from clue.evolve.ace_playbook import DeltaOperation, Playbook, counter_operations
+from clue.evolve.ace_playbook import CuratorOp, Playbook, seed_playbook
 from clue.evolve.baseline_records import prompt_diff, read_json, write_json_atomic, write_text_atomic
 from clue.evolve.budget import BudgetExhausted, BudgetMeter
+from clue.evolve.feedback import FeedbackPolicy, QueryFn, render_rollout, succeeded, task_query
 from clue.evolve.guardrails import LeakChecker
-from clue.evolve.harness import Harness, score_rollouts
+from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
 from clue.evolve.reporting import Reporter
 from clue.llm.client import LLM
 from clue.llm.types import Message
+from clue.memory.extract import CITED_NOTE
 from clue.memory.prompts import ExtractionPrompt, prompt_hash
-
-EXCERPT_CHARS = 600
-MEMORY_CHARS = 400
-ANSWER_CHARS = 200
-
-
-def _at_most(limit: int) -> BeforeValidator:
-    """Small models overshoot array bounds; keep the first `limit` items instead of refusing the reply."""
-    return BeforeValidator(lambda v: v[:limit] if isinstance(v, list) else v)
-
-
-def _clip(limit: int) -> BeforeValidator:
-    return BeforeValidator(lambda v: v[:limit] if isinstance(v, str) else v)
-
-
-def _upper(value: Any) -> Any:
-    return value.strip().upper() if isinstance(value, str) else value
 
 
 class BulletTag(BaseModel):
-    bullet_id: str
-    verdict: Literal["helpful", "harmful", "neutral"]
+    id: str
+    tag: Literal["helpful", "harmful", "neutral"]
 
 
 class Reflection(BaseModel):
-    bullet_tags: Annotated[list[BulletTag], _at_most(12), Field(max_length=12)] = []
-    insights: Annotated[list[Annotated[str, _clip(400), Field(max_length=400)]], _at_most(4),
-                        Field(max_length=4)] = []
+    input_summary: str = ""
+    diagnosis: str = ""
+    root_cause: str = ""
+    correct_approach: str = ""
+    key_insight: str = ""
+    bullet_tags: list[BulletTag] = Field(default_factory=list)
 
-
-class CuratorOperation(BaseModel):
-    op: Annotated[Literal["ADD", "UPDATE", "REMOVE"], BeforeValidator(_upper)]
-    bullet_id: str = ""
-    text: Annotated[str, _clip(400), Field(max_length=400)] = ""
+    def for_extractor(self) -> str:
+        """What the retry's extractor is told: the diagnosis without the source summary."""
+        return json.dumps(self.model_dump(exclude={"input_summary", "bullet_tags"}), ensure_ascii=False)
 
 
 class Curation(BaseModel):
-    operations: Annotated[list[CuratorOperation], _at_most(4), Field(max_length=4)] = []
+    reasoning: str = ""
+    operations: list[CuratorOp] = Field(default_factory=list)
 
 
-# Our own wording, kept short for a small local model.
-REFLECTOR_SYSTEM = """You review a memory extractor. It read each source conversation below and wrote \
-memories; a solver then used them on a related task. The extractor follows the playbook rules shown.
-Return JSON with:
-- "bullet_tags": rules that clearly helped or hurt here, as {"bullet_id": "b1", "verdict": "helpful"} or \
-"harmful". Leave out rules that did not matter.
-- "insights": up to 4 short, general lessons on what to keep or leave out of memories, learned from the \
-successes and failures. No facts about these particular examples."""
+REFLECTOR_SYSTEM = """You diagnose a memory extraction. An extractor turned a source conversation into a \
+memory under a playbook of rules; a solver then used that memory on a target query, with the outcome shown.
+- Judge the extraction strategy from the extractor's choices and the downstream result: was the memory \
+relevant, lasting, non-redundant, actionable, compact and safe? Find the root cause of success or failure, \
+not surface wording.
+- Tag each playbook bullet the extractor used as helpful, harmful or neutral, by what it actually did here.
+- Do not write or rewrite the memory itself, do not quote or paraphrase details of these conversations, \
+and do not write rules for this one episode: generalize, using placeholders (USER, TASK, TOOL) if needed.
+Reply with JSON only: {"input_summary": "<neutral one-line summary of the source, no outcome>", \
+"diagnosis": "...", "root_cause": "...", "correct_approach": "<reusable extraction guidance>", \
+"key_insight": "<the most general principle>", "bullet_tags": [{"id": "gen-00001", "tag": "helpful"}]}"""
 
-CURATOR_SYSTEM = """You keep a playbook of short rules for a memory extractor. Turn the new lessons into \
-at most 4 edits:
-{"op": "ADD", "text": "..."} for a lesson no rule covers yet;
-{"op": "UPDATE", "bullet_id": "b2", "text": "..."} to sharpen a rule;
-{"op": "REMOVE", "bullet_id": "b3"} for a rule that is wrong or redundant.
-Each rule is one imperative sentence under 30 words. Return JSON: {"operations": [...]}, with an empty \
-list when the playbook already covers the lessons."""
-
-
-def _excerpt(text: str, limit: int) -> str:
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]} [...] {text[-half:]}"
-
-
-def describe_rollouts(pairs: Sequence[Pair], rollouts: Sequence[Rollout]) -> str:
-    blocks: list[str] = []
-    for number, (pair, rollout) in enumerate(zip(pairs, rollouts, strict=True), start=1):
-        source = "\n".join(f"{t.role}: {t.content}" for t in pair.source_messages)
-        outcome = "success" if rollout.reward >= 1.0 else "partial" if rollout.reward > 0 else "failure"
-        note = rollout.error or rollout.score_detail
-        blocks.append(
-            f"### Example {number}: {outcome} (reward {rollout.reward:.2f})\n"
-            f"Source: {_excerpt(source, EXCERPT_CHARS)}\n"
-            f"Memory: {_excerpt(rollout.memory, MEMORY_CHARS) or '(empty)'}\n"
-            f"Solver answer: {_excerpt(rollout.solver_output, ANSWER_CHARS)}"
-            + (f"\nScorer note: {note[:160]}" if note else ""))
-    return "\n\n".join(blocks)
+CURATOR_SYSTEM = """You curate the playbook a memory extractor follows: memory types (each a section of \
+bullets: what the type is, when it applies, how to extract it), general guidelines, and others. Improve it \
+from the latest reflection on one extraction. The reflection used the downstream outcome, which the \
+extractor will never see, so write guidance that holds for future conversations; never tune it to one \
+sample. Prefer few, high-impact edits over large rewrites. Keep the playbook within its token budget.
+Operations (section = a section's slug):
+{"type": "ADD_MEMORY_TYPE", "name": "Procedural Memory", "section": "pro", "content": "<definition>", \
+"guidelines": ["...", "..."]}
+{"type": "DELETE_MEMORY_TYPE", "section": "exp"}
+{"type": "RENAME_MEMORY_TYPE", "section": "fac", "name": "..."}
+{"type": "ADD_BULLET", "section": "fac", "content": "..."} (section "gen" for a general guideline)
+{"type": "UPDATE_BULLET", "bullet_id": "fac-00003", "content": "..."}
+{"type": "DELETE_BULLET", "bullet_id": "gen-00002"}
+Reply with JSON only: {"reasoning": "...", "operations": [...]} (an empty list when nothing should change)."""
 
 
-def _token_budget_spent(meter: BudgetMeter) -> bool:
-    return meter.budget.max_tokens is not None and meter.tokens_spent >= meter.budget.max_tokens
+def cited_bullets(rollout: Rollout) -> list[str]:
+    """The bullet ids the extractor reported using (recorded by `clue.memory.extract` as a note)."""
+    for note in rollout.notes:
+        if note.startswith(CITED_NOTE):
+            return [b.strip() for b in note[len(CITED_NOTE):].split(",") if b.strip()]
+    return []
 
 
 class AceState(BaseModel):
-    """Everything a resumed run needs: where the epoch stands and the playbook so far."""
+    """Everything a resumed run needs: where the pass stands and the playbook so far."""
 
     method: str = "ace"
     status: Literal["running", "done"] = "running"
     epoch: int = 0
-    cursor: int = 0  # index of the next minibatch of this epoch
-    order: list[str] = []  # pair keys in the seeded epoch order
-    playbook: Playbook = Playbook()
+    cursor: int = 0  # index of the next sample of this epoch
+    order: list[str] = []  # pair keys in the seeded order
+    playbook: Playbook
+    last_reflection: str = ""
     stopped_by: str = ""
     history: list[dict[str, Any]] = []
 
 
 @dataclass
 class _AceRun:
-    """One run's fixed context plus its evolving state."""
-
     seed: ExtractionPrompt
     harness: Harness
     settings: EvolveSettings
     run_dir: Path
     state: AceState
     lineage: list[dict[str, Any]]
-    leaks: LeakChecker
+    leaks: LeakChecker | None
+    query: QueryFn
 
-    def prompt(self) -> ExtractionPrompt:
-        text = self.state.playbook.render(self.seed.text)
-        return self.seed if text == self.seed.text else ExtractionPrompt(f"ace-{prompt_hash(text)[:8]}", text)
+    def prompt(self, reflection: str = "") -> ExtractionPrompt:
+        text = self.state.playbook.render(reflection)
+        return ExtractionPrompt(f"ace-{prompt_hash(text)[:8]}", text)
+
+    def policy(self) -> FeedbackPolicy:
+        chars = self.settings.ace_reflector_chars
+        return FeedbackPolicy(show_gold=self.settings.feedback_gold, source_chars=chars, query_chars=chars,
+                              output_chars=chars)
 
     def save(self) -> None:
         write_json_atomic(self.run_dir / "lineage.json", self.lineage)
@@ -155,14 +144,18 @@ class _AceRun:
                           {**self.state.model_dump(mode="json"), "budget": self.harness.meter.summary()})
 
 
+def _token_budget_spent(meter: BudgetMeter) -> bool:
+    return meter.budget.max_tokens is not None and meter.tokens_spent >= meter.budget.max_tokens
+
+
+class _Stop(Exception):
+    """The budget cannot pay for the next step of this sample."""
+
+
 class AceOptimizer:
     name = "ace"
 
-    def __init__(self, *, minibatch_size: int = 5, max_bullets: int = 20, epochs: int = 1,
-                 reporter: Reporter | None = None) -> None:
-        self.minibatch_size = minibatch_size
-        self.max_bullets = max_bullets
-        self.epochs = epochs
+    def __init__(self, *, reporter: Reporter | None = None) -> None:
         self.reporter = reporter or Reporter()
 
     async def optimize(self, seed_prompt: ExtractionPrompt, train_pairs: list[Pair], harness: Harness,
@@ -173,22 +166,25 @@ class AceOptimizer:
         if state is None:
             order = sorted(by_key)
             random.Random(settings.seed).shuffle(order)
-            state, lineage = AceState(order=order), []
-        run = _AceRun(seed_prompt, harness, settings, run_dir, state, lineage,
-                      LeakChecker.for_pairs(train_pairs, settings.leak_ngram))
+            state, lineage = AceState(order=order, playbook=seed_playbook(seed_prompt.text)), []
+        leaks = LeakChecker.for_pairs(train_pairs, settings.leak_ngram) if settings.guardrails else None
+        run = _AceRun(seed_prompt, harness, settings, run_dir, state, lineage, leaks,
+                      task_query(harness.runner.tasks))
         pairs = [by_key[k] for k in state.order if k in by_key]  # a key gone from the pool is skipped
-        steps = [pairs[i:i + self.minibatch_size] for i in range(0, len(pairs), self.minibatch_size)]
         stopped_by = (state.stopped_by or "finished") if state.status == "done" else "finished"
         while state.status == "running":
-            if state.cursor >= len(steps):
+            if state.cursor >= len(pairs):
                 state.epoch, state.cursor = state.epoch + 1, 0
-                if state.epoch >= self.epochs:
+                if state.epoch >= settings.ace_epochs:
                     state.status = "done"
                     break
-            self.reporter.step(self.name, state.epoch + 1, f"minibatch {state.cursor + 1}/{len(steps)}")
-            reason = await self._step(run, steps[state.cursor])
-            if reason:
-                stopped_by = f"budget: {reason}"
+            self.reporter.step(self.name, state.epoch + 1, f"sample {state.cursor + 1}/{len(pairs)}")
+            saved = state.playbook.model_copy(deep=True)
+            try:
+                await self._sample(run, pairs[state.cursor], len(pairs))
+            except (_Stop, BudgetExhausted) as exc:
+                state.playbook = saved  # the unfinished sample is redone whole on resume
+                stopped_by = f"budget: {exc}"
                 self.reporter.stopped(self.name, stopped_by)
                 break
             run.save()
@@ -196,82 +192,97 @@ class AceOptimizer:
         run.save()
         return OptimizationResult(best=run.prompt(), history=list(state.history), stopped_by=stopped_by)
 
-    # -- one generator / reflector / curator step ---------------------------------------------------------
-    async def _step(self, run: _AceRun, batch: list[Pair]) -> str:
-        """Run one minibatch; returns a reason when the budget stops the run (state left unchanged)."""
-        state, meter, llm = run.state, run.harness.meter, run.harness.llm
-        prompt = run.prompt()
-        if _token_budget_spent(meter):
-            return "token budget spent before the generator step"
-        try:
-            rollouts = await run.harness.evaluate(prompt, batch)
-        except BudgetExhausted as exc:
-            return str(exc)
-        if _token_budget_spent(meter):
-            return "token budget spent before reflection"
-        reflection = await self._reflect(llm, state.playbook, batch, rollouts)
-        curation = Curation()
-        if reflection.insights and not _token_budget_spent(meter):
-            curation = await self._curate(llm, state.playbook, reflection.insights)
-        edits, skipped = self._screen(run, curation)
-        tags = [(t.bullet_id, t.verdict) for t in reflection.bullet_tags]
-        applied = skipped + state.playbook.apply(counter_operations(tags) + edits)
-        applied += state.playbook.prune(self.max_bullets)
-        # Guardrail on prompt length: shed the weakest bullets until the rendered prompt fits.
-        while state.playbook.bullets and len(run.prompt().text) > run.settings.max_prompt_chars:
-            applied += state.playbook.prune(len(state.playbook.bullets) - 1)
-        child = run.prompt()
-        step = {"epoch": state.epoch, "step": state.cursor, "hash": child.hash, "parent": prompt.hash,
-                "generator_accuracy": score_rollouts(prompt, rollouts).accuracy, "pairs": [p.key for p in batch],
-                "insights": list(reflection.insights), "operations": applied,
-                "bullets": len(state.playbook.bullets)}
-        state.history.append({k: v for k, v in step.items() if k not in {"pairs", "insights"}})
-        run.lineage.append({**step, "diff": prompt_diff(prompt.text, child.text, prompt.hash, child.hash),
-                            "prompt": child.text})
+    async def _generate(self, run: _AceRun, pair: Pair, reflection: str = "") -> tuple[ExtractionPrompt, Rollout]:
+        if _token_budget_spent(run.harness.meter):
+            raise _Stop("token budget spent")
+        prompt = run.prompt(reflection)
+        return prompt, (await run.harness.evaluate(prompt, [pair]))[0]
+
+    async def _sample(self, run: _AceRun, pair: Pair, total: int) -> None:
+        """One training sample; state changes only once it is complete (a stop leaves it to be redone)."""
+        state, settings = run.state, run.settings
+        before = run.prompt()
+        _, rollout = await self._generate(run, pair)
+        first_success = succeeded(rollout)
+        reflections: list[Reflection] = []
+        operations: list[str] = []
+        attempts = 0
+        if first_success:
+            reflections.append(await self._reflect(run, pair, rollout))
+            operations += state.playbook.tag((t.id, t.tag) for t in reflections[-1].bullet_tags)
+        else:
+            for _ in range(settings.ace_reflect_rounds):
+                reflections.append(await self._reflect(run, pair, rollout))
+                operations += state.playbook.tag((t.id, t.tag) for t in reflections[-1].bullet_tags)
+                _, rollout = await self._generate(run, pair, reflections[-1].for_extractor())
+                attempts += 1
+                if succeeded(rollout):
+                    break
+        reflection_text = reflections[-1].model_dump_json() if reflections else ""
+        step = state.cursor + 1
+        if step % max(settings.ace_curator_every, 1) == 0 and reflection_text:
+            if _token_budget_spent(run.harness.meter):
+                raise _Stop("token budget spent before the curator")
+            curation = await self._curate(run, reflection_text, step, total)
+            operations += self._screen(run, curation)
+            operations += state.playbook.fit(settings.ace_token_budget)
+        post: bool | None = None
+        if settings.ace_track_post_curate:
+            post = succeeded((await self._generate(run, pair))[1])
+        after = run.prompt()
+        entry = {"epoch": state.epoch, "step": state.cursor, "pair": pair.key, "hash": after.hash,
+                 "parent": before.hash, "pre_train_success": first_success, "retries": attempts,
+                 "retry_success": succeeded(rollout), "post_train_success": post, "operations": operations,
+                 "bullets": len(state.playbook.bullets), "playbook_tokens": state.playbook.tokens()}
+        state.history.append(entry)
+        run.lineage.append({**entry, "reflection": reflection_text,
+                            "diff": prompt_diff(before.text, after.text, before.hash, after.hash),
+                            "prompt": after.text})
+        state.last_reflection = reflection_text
         state.cursor += 1
-        return ""
 
-    @staticmethod
-    def _screen(run: _AceRun, curation: Curation) -> tuple[list[DeltaOperation], list[str]]:
-        """Curator edits whose text copies training data (the shared leak guardrail) are skipped."""
-        kept: list[DeltaOperation] = []
-        skipped: list[str] = []
+    def _screen(self, run: _AceRun, curation: Curation) -> list[str]:
+        """Apply the curator's operations; with guardrails on, one whose text copies training data is skipped."""
+        notes: list[str] = []
+        kept: list[CuratorOp] = []
         for op in curation.operations:
-            leaked = run.leaks.find(op.text, run.seed.text) if op.text.strip() else None
+            text = " ".join([op.content, *op.guidelines]).strip()
+            leaked = run.leaks.find(text, run.seed.text) if run.leaks is not None and text else None
             if leaked:
-                target = f" {op.bullet_id}" if op.bullet_id else ""
-                skipped.append(f"SKIP {op.op}{target}: leaks training text {leaked[:60]!r}")
+                notes.append(f"SKIP {op.type}: leaks training text {leaked[:60]!r}")
             else:
-                kept.append(DeltaOperation(op.op, op.bullet_id, op.text))
-        return kept, skipped
+                kept.append(op)
+        return notes + run.state.playbook.apply(kept)
 
-    async def _reflect(self, llm: LLM, playbook: Playbook, batch: list[Pair],
-                       rollouts: list[Rollout]) -> Reflection:
+    async def _reflect(self, run: _AceRun, pair: Pair, rollout: Rollout) -> Reflection:
+        if _token_budget_spent(run.harness.meter):
+            raise _Stop("token budget spent before reflection")
+        used = run.state.playbook.lines_for(cited_bullets(rollout))
+        view = render_rollout(pair, rollout, run.query(pair), run.policy())
         messages: list[Message] = [
             {"role": "system", "content": REFLECTOR_SYSTEM},
-            {"role": "user",
-             "content": f"Playbook:\n{playbook.listing()}\n\n{describe_rollouts(batch, rollouts)}"},
-        ]
-        result = await llm.structured("optimizer", messages, Reflection, cuttable_index=1)
-        return result.value or Reflection()
+            {"role": "user", "content": f"{view}\n\nPlaybook bullets the extractor used:\n{used}"}]
+        result = await run.harness.llm.structured("optimizer", messages, Reflection, cuttable_index=1)
+        return result.value or Reflection(diagnosis=f"(no usable reflection: {result.error})")
 
-    async def _curate(self, llm: LLM, playbook: Playbook, insights: list[str]) -> Curation:
-        lessons = "\n".join(f"- {i.strip()}" for i in insights if i.strip())
+    async def _curate(self, run: _AceRun, reflection: str, step: int, total: int) -> Curation:
+        book = run.state.playbook
         messages: list[Message] = [
             {"role": "system", "content": CURATOR_SYSTEM},
-            {"role": "user", "content": f"Playbook:\n{playbook.listing()}\n\nNew lessons:\n{lessons}"},
-        ]
-        result = await llm.structured("optimizer", messages, Curation)
+            {"role": "user", "content": f"Token budget: {run.settings.ace_token_budget} tokens. Sample {step} of "
+                                        f"{total}.\nPlaybook stats: {book.stats()}\n\nLatest reflection:\n"
+                                        f"{reflection}\n\nCurrent playbook:\n{book.listing()}"}]
+        result = await run.harness.llm.structured("optimizer", messages, Curation, cuttable_index=1)
         return result.value or Curation()
 
-    # -- persistence ---------------------------------------------------------------------------------------
     @staticmethod
     def _load(run_dir: Path) -> tuple[AceState | None, list[dict[str, Any]]]:
         raw = read_json(run_dir / "state.json")
         if raw is None:
             return None, []
         state = AceState.model_validate(raw)
-        # A crash between writing lineage.json and state.json leaves an entry for a step that will be redone.
+        # A crash between writing lineage.json and state.json leaves an entry for a sample that will be redone.
         lineage = [e for e in read_json(run_dir / "lineage.json") or []
                    if (e["epoch"], e["step"]) < (state.epoch, state.cursor)]
         return state, lineage
+

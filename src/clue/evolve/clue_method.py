@@ -27,7 +27,8 @@ class ClueOptimizer(TournamentOptimizer):
         logs = await run.logs(rs)
         run.check_budget()
 
-        await run.fill(rs.summaries, {log.id: functools.partial(summarize_example, run.llm, log, run.names)
+        await run.fill(rs.summaries, {log.id: functools.partial(summarize_example, run.llm, log, run.names,
+                                                                   run.settings.summary_chars)
                                       for log in logs})
 
     async def _cluster(self, run: RunContext, rs: RoundState) -> None:
@@ -36,7 +37,7 @@ class ClueOptimizer(TournamentOptimizer):
         settings = run.settings
         result = await cluster_examples(run.llm, logs, run.state.cluster_pool,
                                         max_clusters=settings.max_clusters,
-                                        new_id=run.state.new_cluster_id)
+                                        new_id=run.state.new_cluster_id, repair=settings.cluster_repair)
         rs.clusters = result.clusters
         rs.cluster_notes = result.notes
         run.state.cluster_pool = update_pool(run.state.cluster_pool, result.clusters, rs.index,
@@ -47,8 +48,10 @@ class ClueOptimizer(TournamentOptimizer):
         logs = await run.logs(rs)
         run.check_budget()
 
-        await run.fill(rs.analyses, {group.key: functools.partial(analyze_group, run.llm, group, run.settings)
-                                     for group in groups_from_clusters(logs, rs.clusters)})
+        base = run.state.prompt(rs.base_hash)
+        await run.fill(rs.analyses, {group.key: functools.partial(analyze_group, run.llm, group, base,
+                                                                  run.settings)
+                                     for group in groups_from_clusters(logs, rs.clusters) if group.logs})
 
     async def _synthesize(self, run: RunContext, rs: RoundState) -> None:
         analyses = [rs.analyses[c.id] for c in rs.clusters if c.id in rs.analyses]

@@ -123,6 +123,39 @@ def repair_assignment(proposed: Sequence[ProposedCluster], summaries: dict[str, 
                           members=sorted(w.members, key=order.__getitem__)) for w in work], notes
 
 
+def as_given(proposed: Sequence[ProposedCluster], summaries: dict[str, str], *, pool_ids: set[str],
+             new_id: Callable[[], str]) -> tuple[list[ClusterRecord], list[str]]:
+    """The clusterer's answer as it is (the reference): only unknown or repeated example ids are dropped, and
+    an id that is not in the pool gets a fresh one. Examples it left out are not analysed."""
+    notes: list[str] = []
+    seen: set[str] = set()
+    used: set[str] = set()
+    clusters: list[ClusterRecord] = []
+    for p in proposed:
+        cid = p.id.strip()
+        if cid not in pool_ids or cid in used:
+            cid = new_id()
+            while cid in pool_ids or cid in used:
+                cid = new_id()
+        used.add(cid)
+        members = []
+        for raw in p.members:
+            member = raw.strip()
+            if member in summaries and member not in seen:
+                members.append(member)
+                seen.add(member)
+            else:
+                notes.append(f"dropped {'unknown' if member not in summaries else 'repeated'} example id "
+                             f"{member!r}")
+        if members:
+            clusters.append(ClusterRecord(id=cid, label=p.label.strip() or f"scenario {cid}",
+                                          description=p.description.strip(), members=members))
+    left = [e for e in summaries if e not in seen]
+    if left:
+        notes.append(f"{len(left)} examples in no cluster (not analysed): {', '.join(left)}")
+    return clusters, notes
+
+
 def fallback_proposal(logs: Sequence[ExampleLog], pool: Sequence[PoolCluster]) -> list[ProposedCluster]:
     """No usable reply: reuse the pool (members found by overlap in the repair), else split by outcome."""
     if pool:
@@ -158,8 +191,9 @@ class Clustering:
 
 
 async def cluster_examples(llm: LLM, logs: Sequence[ExampleLog], pool: Sequence[PoolCluster], *,
-                           max_clusters: int, new_id: Callable[[], str]) -> Clustering:
-    """One call over the summaries (tagged success/failure) and the pool; the result obeys the rules."""
+                           max_clusters: int, new_id: Callable[[], str], repair: bool = True) -> Clustering:
+    """One call over the summaries (tagged success/failure) and the pool. With `repair` the result obeys the
+    rules; without, the answer is taken as given (`as_given`)."""
     notes: list[str] = []
     proposal: list[ProposedCluster] | None = None
     try:
@@ -175,9 +209,12 @@ async def cluster_examples(llm: LLM, logs: Sequence[ExampleLog], pool: Sequence[
         notes.append(f"clusterer call failed ({str(exc)[:80]}); fallback grouping")
     used = proposal is not None
     summaries = {log.id: log.summary for log in logs}
-    clusters, repairs = repair_assignment(proposal if proposal is not None else fallback_proposal(logs, pool),
-                                          summaries, pool_ids={c.id for c in pool}, max_clusters=max_clusters,
-                                          new_id=new_id)
+    chosen = proposal if proposal is not None else fallback_proposal(logs, pool)
+    if repair:
+        clusters, repairs = repair_assignment(chosen, summaries, pool_ids={c.id for c in pool},
+                                              max_clusters=max_clusters, new_id=new_id)
+    else:
+        clusters, repairs = as_given(chosen, summaries, pool_ids={c.id for c in pool}, new_id=new_id)
     return Clustering(clusters, notes + repairs, used)
 
 

@@ -35,6 +35,7 @@ from clue.bench.rollouts import Rollout
 from clue.evolve.baseline_records import LineageRecorder
 from clue.evolve.budget import BudgetExhausted, BudgetMeter
 from clue.evolve.guardrails import LeakChecker, check_candidate
+from clue.evolve.feedback import FeedbackPolicy, QueryFn, cut, render_rollout, succeeded, task_query
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
 from clue.evolve.reporting import Reporter
@@ -46,9 +47,6 @@ if TYPE_CHECKING:
     from gepa.core.callbacks import GEPACallback
 
 COMPONENT = "extraction_prompt"
-REFLECTION_MINIBATCH = 5
-EXCERPT_CHARS = 700
-ANSWER_CHARS = 300
 
 # Our own wording; gepa fills <curr_param> (the prompt) and <side_info> (the reflective dataset).
 REFLECTION_TEMPLATE = """You improve the system prompt of a memory extractor. The extractor reads a past \
@@ -122,45 +120,29 @@ class RolloutTrace:
     problem: str | None = None
 
 
-def target_text(pair: Pair) -> str:
-    for key in ("question", "task_main", "input", "query"):
-        value = pair.target.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return ""
+SUCCESS_FEEDBACK = """The memory was given to the solver for the target query above, and the target was \
+completed. Do not rewrite this one memory; work out what kinds of memory help in situations like this and \
+how the extraction guidelines should ask for them. Did the memory help the target, and how? What made it \
+useful (level of abstraction, specificity, kind of information, transferability)? What general lesson \
+follows for the guidelines?"""
+
+FAILURE_FEEDBACK = """The memory was given to the solver for the target query above, and the target was not \
+completed. Do not fix the memory for this one example; find what the extraction guidelines failed to \
+capture. What memory from this source would have served the target better? What was missing or \
+ineffective (key information missing, too specific, too vague, not transferable)? How should the \
+guidelines change?"""
 
 
-def source_excerpt(pair: Pair, limit: int = EXCERPT_CHARS) -> str:
-    text = "\n".join(f"{turn.role}: {turn.content}" for turn in pair.source_messages)
-    if len(text) <= limit:
-        return text
-    half = limit // 2
-    return f"{text[:half]}\n[...]\n{text[-half:]}"
-
-
-def outcome_feedback(rollout: Rollout) -> str:
-    """Plain-language feedback from the reward and the scorer's note."""
-    detail = f" ({rollout.score_detail})" if rollout.score_detail else ""
-    if rollout.error:
-        return f"The rollout failed before scoring: {rollout.error}. Nothing downstream used the memory."
-    if not rollout.memory.strip():
-        return (f"Reward {rollout.reward:.2f}{detail}. The extractor wrote no memory, so the solver got no "
-                "help; the prompt should make it keep what a later, related task would need.")
-    if rollout.reward >= 1.0:
-        return (f"Success{detail}. The memory supported a correct answer: keep asking for this kind of "
-                "information, stated this concretely.")
-    if rollout.reward > 0.0:
-        return (f"Partial credit {rollout.reward:.2f}{detail}. The memory helped only in part: ask for the "
-                "missing specifics (exact values, stated preferences, the step that decided the outcome).")
-    return (f"Failure{detail}. The memory did not give the solver what it needed: it missed or blurred the "
-            "fact, preference or lesson from the source that the target depends on, or it added noise.")
+def feedback_for(rollout: Rollout) -> str:
+    return SUCCESS_FEEDBACK if succeeded(rollout) else FAILURE_FEEDBACK
 
 
 class CandidateGuard:
     """The shared guardrails (truncated, too long, leaking training text) on every prompt gepa proposes.
     A rejected prompt scores zero without spending rollouts, so gepa never accepts it."""
 
-    def __init__(self, seed_text: str, max_chars: int, leaks: LeakChecker) -> None:
+    def __init__(self, seed_text: str, max_chars: int, leaks: LeakChecker, *, enabled: bool = True) -> None:
+        self.enabled = enabled
         self.seed_text = seed_text
         self.max_chars = max_chars
         self.leaks = leaks
@@ -171,7 +153,7 @@ class CandidateGuard:
         key = prompt_hash(text)
         if key not in self.verdicts:
             truncated = any(text in reply for reply in self.truncated_replies)
-            self.verdicts[key] = "empty prompt" if not text.strip() else check_candidate(
+            self.verdicts[key] = "empty prompt" if not text.strip() else None if not self.enabled else check_candidate(
                 text, base_text=self.seed_text, truncated=truncated, max_chars=self.max_chars, leaks=self.leaks)
         return self.verdicts[key]
 
@@ -182,7 +164,10 @@ class HarnessAdapter:
     propose_new_texts: Any = None  # gepa's own reflective proposer writes the new texts
 
     def __init__(self, harness: Harness, bridge: _LoopBridge, stopper: MeterStopper,
-                 seed_prompt: ExtractionPrompt, guard: CandidateGuard) -> None:
+                 seed_prompt: ExtractionPrompt, guard: CandidateGuard, policy: FeedbackPolicy,
+                 query: QueryFn) -> None:
+        self.policy = policy
+        self.query = query
         self.harness = harness
         self.bridge = bridge
         self.stopper = stopper
@@ -219,21 +204,12 @@ class HarnessAdapter:
     ) -> Mapping[str, Sequence[Mapping[str, Any]]]:
         records: list[dict[str, Any]] = []
         for trace in eval_batch.trajectories or []:
-            record: dict[str, Any] = {"Source excerpt": source_excerpt(trace.pair)}
-            target = target_text(trace.pair)
-            if target:
-                record["Target task"] = target[:EXCERPT_CHARS // 2]
             if trace.rollout is None:
-                record["Memory written"] = "(not run)"
-                record["Outcome"] = "not evaluated"
-                record["Feedback"] = f"The prompt was rejected before running ({trace.problem})."
-            else:
-                rollout = trace.rollout
-                record["Memory written"] = rollout.memory.strip() or "(empty)"
-                record["Outcome"] = (f"reward {rollout.reward:.2f}; solver answer begins: "
-                                     f"{rollout.solver_output.strip()[:ANSWER_CHARS]}")
-                record["Feedback"] = outcome_feedback(rollout)
-            records.append(record)
+                records.append({"Example": f"Source conversation:\n{cut(source_text(trace.pair), 500)}",
+                                "Feedback": f"The prompt was rejected before running ({trace.problem})."})
+                continue
+            view = render_rollout(trace.pair, trace.rollout, self.query(trace.pair), self.policy)
+            records.append({"Example": view, "Feedback": feedback_for(trace.rollout)})
         return {name: records for name in components_to_update}
 
 
@@ -279,14 +255,27 @@ class _FileLogger:
             handle.write(f"{message}\n")
 
 
-def split_pool(pairs: Sequence[Pair], seed: int) -> tuple[list[Pair], list[Pair]]:
-    """Seeded halves of the training pool: (trainset for reflection, valset for the Pareto front)."""
-    ordered = sorted(pairs, key=lambda p: p.key)
-    random.Random(seed).shuffle(ordered)
-    if len(ordered) < 2:
-        return list(ordered), list(ordered)
-    half = len(ordered) // 2
-    return ordered[half:], ordered[:half]
+def split_pool(pairs: Sequence[Pair], seed: int, val_fraction: float = 0.5) -> tuple[list[Pair], list[Pair]]:
+    """(trainset for reflection, valset for the Pareto front), stratified per dataset as in the reference:
+    each dataset's pairs are shuffled (seeded) and `val_fraction` of them (rounded down) is held out."""
+    by_dataset: dict[str, list[Pair]] = {}
+    for pair in sorted(pairs, key=lambda p: p.key):
+        by_dataset.setdefault(pair.dataset, []).append(pair)
+    rng = random.Random(seed)
+    train: list[Pair] = []
+    val: list[Pair] = []
+    for name in sorted(by_dataset):
+        bucket = by_dataset[name]
+        rng.shuffle(bucket)
+        held = int(val_fraction * len(bucket))
+        train.extend(bucket[:len(bucket) - held])
+        val.extend(bucket[len(bucket) - held:])
+    if not val or not train:  # too few pairs to hold any out: validate on what there is
+        everything = train + val
+        return everything, list(everything)
+    rng.shuffle(train)
+    rng.shuffle(val)
+    return train, val
 
 
 def rollouts_per_round(settings: EvolveSettings) -> int:
@@ -310,9 +299,7 @@ def _gepa_calls_so_far(gepa_dir: Path) -> int:
 class GepaOptimizer:
     name = "gepa"
 
-    def __init__(self, *, reflection_minibatch_size: int = REFLECTION_MINIBATCH,
-                 reporter: Reporter | None = None) -> None:
-        self.reflection_minibatch_size = reflection_minibatch_size
+    def __init__(self, *, reporter: Reporter | None = None) -> None:
         self.reporter = reporter or Reporter()
 
     async def optimize(self, seed_prompt: ExtractionPrompt, train_pairs: list[Pair], harness: Harness,
@@ -322,12 +309,16 @@ class GepaOptimizer:
         if not resume and gepa_dir.exists():
             shutil.rmtree(gepa_dir)
         gepa_dir.mkdir(exist_ok=True)
-        trainset, valset = split_pool(train_pairs, settings.seed)
+        trainset, valset = split_pool(train_pairs, settings.seed, settings.gepa_val_fraction)
         bridge = _LoopBridge(asyncio.get_running_loop())
         stopper = MeterStopper(harness.meter)
         guard = CandidateGuard(seed_prompt.text, settings.max_prompt_chars,
-                               LeakChecker.for_pairs(train_pairs, settings.leak_ngram))
-        adapter = HarnessAdapter(harness, bridge, stopper, seed_prompt, guard)
+                               LeakChecker.for_pairs(train_pairs, settings.leak_ngram), enabled=settings.guardrails)
+        chars = settings.gepa_source_chars
+        policy = FeedbackPolicy(show_gold=settings.feedback_gold, source_chars=chars, query_chars=chars,
+                                output_chars=chars)
+        adapter = HarnessAdapter(harness, bridge, stopper, seed_prompt, guard, policy,
+                                 task_query(harness.runner.tasks))
         recorder = LineageRecorder(run_dir, seed_prompt, COMPONENT, resume=resume, reporter=self.reporter,
                                    guardrail_verdicts=guard.verdicts)
         recorder.save_state(status="running", meter=harness.meter,
@@ -338,8 +329,8 @@ class GepaOptimizer:
             return gepa_optimize(
                 seed_candidate={COMPONENT: seed_prompt.text}, trainset=trainset, valset=valset,
                 adapter=adapter, reflection_lm=OptimizerRoleLM(harness.llm, bridge, stopper, guard),
-                reflection_prompt_template=REFLECTION_TEMPLATE,
-                reflection_minibatch_size=self.reflection_minibatch_size,
+                reflection_prompt_template=REFLECTION_TEMPLATE if settings.gepa_template == "clue" else None,
+                reflection_minibatch_size=settings.gepa_minibatch,
                 candidate_selection_strategy="pareto", max_metric_calls=max_calls, stop_callbacks=[stopper],
                 run_dir=str(gepa_dir), logger=_FileLogger(gepa_dir / "run_log.txt"),
                 callbacks=[cast("GEPACallback", recorder)],  # gepa calls only the methods it finds

@@ -89,6 +89,7 @@ class AnalysisRecord(BaseModel):
     success_analysis: str = ""
     failure_analysis: str = ""
     recommendations: list[str] = Field(default_factory=list)
+    risks: str = ""  # MemEvolve's overfitting warnings
     mode: str = "tools"  # "tools" | "context" | "failed"
     steps: int = 0
     notes: list[str] = Field(default_factory=list)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field
@@ -18,13 +18,7 @@ from clue.bench.records import Pair
 from clue.bench.rollouts import Rollout
 from clue.llm.client import LLM
 from clue.llm.types import LLMError, Message, TransientLLMError
-from clue.memory.render import render_conversation
-
-SOURCE_CHARS = 1500
-MEMORY_CHARS = 800
-QUERY_CHARS = 600
-OUTPUT_CHARS = 600
-
+from clue.evolve.feedback import FeedbackPolicy, QueryFn, outcome_label, render_rollout, succeeded
 
 def clip(limit: int) -> BeforeValidator:
     """Cut an over-long string or list instead of rejecting the whole reply. Pair it with
@@ -34,16 +28,6 @@ def clip(limit: int) -> BeforeValidator:
         return value[:limit] if isinstance(value, str | list) else value
 
     return BeforeValidator(cut)
-
-
-def excerpt(text: str, limit: int) -> str:
-    """Head and tail of a long text; the middle is marked as cut."""
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    head = (limit * 2) // 3
-    tail = limit - head
-    return f"{text[:head]}\n[... {len(text) - limit} characters cut ...]\n{text[-tail:]}"
 
 
 def one_line(text: str, limit: int) -> str:
@@ -60,40 +44,35 @@ class ExampleLog:
     rollout: Rollout
     query: str
     summary: str = ""
+    policy: FeedbackPolicy = field(default_factory=FeedbackPolicy)
 
     @property
     def success(self) -> bool:
-        return self.rollout.reward > 0.5
+        return succeeded(self.rollout)
 
     @property
     def outcome(self) -> str:
-        return "success" if self.success else "failure"
+        return outcome_label(self.rollout)
 
     def overview_line(self) -> str:
         scenario = self.summary or f"task: {self.query}"
         return (f"{self.id} | {self.outcome} | {one_line(scenario, 220)} | memory: "
                 f"{one_line(self.rollout.memory or '(empty)', 120)}")
 
-    def full_case(self) -> str:
-        source = render_conversation(t.model_dump() for t in self.pair.source_messages)
-        return (f"Example {self.id} ({self.outcome}, reward {self.rollout.reward:g})\n"
-                + (f"Scenario: {self.summary}\n" if self.summary else "")
-                + f"Source conversation (excerpt):\n{excerpt(source, SOURCE_CHARS)}\n"
-                f"Memory written:\n{excerpt(self.rollout.memory or '(empty)', MEMORY_CHARS)}\n"
-                f"Later task:\n{excerpt(self.query, QUERY_CHARS)}\n"
-                f"Solver reply:\n{excerpt(self.rollout.solver_output or '(none)', OUTPUT_CHARS)}")
-
-
-QueryFn = Callable[[Pair], str]
+    def full_case(self, policy: FeedbackPolicy | None = None) -> str:
+        return render_rollout(self.pair, self.rollout, self.query, policy or self.policy,
+                              title=f"Example {self.id}. ", summary=self.summary)
 
 
 def build_logs(pairs: Sequence[Pair], rollouts: Sequence[Rollout], query: QueryFn,
-               summaries: dict[str, str] | None = None) -> list[ExampleLog]:
+               summaries: dict[str, str] | None = None,
+               policy: FeedbackPolicy | None = None) -> list[ExampleLog]:
     width = max(2, len(str(len(pairs))))
     logs = []
     for number, (pair, rollout) in enumerate(zip(pairs, rollouts, strict=True), start=1):
         eid = f"e{number:0{width}d}"
-        logs.append(ExampleLog(eid, pair, rollout, query(pair), (summaries or {}).get(eid, "")))
+        logs.append(ExampleLog(eid, pair, rollout, query(pair), (summaries or {}).get(eid, ""),
+                               policy or FeedbackPolicy()))
     return logs
 
 
@@ -121,25 +100,29 @@ class ScenarioSummary(BaseModel):
     summary: Annotated[str, clip(500), Field(max_length=500)]
 
 
-SUMMARIZER = """You review one example of memory extraction. An extractor read a past conversation and \
-wrote memories; later a solver used them on a new task. The outcome says whether that worked.
-Write 2-3 sentences on the extraction scenario: what kind of information had to be kept for the later task \
-(for example exact values, personal preferences, a solution method, the cause of a failure), what made \
-keeping it hard, and whether the memory kept it.
-Stay general: no names, numbers, topics or dataset names from the example.
+SUMMARIZER = """You read one memory-extraction example and describe its extraction scenario. An extractor \
+read a past conversation and wrote a memory; later a solver used that memory on a target query, with the \
+outcome shown.
+In 2-3 flowing sentences, say what kind of information had to be extracted for the target (for example a \
+stated fact, a preference, a procedure, a cause of failure, a time or place relation) and what made \
+extracting it hard (for example a long context, information stated only implicitly, noise around it, \
+choosing between keeping details verbatim and abstracting them).
+Describe the scenario, not the topic or the dataset: no names, numbers or subject matter from the example.
 Reply with JSON only: {"summary": "..."}"""
 
 
-def summary_messages(log: ExampleLog) -> list[Message]:
-    case = log.full_case()
+def summary_messages(log: ExampleLog, chars: int | None) -> list[Message]:
+    policy = FeedbackPolicy(show_gold=log.policy.show_gold, source_chars=chars, query_chars=chars,
+                            output_chars=chars)
     return [{"role": "system", "content": SUMMARIZER},
-            {"role": "user", "content": f"{case}\n\nWrite the scenario summary."}]
+            {"role": "user", "content": f"{log.full_case(policy)}\n\nWrite the scenario summary."}]
 
 
-async def summarize_example(llm: LLM, log: ExampleLog, names: Sequence[str]) -> str:
+async def summarize_example(llm: LLM, log: ExampleLog, names: Sequence[str], chars: int | None = 4096) -> str:
     """2-3 sentences; a plain outcome line if the model gives nothing usable (the run goes on)."""
     try:
-        result = await llm.structured("optimizer", summary_messages(log), ScenarioSummary, cuttable_index=1)
+        result = await llm.structured("optimizer", summary_messages(log, chars), ScenarioSummary,
+                                      cuttable_index=1)
     except TransientLLMError:
         raise
     except LLMError as exc:

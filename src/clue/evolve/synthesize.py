@@ -1,9 +1,13 @@
-"""Synthesize analyses into a candidate prompt: the model returns section edits, applied deterministically.
+"""Synthesize analyses into a candidate prompt, in one of two modes.
 
-The synthesizer never rewrites the prompt. It returns a short list of edits against the base prompt's
-`## ` sections, each `replace` (new body) or `append` (added to the body); an unknown section is added as
-a new section before `## Output format`. Untouched sections keep their exact bytes, so the diff against the
-parent shows only the edits.
+- `rewrite` (the reference): the synthesizer writes the whole new prompt (JSON: candidate id, system prompt,
+  rationale) from the full analyses, told to prefer targeted, high-impact changes over a rewrite.
+- `edits` (a clue option): it returns a short list of edits against the base prompt's `## ` sections,
+  each `replace` (new body) or `append` (added to the body); an unknown section is added before
+  `## Output format`. Untouched sections keep their exact bytes, so the diff shows only the edits.
+
+CluE's and MemEvolve's synthesizers differ only in their instructions (`CLUE_SYNTHESIZER`,
+`clue.evolve.memevolve.MEMEVOLVE_GENERATOR`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field
 
 from clue.evolve.state import AnalysisRecord, EditRecord
-from clue.evolve.summarize import clip, one_line
+from clue.evolve.summarize import clip
 from clue.llm.client import LLM
 from clue.llm.types import LLMError, Message, TransientLLMError
 from clue.memory.prompts import ExtractionPrompt
@@ -37,6 +41,14 @@ class Edit(BaseModel):
 class SynthesisReply(BaseModel):
     edits: Annotated[list[Edit], clip(5)] = Field(min_length=1, max_length=5)
     rationale: Annotated[str, clip(200), Field(max_length=200)] = ""
+
+
+class RewriteReply(BaseModel):
+    """The reference's candidate object: the whole new system prompt."""
+
+    candidate_id: str = ""
+    system_prompt: str = Field(min_length=1)
+    rationale: str = ""
 
 
 @dataclass
@@ -123,37 +135,58 @@ def apply_edits(base_text: str, edits: Sequence[Edit | EditRecord]) -> tuple[str
     return (result if result.endswith("\n") else result + "\n"), notes
 
 
-SYNTHESIZER = """You improve a memory-extraction prompt. You get the prompt and analyses of example groups, \
-each with recommendations. Propose targeted edits, not a rewrite:
-- advice shared by several groups becomes a general guideline under "## Guidelines";
-- build a taxonomy of memory types under "## Memory types": each type gets a name, when to use it, \
-and its own guidelines;
-- when advice conflicts, put each side under the memory type where it applies;
-- keep edits short and general; never copy text from the examples.
-Each edit names one existing section and is "replace" (new body) or "append" (added lines).
-Reply with JSON only: {"edits": [{"section": "## Memory types", "operation": "replace", "text": "..."}], \
-"rationale": "one sentence"}"""
+CLUE_SYNTHESIZER = """You improve a memory-extraction system prompt using analysis reports from several groups \
+of examples, each group a different extraction scenario. Produce ONE improved prompt that handles all of \
+these scenarios.
+How to combine the reports:
+1. Advice that recurs across groups becomes general extraction guidelines that hold for every kind of memory.
+2. Organize group-specific advice into a taxonomy of memory categories. Give each category a short \
+definition and its own extraction guidelines. Categories need not match the groups one to one: merge or \
+split them so they do not overlap.
+3. When groups give conflicting advice, do not force one rule: place each side under the category where \
+it applies.
+4. Change what matters most. Keep the parts of the current prompt that work; prefer focused additions and \
+revisions to rewriting everything.
+The prompt you write must be clear and direct for another model to follow, organized in explicit sections, \
+and use concrete verbs (extract, keep, drop, merge) rather than vague ones; short examples are fine where \
+they remove doubt. Never copy text from the examples."""
+
+EDIT_FORMAT = """Reply with edits to the current prompt's sections, not a new prompt. Each edit names a \
+section and is "replace" (new body) or "append" (added lines); an unknown section is added as a new one. \
+At most {max_edits} edits.
+Reply with JSON only: {{"edits": [{{"section": "## Memory types", "operation": "replace", "text": "..."}}], \
+"rationale": "one sentence"}}"""
+
+REWRITE_FORMAT = """Reply with JSON only, no other text: {"candidate_id": "cand_01", "system_prompt": "<the \
+complete new prompt>", "rationale": "<which insights drove the changes>"}. The prompt must not be empty."""
 
 
 def render_analyses(analyses: Sequence[AnalysisRecord]) -> str:
+    """Every analysis in full: the synthesizer reads what the analysts wrote, not a digest of it."""
     blocks = []
     for a in analyses:
-        advice = "\n".join(f"- {one_line(r, 200)}" for r in a.recommendations)
-        blocks.append(f"### {a.label} ({a.size} examples, {a.successes} succeeded)\n"
-                      f"What worked: {one_line(a.success_analysis or '-', 300)}\n"
-                      f"What failed: {one_line(a.failure_analysis or '-', 300)}\n"
-                      f"Recommendations:\n{advice}")
+        advice = "\n".join(f"- {r}" for r in a.recommendations)
+        block = (f"### {a.label} ({a.size} examples, {a.successes} succeeded)\n"
+                 f"Success analysis:\n{a.success_analysis or '-'}\n"
+                 f"Failure analysis:\n{a.failure_analysis or '-'}\n"
+                 f"Recommendations:\n{advice or '-'}")
+        if a.risks:
+            block += f"\nRisks:\n{a.risks}"
+        blocks.append(block)
     return "\n\n".join(blocks)
 
 
-def synthesis_messages(base: ExtractionPrompt, analyses: Sequence[AnalysisRecord], index: int,
-                       total: int) -> list[Message]:
-    sections = ", ".join(section_names(base.text)) or "(none)"
-    return [{"role": "system", "content": SYNTHESIZER},
+def synthesis_messages(base: ExtractionPrompt, analyses: Sequence[AnalysisRecord], *, instructions: str,
+                       mode: str = "rewrite", max_edits: int = 5) -> list[Message]:
+    if mode == "edits":
+        sections = ", ".join(section_names(base.text)) or "(none)"
+        tail, head = EDIT_FORMAT.format(max_edits=max_edits), f"Current prompt (sections: {sections}):"
+    else:
+        tail, head = REWRITE_FORMAT, "Current prompt:"
+    return [{"role": "system", "content": f"{instructions}\n{tail}"},
             {"role": "user",
-             "content": f"Current prompt (sections: {sections}):\n"
-                        f"<prompt>\n{base.text.strip()}\n</prompt>\n\nAnalyses:\n{render_analyses(analyses)}\n\n"
-                        f"This is draft {index + 1} of {total}: make it differ from other drafts."}]
+             "content": f"{head}\n<prompt>\n{base.text.strip()}\n</prompt>\n\n"
+                        f"Analyses ({len(analyses)}):\n{render_analyses(analyses)}"}]
 
 
 @dataclass
@@ -163,14 +196,27 @@ class Synthesis:
     truncated: bool = False
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    text: str | None = None  # rewrite mode: the whole new prompt
+
+
+def _edits_reply(max_edits: int) -> type[BaseModel]:
+    if max_edits == 5:
+        return SynthesisReply
+
+    class Reply(SynthesisReply):
+        edits: Annotated[list[Edit], clip(max_edits)] = Field(min_length=1, max_length=max_edits)
+
+    return Reply
 
 
 async def synthesize(llm: LLM, base: ExtractionPrompt, analyses: Sequence[AnalysisRecord], *, index: int,
-                     total: int) -> Synthesis:
+                     instructions: str = CLUE_SYNTHESIZER, mode: str = "rewrite",
+                     max_edits: int = 5) -> Synthesis:
     """One draft; `index` is the repeat index, so each draft samples differently."""
+    schema: type[BaseModel] = RewriteReply if mode == "rewrite" else _edits_reply(max_edits)
+    messages = synthesis_messages(base, analyses, instructions=instructions, mode=mode, max_edits=max_edits)
     try:
-        result = await llm.structured("optimizer", synthesis_messages(base, analyses, index, total),
-                                      SynthesisReply, repeat=index, cuttable_index=1)
+        result = await llm.structured("optimizer", messages, schema, repeat=index, cuttable_index=1)
     except TransientLLMError:
         raise
     except LLMError as exc:
@@ -178,6 +224,12 @@ async def synthesize(llm: LLM, base: ExtractionPrompt, analyses: Sequence[Analys
     completion = result.completion
     truncated = bool(completion and (completion.truncated
                                      or any("token limit" in n for n in completion.notes)))
-    if result.value is None:
+    value = result.value
+    if value is None:
         return Synthesis(truncated=truncated, error=result.error or "unusable reply", notes=result.notes)
-    return Synthesis(list(result.value.edits), result.value.rationale.strip(), truncated, None, result.notes)
+    if isinstance(value, RewriteReply):
+        text = value.system_prompt.strip()
+        return Synthesis(rationale=value.rationale.strip(), truncated=truncated, notes=result.notes,
+                         text=text + "\n", error=None if text else "empty prompt")
+    assert isinstance(value, SynthesisReply)
+    return Synthesis(list(value.edits), value.rationale.strip(), truncated, None, result.notes)

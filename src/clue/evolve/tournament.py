@@ -5,16 +5,16 @@ A method subclasses `TournamentOptimizer` and implements only `propose` (its own
 cluster, analyze, synthesize). Selection, finals, guardrails, persistence, budget handling and reporting
 live here once.
 
-Pairs: the training pool is shuffled once (seeded). Round r's batch is `batch` pairs from the cursor; its
-finals use `resample` pairs drawn (seeded) from earlier rounds' batches, plus the *next* `batch` pairs, which
-are also round r+1's batch: the winner has already run on them, so the next round's base evaluation is free.
+Pairs (the reference schedule): the training pool is shuffled once (seeded). Round r's batch is `batch`
+pairs from the cursor; its finals use `resample` pairs drawn (seeded) from this round's batch plus the next
+`batch` pairs; the cursor then advances by 2 x batch, so the finals' new pairs never become a training
+batch and the incumbent is never re-scored on the rollouts it won on. The pool wraps around.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -25,9 +25,11 @@ from typing import Any, TypeVar
 from clue.bench.records import Pair
 from clue.bench.rollouts import Rollout, rollout_id
 from clue.evolve.budget import BudgetExhausted
+from clue.evolve.feedback import FeedbackPolicy, task_query
 from clue.evolve.guardrails import LeakChecker, check_candidate
 from clue.evolve.harness import Harness, PromptScore, score_rollouts
 from clue.evolve.lineage import history, write_lineage
+from clue.evolve.progress import record_round, record_stop, round_progress
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
 from clue.evolve.reporting import Reporter, round_report
 from clue.evolve.state import (
@@ -42,23 +44,26 @@ from clue.evolve.state import (
     write_atomic,
 )
 from clue.evolve.summarize import ExampleLog, build_logs, dataset_names
-from clue.evolve.synthesize import Synthesis, apply_edits, synthesize
+from clue.evolve.synthesize import CLUE_SYNTHESIZER, Synthesis, apply_edits, synthesize
 from clue.llm.client import LLM
 from clue.memory.prompts import ExtractionPrompt
 
 
-def rank(scores: Sequence[PromptScore]) -> list[PromptScore]:
-    """Best first: higher accuracy, then fewer tokens, then less time; entry order settles exact ties."""
+def rank(scores: Sequence[PromptScore], tie_break: str = "incumbent") -> list[PromptScore]:
+    """Best first by accuracy. Ties: "incumbent" keeps entry order (the base is entered first, so it keeps a
+    tie, as in the reference code); "tokens" prefers fewer tokens, then less time (the paper's text)."""
     order = {s.prompt_hash: i for i, s in enumerate(scores)}
-    return sorted(scores, key=lambda s: (-s.accuracy, s.tokens, s.seconds, order[s.prompt_hash]))
+    if tie_break == "tokens":
+        return sorted(scores, key=lambda s: (-s.accuracy, s.tokens, s.seconds, order[s.prompt_hash]))
+    return sorted(scores, key=lambda s: (-s.accuracy, order[s.prompt_hash]))
 
 
-def select_top(scores: Sequence[PromptScore], k: int) -> list[str]:
-    return [s.prompt_hash for s in rank(scores)[:max(k, 1)]]
+def select_top(scores: Sequence[PromptScore], k: int, tie_break: str = "incumbent") -> list[str]:
+    return [s.prompt_hash for s in rank(scores, tie_break)[:max(k, 1)]]
 
 
 def pool_slice(pool: Sequence[str], start: int, n: int) -> list[str]:
-    """`n` keys from `start`, wrapping around a pool that runs out (wrapped keys reuse cached rollouts)."""
+    """`n` keys from `start`, wrapping around a pool that runs out."""
     if not pool:
         return []
     return [pool[(start + i) % len(pool)] for i in range(min(n, len(pool)))]
@@ -66,17 +71,14 @@ def pool_slice(pool: Sequence[str], start: int, n: int) -> list[str]:
 
 def finals_keys(pool: Sequence[str], cursor: int, batch: int, resample: int, seed: int,
                 round_index: int) -> tuple[list[str], list[str]]:
-    """(resampled, new). Resampled come from earlier batches, topped up from the current one in round 1."""
+    """(resampled, new): `resample` keys drawn (seeded) from this round's batch, and the next `batch` keys
+    (those already in the resampled draw are not repeated)."""
     current = pool_slice(pool, cursor, batch)
-    new = pool_slice(pool, cursor + batch, batch)
-    taken = set(current) | set(new)
-    earlier = list(dict.fromkeys(k for k in pool_slice(pool, 0, min(cursor, len(pool))) if k not in taken))
     rng = random.Random(seed * 1000 + round_index)
-    picked = rng.sample(earlier, min(resample, len(earlier)))
-    if len(picked) < resample:
-        spare = [k for k in current if k not in new]
-        picked += rng.sample(spare, min(resample - len(picked), len(spare)))
-    return picked, [k for k in new if k not in picked]
+    picked = rng.sample(current, min(resample, len(current)))
+    taken = set(picked)
+    new = [k for k in dict.fromkeys(pool_slice(pool, cursor + batch, batch)) if k not in taken]
+    return picked, new
 
 
 def budget_error(exc: BaseException) -> BudgetExhausted | None:
@@ -197,17 +199,27 @@ class RunContext:
 
     def query(self, pair: Pair) -> str:
         """The solver's task text, for the optimizer's view of an example."""
-        try:
-            messages = self.harness.runner.tasks(pair.dataset).query_messages(pair)
-            return "\n".join(m["content"] for m in messages if m["role"] == "user")
-        except Exception:  # an unknown task must not stop the optimizer; show the raw target instead
-            return json.dumps(pair.target, default=str)[:2000]
+        return task_query(self.harness.runner.tasks)(pair)
 
-    async def evaluate_many(self, rs: RoundState, prompts: Sequence[ExtractionPrompt],
-                            pairs: Sequence[Pair]) -> dict[str, list[Rollout]]:
+    def repeat(self, stage: str) -> int:
+        """Repeat index of a stage. Reusing rollouts, every stage shares repeat 0 (a prompt's result on a pair is
+        computed once); otherwise the tournament and finals draw fresh rollouts, as the reference does."""
+        if self.settings.reuse_rollouts:
+            return 0
+        return {"baseline": 0, "tournament": 1, "finals": 2}[stage]
+
+    async def evaluate_many(self, rs: RoundState, prompts: Sequence[ExtractionPrompt], pairs: Sequence[Pair],
+                            stage: str = "baseline") -> dict[str, list[Rollout]]:
         new, reused = self.harness.new_rollouts, self.harness.reused_rollouts
+        repeat = self.repeat(stage)
         try:
-            return await self.harness.evaluate_many(prompts, pairs)
+            if self.settings.concurrent_candidates:
+                return await self.harness.evaluate_many(prompts, pairs, repeat)
+            results: dict[str, list[Rollout]] = {}
+            for prompt in prompts:
+                if prompt.hash not in results:
+                    results[prompt.hash] = await self.harness.evaluate(prompt, pairs, repeat)
+            return results
         finally:
             rs.new_rollouts += self.harness.new_rollouts - new
             rs.reused_rollouts += self.harness.reused_rollouts - reused
@@ -220,7 +232,12 @@ class RunContext:
         rollouts = [r for r in found if r is not None]
         if len(rollouts) < len(pairs):
             rollouts = (await self.evaluate_many(rs, [base], pairs))[base.hash]
-        return build_logs(pairs, rollouts, self.query, rs.summaries)
+        return build_logs(pairs, rollouts, self.query, rs.summaries, self.policy())
+
+    def policy(self, source_chars: int | None = None) -> FeedbackPolicy:
+        chars = self.settings.case_chars if source_chars is None else source_chars
+        return FeedbackPolicy(show_gold=self.settings.feedback_gold, source_chars=chars, memory_chars=chars,
+                              query_chars=chars, output_chars=chars)
 
 
 class TournamentOptimizer(ABC):
@@ -257,6 +274,7 @@ class TournamentOptimizer(ABC):
         run.state.step = "finished" if run.state.finished else f"stopped ({stopped})"
         run.save()
         run.write_best()
+        record_stop(run_dir, self.name, run.state.stopped_by)
         return OptimizationResult(best=run.state.prompt(run.state.base), history=history(run.state),
                                   stopped_by=stopped)
 
@@ -275,7 +293,7 @@ class TournamentOptimizer(ABC):
 
     async def _baseline(self, run: RunContext, rs: RoundState) -> None:
         base = run.state.prompt(rs.base_hash)
-        results = await run.evaluate_many(rs, [base], run.batch_pairs(rs))
+        results = await run.evaluate_many(rs, [base], run.batch_pairs(rs), "baseline")
         rs.base_score = ScoreRecord.of(score_rollouts(base, results[base.hash]), base.name)
 
     async def _tournament(self, run: RunContext, rs: RoundState) -> None:
@@ -290,64 +308,76 @@ class TournamentOptimizer(ABC):
                 self.reporter.rejected(self.name, rs.index + 1, c.name, c.rejected)
                 continue
             entrants.append(run.state.prompt(c.hash))
-        results = await run.evaluate_many(rs, entrants, run.batch_pairs(rs))
+        results = await run.evaluate_many(rs, entrants, run.batch_pairs(rs), "tournament")
         scores = [score_rollouts(p, results[p.hash]) for p in entrants]
         rs.tournament = [ScoreRecord.of(s, p.name) for s, p in zip(scores, entrants, strict=True)]
-        rs.finalists = select_top(scores, run.settings.top)
+        rs.finalists = select_top(scores, run.settings.top, run.settings.tie_break)
 
     async def _finals(self, run: RunContext, rs: RoundState) -> None:
         state, settings = run.state, run.settings
-        finalists = [state.prompt(h) for h in rs.finalists]
+        # Entry order (base first, then candidates by index) decides incumbent-style ties in the finals too.
+        entry = [s.prompt_hash for s in rs.tournament]
+        ordered = sorted(rs.finalists, key=lambda h: entry.index(h) if h in entry else len(entry))
+        finalists = [state.prompt(h) for h in ordered]
         winner = rs.finalists[0]
         if len(finalists) > 1:
             resampled, new = finals_keys(state.pool, state.cursor, settings.batch, settings.resample,
                                          settings.seed, rs.index)
             rs.finals_pairs = resampled + new
-            results = await run.evaluate_many(rs, finalists, [run.pairs[k] for k in rs.finals_pairs])
+            results = await run.evaluate_many(rs, finalists, [run.pairs[k] for k in rs.finals_pairs], "finals")
             scores = [score_rollouts(p, results[p.hash]) for p in finalists]
             rs.finals = [ScoreRecord.of(s, p.name) for s, p in zip(scores, finalists, strict=True)]
-            winner = rank(scores)[0].prompt_hash
+            winner = rank(scores, settings.tie_break)[0].prompt_hash
         # One atomic save (made by run.step) closes the round: winner, new base, cursor.
         rs.winner = winner
         state.base = winner
         state.completed_rounds = rs.index + 1
-        state.cursor += settings.batch
+        state.cursor += settings.advance
         run.write_best()
+        record_round(run.run_dir, self.name, round_progress(state, rs, run.harness.meter.summary()))
 
     async def synthesize_candidates(self, run: RunContext, rs: RoundState,
-                                    analyses_for: Callable[[int], list[AnalysisRecord]]) -> None:
+                                    analyses_for: Callable[[int], list[AnalysisRecord]],
+                                    instructions: str = CLUE_SYNTHESIZER) -> None:
         """Draft `settings.candidates` candidates concurrently (repeat index = draft index) and vet them."""
         base = run.state.prompt(rs.base_hash)
-        total = run.settings.candidates
+        settings = run.settings
 
         async def draft(index: int) -> CandidateRecord:
             analyses = analyses_for(index)
-            if any(a.recommendations for a in analyses):
-                drafted = await synthesize(run.llm, base, analyses, index=index, total=total)
+            if any(a.recommendations or a.failure_analysis or a.success_analysis for a in analyses):
+                drafted = await synthesize(run.llm, base, analyses, index=index, instructions=instructions,
+                                           mode=settings.synthesis_mode, max_edits=settings.max_edits)
             else:
-                drafted = Synthesis(error="no analysis produced recommendations")
+                drafted = Synthesis(error="no analysis produced anything to act on")
             return self.vet(run, rs, index, drafted, [a.key for a in analyses])
 
         run.check_budget()
-        await run.fill(rs.candidates, {str(i): functools.partial(draft, i) for i in range(total)})
+        await run.fill(rs.candidates, {str(i): functools.partial(draft, i) for i in range(settings.candidates)})
 
     def vet(self, run: RunContext, rs: RoundState, index: int, drafted: Synthesis,
             sources: list[str]) -> CandidateRecord:
-        """Apply the edits and the guardrails; a rejected candidate keeps its reason and never runs."""
+        """Build the candidate's text and apply the guardrails; a rejected candidate keeps its reason and never
+        runs. With guardrails off only an unusable reply or an unchanged prompt is rejected."""
         base = run.state.prompt(rs.base_hash)
+        settings = run.settings
         name = f"{self.name}-r{rs.index + 1}-c{index + 1}"
         record = CandidateRecord(index=index, name=name, parent=base.hash,
                                  edits=[EditRecord(**e.model_dump()) for e in drafted.edits],
                                  rationale=drafted.rationale, sources=sources, notes=list(drafted.notes))
-        if drafted.error is not None and not drafted.truncated:
-            record.rejected = f"no usable edits: {drafted.error}"
+        if drafted.error is not None and not (drafted.truncated and settings.guardrails):
+            record.rejected = f"no usable candidate: {drafted.error}"
         else:
-            text, notes = apply_edits(base.text, drafted.edits)
+            if drafted.text is not None:
+                text, notes = drafted.text, ["whole prompt rewritten"]
+            else:
+                text, notes = apply_edits(base.text, drafted.edits)
             prompt = ExtractionPrompt(record.name, text)
             record.text, record.hash = text, prompt.hash
             record.notes += notes
-            record.rejected = check_candidate(text, base_text=base.text, truncated=drafted.truncated,
-                                              max_chars=run.settings.max_prompt_chars, leaks=run.leaks)
+            if settings.guardrails:
+                record.rejected = check_candidate(text, base_text=base.text, truncated=drafted.truncated,
+                                                  max_chars=settings.max_prompt_chars, leaks=run.leaks)
             if record.rejected is None and prompt.hash == base.hash:
                 record.rejected = "no change to the base prompt"
             if record.rejected is None:

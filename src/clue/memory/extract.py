@@ -1,13 +1,56 @@
-"""Run the extractor on one source conversation under one extraction prompt."""
+"""Run the extractor on one source conversation under one extraction prompt.
+
+A prompt may ask for a JSON reply; the solver still gets a memory string, as in the reference: a Mem0-style
+`{"facts": [...]}` becomes a numbered list, and an ACE-style `{"extracted_memory": ..., "bullet_ids": [...]}`
+becomes its memory text, the bullets it used recorded as a note (`CITED_NOTE`). Any other reply is kept as is.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from clue.llm.client import LLM
 from clue.memory.prompts import ExtractionPrompt
 from clue.memory.render import extraction_messages
+
+
+CITED_NOTE = "extractor used bullets: "
+_FENCED = re.compile(r"```(?:json)?\s*(.*?)\s*```", re.DOTALL | re.IGNORECASE)
+
+
+def _json_object(text: str) -> dict[str, object] | None:
+    candidates = [text.strip(), *(m.group(1) for m in _FENCED.finditer(text))]
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        candidates.append(text[start:end + 1])
+    for candidate in candidates:
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+def memory_from_reply(reply: str) -> tuple[str, list[str]]:
+    """(memory for the solver, notes). JSON replies of known shapes are unpacked; anything else is kept."""
+    parsed = _json_object(reply)
+    if parsed is None:
+        return reply.strip(), []
+    facts = parsed.get("facts")
+    if isinstance(facts, list):
+        items = [f.strip() for f in facts if isinstance(f, str) and f.strip()]
+        return "\n".join(f"{n}. {fact}" for n, fact in enumerate(items, start=1)), ["JSON facts turned into a list"]
+    memory = parsed.get("extracted_memory")
+    if isinstance(memory, str):
+        ids = parsed.get("bullet_ids")
+        cited = [str(i).strip() for i in ids if str(i).strip()] if isinstance(ids, list) else []
+        return memory.strip(), [CITED_NOTE + ", ".join(dict.fromkeys(cited))]
+    return reply.strip(), []
 
 
 @dataclass
@@ -25,5 +68,6 @@ async def extract_memory(llm: LLM, prompt: ExtractionPrompt, turns: Iterable[Map
         return ExtractionResult(memory="")
     messages = extraction_messages(prompt.text, turns)
     completion = await llm.chat("extractor", messages, repeat=repeat, cuttable_index=1)
-    return ExtractionResult(memory=completion.text.strip(), prompt_tokens=completion.prompt_tokens,
-                            completion_tokens=completion.completion_tokens, notes=list(completion.notes))
+    memory, notes = memory_from_reply(completion.text)
+    return ExtractionResult(memory=memory, prompt_tokens=completion.prompt_tokens,
+                            completion_tokens=completion.completion_tokens, notes=[*completion.notes, *notes])
