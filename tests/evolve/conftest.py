@@ -91,6 +91,8 @@ def kind_of(call: ScriptedCall) -> str:
         return "analyze-context"
     if "edits" in props:
         return "synthesize"
+    if "system_prompt" in props:
+        return "synthesize"  # the whole-prompt rewrite (default mode)
     return "other"
 
 
@@ -160,15 +162,25 @@ class World:
             return json.dumps({k: v for k, v in analysis_reply(call).items() if k != "action"})
         if kind == "synthesize":
             assert call.decoding.seed is not None
-            return json.dumps(self.edit(call.decoding.seed - 42, user))
+            edit = self.edit(call.decoding.seed - 42, user)
+            rewrite = "system_prompt" in (call.json_schema or {}).get("properties", {})
+            return json.dumps(rewrite_reply(edit, user) if rewrite else edit)
         return "{}"
+
+
+def rewrite_reply(edit: dict[str, Any], user: str) -> dict[str, Any]:
+    """The rewrite-mode answer: the base prompt from the user message with the edit's rule appended to it."""
+    match = re.search(r"<prompt>\n(.*?)\n</prompt>", user, re.DOTALL)
+    base = match.group(1) if match else ""
+    rule = "\n".join(e["text"] for e in edit.get("edits", []))
+    return {"candidate_id": "cand_01", "system_prompt": f"{base}\n{rule}", "rationale": edit.get("rationale", "")}
 
 
 def analysis_reply(call: ScriptedCall) -> dict[str, Any]:
     text = "\n".join(m["content"] for m in call.messages)
     kinds = [k for k in KINDS if k in text] or ["facts"]
     return {"action": "final", "success_analysis": "kept facts helped",
-            "failure_analysis": "facts were dropped",
+            "failure_analysis": "facts were dropped", "risks": "may overfit to two kinds",
             "recommendations": [f"Keep {k} exactly." for k in kinds] + ["Write one fact per line.",
                                                                            "Skip small talk."]}
 

@@ -46,13 +46,13 @@ async def test_a_tiny_rollout_budget_stops_cleanly_with_the_seed(tmp_path: Path,
 @pytest.mark.parametrize("method", METHODS)
 async def test_a_one_round_budget_returns_the_round_winner(tmp_path: Path,
                                                            method: type[TournamentOptimizer]) -> None:
-    setup = make_setup(tmp_path, World(), Budget(max_rollouts=40))  # round 1 costs 6 + 18 + 12 = 36
+    setup = make_setup(tmp_path, World(), Budget(max_rollouts=45))  # round 1 costs 6 + 18 + 12 = 36
     result = await method().optimize(load_prompt("simple"), make_pairs(30), setup.harness, SMALL, tmp_path,
                                      False)
     state = RunState.model_validate_json((tmp_path / "state.json").read_text())
     assert result.stopped_by.startswith("budget:") and state.completed_rounds == 1
     assert result.best.hash == state.rounds[0].winner != state.seed_hash
-    assert setup.harness.meter.rollouts_spent == 36
+    assert setup.harness.meter.rollouts_spent == 36 + 6  # round 2's base on its own (unseen) batch
     assert state.rounds[1].done == ["baseline", *state.rounds[1].done[1:]]  # round 2 got as far as it could
 
 
@@ -98,9 +98,11 @@ async def test_run_evolution_carries_the_budget_across_a_resume(tmp_path: Path) 
     assert second.budget["rollouts_spent"] == spent  # nothing more fits: the spent rollouts were remembered
 
 
-async def test_rollouts_per_round_at_the_default_settings(tmp_path: Path) -> None:
-    """Reference code: ~265 per round (base re-run in the tournament, candidates serial). Target: <= 212."""
-    defaults = EvolveSettings(rounds=3)
+@pytest.mark.parametrize("reuse", [True, False])
+async def test_rollouts_per_round_at_the_default_settings(tmp_path: Path, reuse: bool) -> None:
+    """Reference code: 265 per round (the base re-run in the tournament, the resampled finals pairs re-run).
+    Reusing rollouts (clue's default) saves the base's second run and the finalists' resampled pairs."""
+    defaults = EvolveSettings(rounds=2, reuse_rollouts=reuse)
     assert (defaults.batch, defaults.candidates, defaults.top, defaults.resample) == (35, 3, 2, 10)
     world = World()
     setup = make_setup(tmp_path, world)
@@ -108,10 +110,8 @@ async def test_rollouts_per_round_at_the_default_settings(tmp_path: Path) -> Non
     await ClueOptimizer(reporter).optimize(load_prompt("simple"), make_pairs(200), setup.harness, defaults,
                                            tmp_path, False)
     per_round = [r.new_rollouts for r in reporter.rounds]
-    print(f"\nnew rollouts per CluE round at defaults: {per_round}")
-    # Round 1: base 35 + tournament 3x35 + finals 2x35 new (the resampled pairs come from the batch) = 210.
-    assert per_round[0] == 35 + 3 * 35 + 2 * 35
-    # Later rounds: the base already ran on the batch (previous finals); one finalist may need 10 resampled.
-    assert all(n <= 3 * 35 + 2 * 35 + 10 for n in per_round[1:])
-    assert max(per_round) <= 212
+    if reuse:  # base 35 + 3 candidates x 35 + 2 finalists x 35 new pairs, every round
+        assert per_round == [35 + 3 * 35 + 2 * 35] * 2
+    else:  # base 35, then base and 3 candidates x 35 in the tournament, 2 finalists x (10 + 35)
+        assert per_round == [35 + 4 * 35 + 2 * 45] * 2
     assert world.counts["extract"] == sum(per_round)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from clue.bench.records import Turn
 from clue.bench.rollouts import read_rollouts
 from clue.evolve.analyze import Group, analyze_group, overview_page
 from clue.evolve.budget import Budget
@@ -40,7 +41,7 @@ async def test_two_rounds_improve_the_prompt_and_record_everything(tmp_path: Pat
     assert "KEEP-NUMBERS and KEEP-NAMES" in result.best.text  # the candidate that keeps both kinds won
     state = RunState.model_validate_json((tmp_path / "state.json").read_text())
     assert state.finished and state.completed_rounds == 2 and state.step == "finished"
-    assert state.cursor == 12
+    assert state.cursor == 24  # two rounds, each advancing by 2 x batch
     assert state.budget["rollouts_spent"] == len(read_rollouts(tmp_path / "rollouts.jsonl"))
     assert [rs.done for rs in state.rounds] == [
         ["baseline", "summarize", "cluster", "analyze", "synthesize", "tournament", "finals"]] * 2
@@ -106,15 +107,43 @@ def test_overview_pages_list_one_line_per_example() -> None:
     assert page.count("\n") == 5 and "e06 | success | scenario 5 | memory: 1. memory 5" in page
 
 
-async def test_the_analyst_reads_logs_through_tools() -> None:
+PROMPT = load_prompt("factual-experiential")
+
+
+async def test_the_analyst_sees_the_prompt_and_opens_full_cases_through_tools() -> None:
     world = World()
     backend = ScriptedBackend(world)
     llm = LLM(settings(), backend=backend, cache=None)
-    record = await analyze_group(llm, _group(), EvolveSettings())
+    group = _group()
+    long_source = "start-of-source " + "filler words " * 600 + " end-of-source"
+    group.logs[0] = ExampleLog("e01", group.logs[0].pair.model_copy(update={"source_messages": [
+        Turn(role="user", content=long_source)]}), group.logs[0].rollout, "task 0", "scenario 0")
+    record = await analyze_group(llm, group, PROMPT, EvolveSettings())
     assert record.mode == "tools" and record.steps == 3 and 3 <= len(record.recommendations) <= 5
     transcript = backend.calls[-1].messages
+    assert PROMPT.text.strip() in transcript[0]["content"]  # the prompt under analysis is in its context
+    assert "at most 20 turns" in transcript[0]["content"]  # the reference's step cap by default
     assert transcript[3]["content"].startswith("Overview page 1 of 2")
-    assert transcript[5]["content"].startswith("Example e01 (failure")  # the full case tool
+    case = transcript[5]["content"]  # the full case tool: source, memory, target query, solver, outcome
+    assert case.startswith("Example e01. Outcome: failure (reward 0)")
+    assert long_source.strip() in case and "characters cut" not in case
+    assert all(part in case for part in ("Memory written:\n1. memory 0", "Target query:\ntask 0", "Solver:"))
+    assert "Gold answer" not in case and "N1000" not in case  # the policy hides the gold answer
+
+
+async def test_the_analyst_runs_up_to_twenty_tool_steps_by_default() -> None:
+    calls: list[ScriptedCall] = []
+
+    def responder(call: ScriptedCall) -> str:
+        calls.append(call)
+        if "action" in (call.json_schema or {}).get("properties", {}):
+            return json.dumps({"action": "case", "id": f"e{len(calls) % 12 + 1:02d}"})
+        return json.dumps({"success_analysis": "ok", "failure_analysis": "bad",
+                           "recommendations": [f"keep detail {c}" for c in "abc"]})
+
+    llm = LLM(settings(), backend=ScriptedBackend(responder), cache=None)
+    record = await analyze_group(llm, _group(), PROMPT, EvolveSettings())
+    assert len(calls) == 20 and record.steps == 20 and record.notes == ["step cap reached after 19 tool calls"]
 
 
 @pytest.mark.parametrize("how", ["garbage", "config"])
@@ -132,11 +161,12 @@ async def test_analysis_falls_back_to_logs_in_context(how: str) -> None:
 
     llm = LLM(settings(), backend=ScriptedBackend(responder), cache=None)
     mode: dict[str, Any] = {"analysis_mode": "context"} if how == "config" else {}
-    record = await analyze_group(llm, _group(), EvolveSettings(analysis_context_chars=3000, **mode))
+    record = await analyze_group(llm, _group(), PROMPT, EvolveSettings(analysis_context_chars=3000, **mode))
     assert record.mode == "context"
     assert record.recommendations == ["keep exact values", "keep the user's wording"]  # fragments, repeats out
     last = calls[-1].messages[1]["content"]
     assert "Overview:" in last and len(last) <= 3200  # truncated to the budget
+    assert PROMPT.text.strip() in calls[-1].messages[0]["content"]
     if how == "config":
         assert len(calls) == 1
 
@@ -153,13 +183,13 @@ async def test_the_analysis_is_asked_for_at_the_step_cap_or_after_a_bare_final(f
                            "recommendations": [f"keep detail {c}" for c in "abcdef"] + ["The task,"]})
 
     llm = LLM(settings(), backend=ScriptedBackend(responder), cache=None)
-    record = await analyze_group(llm, _group(), EvolveSettings(analysis_steps=4))
+    record = await analyze_group(llm, _group(), PROMPT, EvolveSettings(analysis_steps=4))
     assert record.mode == "tools" and record.recommendations == [f"keep detail {c}" for c in "abcde"]
     assert len(calls) == (2 if final == "bare" else 4)
     last = calls[-1]
     assert last.json_schema is not None and last.json_schema["required"] == [
         "success_analysis", "failure_analysis", "recommendations"]
-    assert last.messages[-1]["content"].startswith("Now write your analysis")
+    assert last.messages[-1]["content"].startswith("Now write your report")
     if final == "never":
         assert record.notes == ["step cap reached after 3 tool calls"]
         assert last.messages[3]["content"].startswith("Example e02")

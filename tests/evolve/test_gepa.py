@@ -13,7 +13,7 @@ from clue.bench.rollouts import RolloutStore, read_rollouts
 from clue.bench.runner import Runner
 from clue.config import load_settings
 from clue.evolve.budget import Budget, BudgetMeter
-from clue.evolve.gepa_method import GepaOptimizer, outcome_feedback, split_pool
+from clue.evolve.gepa_method import FAILURE_FEEDBACK, SUCCESS_FEEDBACK, GepaOptimizer, feedback_for, split_pool
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
@@ -31,8 +31,13 @@ def responder(call: ScriptedCall) -> str:
     reply = locker_reply(system, user)
     if reply is not None:
         return reply
-    assert "You improve the system prompt" in user  # the reflection call, through our optimizer role
+    assert is_reflection(user)  # the reflection call, through our optimizer role
     return f"Here it is:\n```\n{IMPROVED}\n```"
+
+
+def is_reflection(text: str) -> bool:
+    """gepa's reflection prompt: the current prompt plus our rendered examples and their feedback."""
+    return SEED.text in text and "Target query:" in text and "Outcome:" in text
 
 
 def make_harness(tmp_path: Path, budget: Budget) -> tuple[Harness, ScriptedBackend]:
@@ -49,6 +54,17 @@ def test_split_is_seeded_halves() -> None:
     assert len(val) == 10 and len(train) == 11
     assert {p.key for p in train} | {p.key for p in val} == {p.key for p in pairs}
     assert split_pool(list(reversed(pairs)), 42) == (train, val)
+
+
+def test_validation_half_is_stratified_per_dataset() -> None:
+    pairs = [p.model_copy(update={"dataset": "big" if i < 10 else "small", "subset": "big" if i < 10 else "small"})
+             for i, p in enumerate(make_pairs(16))]
+    train, val = split_pool(pairs, 42)
+    per = {name: (sum(p.dataset == name for p in train), sum(p.dataset == name for p in val))
+           for name in ("big", "small")}
+    assert per == {"big": (5, 5), "small": (3, 3)}  # half of each dataset, not half of the mixed pool
+    train, val = split_pool(pairs, 42, 0.25)
+    assert sum(p.dataset == "big" for p in val) == 2 and sum(p.dataset == "small" for p in val) == 1
 
 
 async def test_gepa_runs_end_to_end_through_our_harness(tmp_path: Path) -> None:
@@ -69,7 +85,10 @@ async def test_gepa_runs_end_to_end_through_our_harness(tmp_path: Path) -> None:
     stored = read_rollouts(tmp_path / "rollouts.jsonl")
     assert len(stored) == harness.meter.rollouts_spent == 30
     assert {r.prompt_hash for r in stored} == {SEED.hash, ExtractionPrompt("x", IMPROVED).hash}
-    assert any("You improve the system prompt" in c.messages[-1]["content"] for c in backend.calls)
+    reflections = [c.messages[-1]["content"] for c in backend.calls if is_reflection(c.messages[-1]["content"])]
+    assert reflections  # the library's own reflection template (the reference's), fed our rendered examples
+    assert "My locker code is W" in reflections[0] and "What is my locker code?" in reflections[0]
+    assert "Gold answer" not in reflections[0]  # the shared feedback policy: outcome, not the answer
     assert result.stopped_by.startswith("budget")
     assert (tmp_path / "run" / "gepa" / "gepa_state.bin").exists()
     state = json.loads((tmp_path / "run" / "state.json").read_text())
@@ -113,14 +132,15 @@ async def test_resume_reuses_finished_rollouts(tmp_path: Path) -> None:
     assert result.best.text == IMPROVED
 
 
-def test_feedback_names_success_failure_and_empty_memory() -> None:
+def test_feedback_asks_what_helped_or_what_was_missing() -> None:
     from clue.bench.rollouts import Rollout
 
-    base: dict[str, Any] = {"rollout_id": "r", "prompt_name": "p", "prompt_hash": "h", "dataset": "d", "subset": "d",
-            "category": "personalization", "ood": False, "source_id": 1, "target_id": 2, "repeat": 0}
-    assert outcome_feedback(Rollout(**base, memory="1. x", reward=1.0)).startswith("Success")
-    assert outcome_feedback(Rollout(**base, memory="1. x", reward=0.0, score_detail="wrong")).startswith("Failure")
-    assert "no memory" in outcome_feedback(Rollout(**base, memory="", reward=0.0))
+    base: dict[str, Any] = {"rollout_id": "r", "prompt_name": "p", "prompt_hash": "h", "dataset": "d",
+                            "subset": "d", "category": "personalization", "ood": False, "source_id": 1,
+                            "target_id": 2, "repeat": 0}
+    assert feedback_for(Rollout(**base, memory="1. x", reward=1.0)) == SUCCESS_FEEDBACK
+    assert feedback_for(Rollout(**base, memory="1. x", reward=0.0)) == FAILURE_FEEDBACK
+    assert feedback_for(Rollout(**base, memory="1. x", reward=0.5)) == FAILURE_FEEDBACK  # one success rule
 
 
 async def test_token_budget_stops_between_iterations(tmp_path: Path) -> None:
@@ -130,7 +150,7 @@ async def test_token_budget_stops_between_iterations(tmp_path: Path) -> None:
 
     assert result.stopped_by.startswith("budget") and "tokens" in result.stopped_by
     assert harness.meter.rollouts_spent == 10  # the seed's validation pass, then nothing more
-    assert not any("You improve the system prompt" in c.messages[-1]["content"] for c in backend.calls)
+    assert not any(is_reflection(c.messages[-1]["content"]) for c in backend.calls)
     assert result.best == SEED
 
 
@@ -138,7 +158,7 @@ async def test_guardrail_rejects_a_leaking_candidate_without_running_it(tmp_path
     leaking = "Write at most 5 memories. Example: my locker code is W3. I like tea."
 
     def copy_training_text(call: ScriptedCall) -> str:
-        if "You improve the system prompt" in call.messages[-1]["content"]:
+        if is_reflection(call.messages[-1]["content"]):
             return f"```\n{leaking}\n```"
         return responder(call)
 

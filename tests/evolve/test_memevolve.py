@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from clue.evolve.analyze import CLUSTER_BRIEF
 from clue.evolve.clue_method import ClueOptimizer
-from clue.evolve.memevolve import MemEvolveOptimizer
+from clue.evolve.memevolve import GLOBAL_BRIEF, MEMEVOLVE_GENERATOR, MemEvolveOptimizer
 from clue.evolve.protocol import EvolveSettings
 from clue.evolve.reporting import RecordingReporter
 from clue.evolve.run import load_optimizer
 from clue.evolve.state import RunState
+from clue.evolve.synthesize import CLUE_SYNTHESIZER
 from clue.evolve.tournament import TournamentOptimizer
 from clue.memory.prompts import load_prompt
 
@@ -53,3 +55,23 @@ async def test_each_candidate_has_its_own_global_analysis(tmp_path: Path) -> Non
     assert [r.round for r in reporter.rounds] == [1, 2] and reporter.rounds[0].clusters == []
     lineage = json.loads((tmp_path / "lineage.json").read_text())
     assert lineage["method"] == "memevolve" and lineage["rounds"][0]["candidates"][0]["diff"]
+
+
+async def test_memevolve_prompts_are_its_own_not_clues(tmp_path: Path) -> None:
+    setup = make_setup(tmp_path, World())
+    settings_one = EvolveSettings(rounds=1, batch=6, candidates=1, top=2, resample=2)
+    await MemEvolveOptimizer().optimize(load_prompt("simple"), make_pairs(12), setup.harness, settings_one,
+                                        tmp_path, False)
+    analyst = next(c for c in setup.backend.calls if kind_of(c) == "analyze")
+    system = analyst.messages[0]["content"]
+    assert GLOBAL_BRIEF.role in system and GLOBAL_BRIEF.report in system
+    assert CLUSTER_BRIEF.role not in system and CLUSTER_BRIEF.report not in system
+    assert load_prompt("simple").text.strip() in system  # it too sees the prompt under analysis
+    schema = analyst.json_schema or {}
+    assert schema["properties"]["recommendations"]["maxItems"] == 7  # 3-7 recommendations, plus risks
+    assert "risks" in schema["properties"]
+    synthesizer = next(c for c in setup.backend.calls if kind_of(c) == "synthesize")
+    assert synthesizer.messages[0]["content"].startswith(MEMEVOLVE_GENERATOR)
+    assert CLUE_SYNTHESIZER not in synthesizer.messages[0]["content"]
+    assert "taxonomy" not in synthesizer.messages[0]["content"].lower()  # no taxonomy, no conflict resolution
+    assert "Risks:" in synthesizer.messages[1]["content"]  # the whole report reaches the rewrite

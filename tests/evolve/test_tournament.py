@@ -19,11 +19,14 @@ def score(name: str, accuracy: float, tokens: int = 100, seconds: float = 1.0) -
     return PromptScore(prompt_hash=name, accuracy=accuracy, tokens=tokens, seconds=seconds, n=10)
 
 
-def test_rank_by_accuracy_then_tokens_then_time_then_entry_order() -> None:
+def test_ties_go_to_the_incumbent_by_default_and_to_fewer_tokens_as_an_option() -> None:
     scores = [score("base", 0.5, 100, 1.0), score("a", 0.7, 300, 9.0), score("b", 0.5, 90, 5.0),
               score("c", 0.5, 90, 2.0), score("d", 0.5, 90, 2.0)]
-    assert [s.prompt_hash for s in rank(scores)] == ["a", "c", "d", "b", "base"]
-    assert select_top(scores, 2) == ["a", "c"]
+    # Reference code: tokens are never filled, so the entry order (base first) settles every tie.
+    assert [s.prompt_hash for s in rank(scores)] == ["a", "base", "b", "c", "d"]
+    assert select_top(scores, 2) == ["a", "base"]
+    # The paper's text: fewer tokens, then less time, then entry order.
+    assert [s.prompt_hash for s in rank(scores, "tokens")] == ["a", "c", "d", "b", "base"]
     assert select_top(scores, 0) == ["a"]  # always at least one finalist
 
 
@@ -33,16 +36,18 @@ def test_pool_slice_wraps_around() -> None:
     assert pool_slice([], 0, 3) == []
 
 
-def test_finals_resample_earlier_batches_and_take_the_next_batch() -> None:
+def test_finals_resample_this_rounds_batch_and_take_the_next_batch() -> None:
     pool = [f"k{i}" for i in range(30)]
-    resampled, new = finals_keys(pool, cursor=0, batch=5, resample=3, seed=42, round_index=0)
-    assert new == pool[5:10]  # the next batch (round 2's batch)
-    assert set(resampled) <= set(pool[:5])  # round 1: nothing earlier, so from the current batch
-    resampled2, new2 = finals_keys(pool, cursor=10, batch=5, resample=3, seed=42, round_index=2)
-    assert set(resampled2) <= set(pool[:10]) and len(resampled2) == 3
-    assert new2 == pool[15:20]
-    assert finals_keys(pool, 10, 5, 3, 42, 2) == (resampled2, new2)  # seeded
-    assert finals_keys(pool, 10, 5, 3, 7, 2)[0] != resampled2 or True  # other seeds may differ
+    for cursor, round_index in ((0, 0), (10, 1), (20, 2)):
+        resampled, new = finals_keys(pool, cursor=cursor, batch=5, resample=3, seed=42, round_index=round_index)
+        assert len(resampled) == 3 and set(resampled) <= set(pool[cursor:cursor + 5])  # the current batch
+        assert new == pool[cursor + 5:cursor + 10]
+    assert finals_keys(pool, 10, 5, 3, 42, 1) == finals_keys(pool, 10, 5, 3, 42, 1)  # seeded
+    draws = {tuple(finals_keys(pool, 10, 5, 3, seed, 1)[0]) for seed in range(20)}
+    assert len(draws) > 1  # the draw depends on the seed
+    # A pool that wraps: the next batch never repeats a resampled key.
+    resampled, new = finals_keys(pool[:7], cursor=0, batch=5, resample=3, seed=1, round_index=0)
+    assert not set(resampled) & set(new)
 
 
 def _extract_calls_with(world_calls: list[tuple[str, str]], prompt_text: str) -> int:
@@ -63,11 +68,11 @@ async def test_tournament_and_finals_reuse_the_base_batch_and_pick_the_best(tmp_
     assert _extract_calls_with(calls, seed.text) == 6
     assert rs.tournament[0].prompt_hash == seed.hash and rs.tournament[0].accuracy == 0.0
     assert len(rs.tournament) == 4
-    # Finalists are the top 2 of the tournament; the finals pick the winner among them.
+    # Finalists are the top 2 of the tournament (ties to the earlier entrant); the finals pick the winner.
     best_two = sorted(rs.tournament, key=lambda s: -s.accuracy)[:2]
     assert rs.finalists == [s.prompt_hash for s in best_two]
-    assert len(rs.finals_pairs) == 2 + 6 and [s.prompt_hash for s in rs.finals] == rs.finalists
-    assert result.best.hash == rs.winner == best_two[0].prompt_hash
+    assert len(rs.finals_pairs) == 2 + 6 and set(rs.finals_pairs[:2]) <= set(rs.batch)
+    assert result.best.hash == rs.winner
     winner = state.prompts[rs.winner]
     # Finals: resampled pairs came from the batch the finalists already ran: only the 6 new pairs are new.
     assert _extract_calls_with(calls, winner.text) == 6 + 6
@@ -76,9 +81,14 @@ async def test_tournament_and_finals_reuse_the_base_batch_and_pick_the_best(tmp_
     assert (tmp_path / "best_prompt.txt").read_text() == winner.text
     lineage = json.loads((tmp_path / "lineage.json").read_text())
     assert lineage["rounds"][0]["winner"]["hash"] == winner.hash
+    log = json.loads((tmp_path / "log.json").read_text())  # the run log's progress curve
+    assert [p["round"] for p in log["evolution"]["progress"]] == [1]
+    progress = log["evolution"]["progress"][0]
+    assert progress["best_hash"] == winner.hash and progress["rollouts_spent"] == rs.new_rollouts
+    assert progress["tournament"][seed.hash] == 0.0 and set(progress["finals"]) == set(rs.finalists)
 
 
-async def test_the_next_round_base_evaluation_is_free(tmp_path: Path) -> None:
+async def test_the_next_batch_is_disjoint_from_the_previous_finals(tmp_path: Path) -> None:
     world = World()
     setup = make_setup(tmp_path, world)
     settings = EvolveSettings(rounds=2, batch=6, candidates=3, top=2, resample=2)
@@ -86,7 +96,26 @@ async def test_the_next_round_base_evaluation_is_free(tmp_path: Path) -> None:
                                    False)
     state = RunState.model_validate_json((tmp_path / "state.json").read_text())
     first, second = state.rounds
-    assert second.batch == [k for k in first.finals_pairs if k not in first.batch][:6]
+    assert first.batch == state.pool[0:6] and second.batch == state.pool[12:18]  # the cursor moved by 12
+    assert not set(second.batch) & set(first.finals_pairs)  # no rollout the incumbent won on is reused
+    assert set(second.finals_pairs[:2]) <= set(second.batch)
     assert second.base_hash == first.winner
-    # Round 2's baseline step cost nothing: the winner ran on these pairs in round 1's finals.
-    assert second.new_rollouts <= 3 * 6 + 2 * 6 + 2  # tournament + finals (+ a resample for a candidate)
+    assert state.cursor == 24
+    # Round 2's base runs on pairs it has never seen, so the baseline step costs a full batch.
+    assert second.new_rollouts == 6 + 3 * 6 + 2 * 6
+    log = json.loads((tmp_path / "log.json").read_text())
+    assert [p["round"] for p in log["evolution"]["progress"]] == [1, 2]
+
+
+async def test_the_paper_schedule_reruns_instead_of_reusing(tmp_path: Path) -> None:
+    world = World()
+    setup = make_setup(tmp_path, world)
+    settings = EvolveSettings(rounds=1, batch=6, candidates=3, top=2, resample=2, reuse_rollouts=False,
+                              concurrent_candidates=False)
+    await ClueOptimizer().optimize(load_prompt("simple"), make_pairs(24), setup.harness, settings, tmp_path,
+                                   False)
+    state = RunState.model_validate_json((tmp_path / "state.json").read_text())
+    rs = state.rounds[0]
+    # base 6, then base + 3 candidates on the batch again, then 2 finalists on 2 resampled + 6 new pairs.
+    assert rs.new_rollouts == 6 + 4 * 6 + 2 * 8 and rs.reused_rollouts == 0
+    assert world.counts["extract"] == rs.new_rollouts

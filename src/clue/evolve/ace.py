@@ -37,7 +37,6 @@ from clue.evolve.guardrails import LeakChecker
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
 from clue.evolve.reporting import Reporter
-from clue.llm.client import LLM
 from clue.llm.types import Message
 from clue.memory.extract import CITED_NOTE
 from clue.memory.prompts import ExtractionPrompt, prompt_hash

@@ -67,8 +67,9 @@ def report_models(limit: int | None, most: int, least: int) -> tuple[type[BaseMo
     """(tool action, final report) models for a text cap and a number of recommendations."""
     text, advice = _cap(limit), _cap(None if limit is None else max(limit // 2, 80))
     recs = Annotated[list[advice], clip(most)]  # type: ignore[valid-type]
+    kinds: Any = Literal["overview", "case", "final"]
     action = create_model(
-        "AnalystAction", action=(Literal["overview", "case", "final"], ...), page=(int, 1),
+        "AnalystAction", action=(kinds, ...), page=(int, 1),
         id=(Annotated[str, clip(20), Field(max_length=20)], ""), success_analysis=(text, ""),
         failure_analysis=(text, ""), recommendations=(recs, Field(default_factory=list, max_length=most)),
         risks=(text, ""))

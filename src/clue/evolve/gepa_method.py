@@ -34,8 +34,16 @@ from clue.bench.records import Pair
 from clue.bench.rollouts import Rollout
 from clue.evolve.baseline_records import LineageRecorder
 from clue.evolve.budget import BudgetExhausted, BudgetMeter
+from clue.evolve.feedback import (
+    FeedbackPolicy,
+    QueryFn,
+    cut,
+    render_rollout,
+    source_text,
+    succeeded,
+    task_query,
+)
 from clue.evolve.guardrails import LeakChecker, check_candidate
-from clue.evolve.feedback import FeedbackPolicy, QueryFn, cut, render_rollout, succeeded, task_query
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
 from clue.evolve.reporting import Reporter

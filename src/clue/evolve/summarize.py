@@ -8,7 +8,7 @@ scrubbed before the summary reaches the clusterer.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -16,9 +16,10 @@ from pydantic import BaseModel, BeforeValidator, Field
 
 from clue.bench.records import Pair
 from clue.bench.rollouts import Rollout
+from clue.evolve.feedback import FeedbackPolicy, QueryFn, outcome_label, render_rollout, succeeded
 from clue.llm.client import LLM
 from clue.llm.types import LLMError, Message, TransientLLMError
-from clue.evolve.feedback import FeedbackPolicy, QueryFn, outcome_label, render_rollout, succeeded
+
 
 def clip(limit: int) -> BeforeValidator:
     """Cut an over-long string or list instead of rejecting the whole reply. Pair it with

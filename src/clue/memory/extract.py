@@ -16,7 +16,6 @@ from clue.llm.client import LLM
 from clue.memory.prompts import ExtractionPrompt
 from clue.memory.render import extraction_messages
 
-
 CITED_NOTE = "extractor used bullets: "
 _FENCED = re.compile(r"```(?:json)?\s*(.*?)\s*```", re.DOTALL | re.IGNORECASE)
 
