@@ -46,17 +46,22 @@ def test_relative_gain_is_the_geometric_mean_of_ratios_minus_one() -> None:
                      + [rollout("B", i, float(i < 2), prompt="simple") for i in range(10)])
     mine = aggregate([rollout("A", i, float(i < 6)) for i in range(10)]
                      + [rollout("B", i, float(i < 4)) for i in range(10)])
-    gain, used = relative_gain(mine, base)
-    assert used == ["A", "B"]
+    gain, used, excluded = relative_gain(mine, base)
+    assert used == ["A", "B"] and excluded == []
     assert gain == pytest.approx(math.sqrt((0.6 / 0.5) * (0.4 / 0.2)) - 1)
     assert with_gain(mine, base).gain_baseline == "simple"
 
 
-def test_relative_gain_leaves_out_datasets_with_a_zero_score() -> None:
+def test_a_zero_score_dataset_is_reported_not_silently_dropped_or_floored() -> None:
     base = aggregate([rollout("A", 0, 0.0, prompt="simple"), rollout("B", 0, 1.0, prompt="simple")])
     mine = aggregate([rollout("A", 0, 1.0), rollout("B", 0, 1.0)])
-    gain, used = relative_gain(mine, base)
-    assert used == ["B"] and gain == pytest.approx(0.0)
+    gain, used, excluded = relative_gain(mine, base)
+    assert used == ["B"] and excluded == ["A"] and gain == pytest.approx(0.0)
+    reported = with_gain(mine, base)
+    assert reported.gain_excluded == ["A"] and reported.gain_floor is None
+    floored = with_gain(mine, base, floor=0.1)  # both scores raised to at least 0.1: A counts as 1.0 / 0.1
+    assert floored.gain_datasets == ["A", "B"] and floored.gain_excluded == []
+    assert floored.relative_gain == pytest.approx(math.sqrt(10.0) - 1)
 
 
 def test_aggregate_refuses_nothing() -> None:

@@ -145,10 +145,16 @@ def load_reference_outputs(path: Path, *, warn: Warn) -> list[ReferenceOutput]:
     return _unique_ids(records, path, warn)
 
 
+# Test pairs of these sets use EVERY target a source lists (e.g. all MCQs matched to a PersonaMem chunk), as
+# the reference evaluation does for personalization; training, and the other sets, use the first target.
+ALL_TARGETS_AT_TEST = frozenset({"membench-high", "membench-low", "personamem-v2", "prefeval", "longmemeval"})
+
+
 def load_pairs(
     data_root: Path, dataset: str, split: Split, *, limit: int | None = None, warn: Warn
 ) -> list[Pair]:
-    """Pairs of one dataset and split: each source with its FIRST target id, in a fixed order."""
+    """Pairs of one dataset and split, in a fixed order: each source with its FIRST target id, or with every
+    target id for the personalization sets' test split (`ALL_TARGETS_AT_TEST`)."""
     spec = get_dataset(dataset)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
@@ -177,15 +183,18 @@ def load_pairs(
         if subset_targets is None:
             continue
         source = by_key[(subset, source_id)]
-        target_id = source.target_ids[0]
-        target = subset_targets.get(target_id)
-        if target is None:
-            path = subset_dir(data_root, spec, subset) / TARGET_FILE
-            warn(f"{path}: target id {target_id} (first target of source {source_id}) not found; "
-                 "pair skipped")
-            continue
-        pairs.append(Pair(dataset=spec.name, subset=subset, source_id=source_id, target_id=target_id,
-                          source_messages=source.messages, target=target.model_dump()))
+        every = split in ("test", "ood") and spec.name in ALL_TARGETS_AT_TEST
+        for target_id in source.target_ids if every else source.target_ids[:1]:
+            if limit is not None and len(pairs) >= limit:
+                break
+            target = subset_targets.get(target_id)
+            if target is None:
+                path = subset_dir(data_root, spec, subset) / TARGET_FILE
+                warn(f"{path}: target id {target_id} ({'a' if every else 'first'} target of source "
+                     f"{source_id}) not found; pair skipped")
+                continue
+            pairs.append(Pair(dataset=spec.name, subset=subset, source_id=source_id, target_id=target_id,
+                              source_messages=source.messages, target=target.model_dump()))
     return pairs
 
 

@@ -38,6 +38,9 @@ class Results(BaseModel):
     relative_gain: float | None = None
     gain_baseline: str | None = None
     gain_datasets: list[str] = []
+    # Datasets left out of the gain because a score was 0 (no finite ratio); empty when a floor was used.
+    gain_excluded: list[str] = []
+    gain_floor: float | None = None
     usage: dict[str, dict[str, float]] = {}
     rollouts: int = 0
     failed: int = 0  # infrastructure failures across datasets (endpoint, unparseable reply, timeout, env)
@@ -102,28 +105,41 @@ def aggregate(rollouts: Iterable[Rollout], *, usage: dict[str, dict[str, float]]
     )
 
 
-def relative_gain(results: Results, baseline: Results) -> tuple[float | None, list[str]]:
-    """Geometric mean over shared datasets of score/baseline, minus 1.
+def relative_gain(results: Results, baseline: Results, *,
+                  floor: float | None = None) -> tuple[float | None, list[str], list[str]]:
+    """Geometric mean over shared datasets of score/baseline, minus 1: (gain, datasets used, datasets excluded).
 
-    A dataset where either score is 0 has no finite ratio and is left out; the datasets used are returned.
+    A dataset where either score is 0 has no finite ratio. Without `floor` it is excluded and NAMED in the
+    third element (reported with the gain, never dropped silently); with `floor` (e.g. 0.01) both scores are
+    raised to at least `floor` and every shared dataset counts.
     """
     base = {s.dataset: s.score for s in baseline.datasets}
     ratios: list[float] = []
     used: list[str] = []
+    excluded: list[str] = []
     for s in results.datasets:
-        theirs = base.get(s.dataset)
-        if theirs is not None and theirs > 0 and s.score is not None and s.score > 0:
-            ratios.append(s.score / theirs)
+        if s.dataset not in base:
+            continue
+        mine, theirs = s.score, base[s.dataset]
+        if mine is None or theirs is None:  # nothing scored (every rollout failed): no ratio, named
+            excluded.append(s.dataset)
+            continue
+        if floor is not None:
+            mine, theirs = max(mine, floor), max(theirs, floor)
+        if mine > 0 and theirs > 0:
+            ratios.append(mine / theirs)
             used.append(s.dataset)
+        else:
+            excluded.append(s.dataset)
     if not ratios:
-        return None, []
-    return float(math.exp(np.mean(np.log(ratios))) - 1.0), used
+        return None, [], excluded
+    return float(math.exp(np.mean(np.log(ratios))) - 1.0), used, excluded
 
 
-def with_gain(results: Results, baseline: Results) -> Results:
-    gain, used = relative_gain(results, baseline)
+def with_gain(results: Results, baseline: Results, *, floor: float | None = None) -> Results:
+    gain, used, excluded = relative_gain(results, baseline, floor=floor)
     return results.model_copy(update={"relative_gain": gain, "gain_baseline": baseline.prompt_name,
-                                      "gain_datasets": used})
+                                      "gain_datasets": used, "gain_excluded": excluded, "gain_floor": floor})
 
 
 DEFAULT_MAX_FAILURE_RATE = 0.10

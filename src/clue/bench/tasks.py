@@ -18,7 +18,7 @@ from clue.bench.scorers.aime import score_integer
 from clue.bench.scorers.equation import parse_question, score_equation
 from clue.bench.scorers.extract import extract_answer
 from clue.bench.scorers.game24 import puzzle_numbers, score_game24
-from clue.bench.scorers.judge import JudgeFn, judge_answer
+from clue.bench.scorers.judge import JudgeFn, judge_longmemeval
 from clue.bench.scorers.mcq import letter_of, options_from_text, score_choice
 from clue.bench.scorers.score import Score, wrong
 from clue.llm.types import Message
@@ -154,7 +154,7 @@ class EquationTask(AnswerTask):
 
 
 class JudgedQuestionTask:
-    """LongMemEval: an open question graded by an LLM judge against the reference answer."""
+    """LongMemEval: an open question graded by an LLM judge per question type, as the benchmark grades."""
 
     def query_messages(self, pair: Pair) -> list[Message]:
         target = LongMemEvalTarget.model_validate(pair.target)
@@ -168,7 +168,8 @@ class JudgedQuestionTask:
             raise JudgeRequiredError(f"dataset {pair.dataset} is scored by an LLM judge, but none was given")
         target = LongMemEvalTarget.model_validate(pair.target)
         response = extract_answer(solver_text) or solver_text
-        return await judge_answer(judge, target.question, target.answer, response)
+        return await judge_longmemeval(judge, target.question_type, target.question, target.answer, response,
+                                       question_id=target.question_id)
 
 
 _CHOICE = ChoiceQuestionTask()

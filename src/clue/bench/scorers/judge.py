@@ -89,3 +89,58 @@ async def judge_answer(
         return Score(0.0, "empty response")
     reply = await judge(judge_messages(question, reference, response, allow_unsure=allow_unsure))
     return parse_verdict(reply, allow_unsure=allow_unsure)
+
+
+# LongMemEval grades by question type, as the benchmark's own evaluation does (our wording of its rules).
+_LME_FACT = ("Answer yes if the response contains the correct answer, or states something equivalent, or "
+             "contains all the intermediate steps that lead to it. Answer no if it only gives part of the "
+             "information the answer requires.")
+_LME_RULES: dict[str, str] = {
+    "single-session-user": _LME_FACT,
+    "single-session-assistant": _LME_FACT,
+    "multi-session": _LME_FACT,
+    "temporal-reasoning": _LME_FACT + (" Do not penalize an off-by-one error in a count of days, weeks, months "
+                                       "or similar: if the correct answer is 18 days and the response says 19, "
+                                       "it is still correct."),
+    "knowledge-update": ("Answer yes if the response contains the correct answer. A response that also mentions "
+                         "earlier, outdated information is still correct as long as the updated answer it gives is "
+                         "the required one."),
+    "single-session-preference": ("The reference is a rubric of what a personalized reply should do. Answer yes "
+                                  "if the response satisfies it: it need not cover every point of the rubric, but "
+                                  "it must recall and use the user's personal information correctly."),
+}
+_LME_ABSTENTION = ("The question cannot be answered from what the user shared; the reference explains why. "
+                   "Answer yes if the response recognizes that the question is unanswerable, for example by "
+                   "saying the information is missing or incomplete, or that something else was mentioned "
+                   "but not what was asked.")
+
+
+def is_abstention(question_id: str) -> bool:
+    """LongMemEval marks unanswerable questions with an `_abs` suffix on the question id."""
+    return question_id.endswith("_abs")
+
+
+def longmemeval_messages(question_type: str, question: str, reference: str, response: str, *,
+                         abstention: bool = False) -> list[Message]:
+    """The judge prompt for one LongMemEval question, chosen by its type (or abstention)."""
+    if abstention:
+        rule, label = _LME_ABSTENTION, "Explanation"
+    elif question_type in _LME_RULES:
+        rule = _LME_RULES[question_type]
+        label = "Rubric" if question_type == "single-session-preference" else "Correct answer"
+    else:
+        raise ValueError(f"unknown LongMemEval question type {question_type!r} "
+                         f"(known: {', '.join(_LME_RULES)})")
+    user = (f"You get a question, a reference and a model's response. {rule}\n\n"
+            f"Question: {question.strip()}\n\n{label}: {reference.strip()}\n\n"
+            f"Model response: {response.strip()}\n\nIs the model response correct? Answer yes or no only.")
+    return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
+
+
+async def judge_longmemeval(judge: JudgeFn, question_type: str, question: str, reference: str, response: str,
+                            *, question_id: str = "") -> Score:
+    if not response.strip():
+        return Score(0.0, "empty response")
+    messages = longmemeval_messages(question_type, question, reference, response,
+                                    abstention=is_abstention(question_id))
+    return parse_verdict(await judge(messages))
