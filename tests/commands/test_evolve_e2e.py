@@ -23,7 +23,10 @@ def test_one_clue_round_writes_complete_consistent_lineage_and_state(tmp_path: P
         "--backend", "local", "--model", "smollm2-135m", "--no-cache", "--data-root", str(data_root),
         *SMALL_DECODING, "evolve", "--method", "clue", "--datasets", "membench-high,GameOf24",
         "--rounds", "1", "--batch", "4", "--candidates", "2", "--top", "2", "--resample", "2",
-        "--max-clusters", "3", "--test-limit", "1", "--out", str(out)])
+        "--max-clusters", "3", "--test-limit", "1", "--out", str(out),
+        # knobs as flags; these keep a 135M model's round cheap (logs in context, capped text, section edits)
+        "--analysis-mode", "context", "--analysis-text-chars", "300", "--synthesis-mode", "edits",
+        "--summary-chars", "1200", "--no-concurrent-candidates"])
     assert result.exit_code == 0, result.output
 
     state = json.loads((out / "state.json").read_text())
@@ -73,3 +76,14 @@ def test_one_clue_round_writes_complete_consistent_lineage_and_state(tmp_path: P
     hashes_in_store = {r["prompt_hash"] for r in rollouts}
     assert scored <= hashes_in_store
     assert "seed vs evolved" in result.output
+
+    # The run log records every knob and the per-round progress.
+    log = json.loads((out / "log.json").read_text())
+    knobs = log["spec"]["settings"]
+    assert (knobs["analysis_mode"], knobs["synthesis_mode"], knobs["concurrent_candidates"]) == (
+        "context", "edits", False)
+    assert knobs["analysis_steps"] == 20 and knobs["tie_break"] == "incumbent" and knobs["batch"] == 4
+    assert log["spec"]["method"] == "clue" and log["spec"]["roles"]["extractor"]["model"] == "smollm2-135m"
+    (progress,) = log["evolution"]["progress"]
+    assert progress["round"] == 1 and progress["best_hash"] == state["base"]
+    assert progress["rollouts_spent"] == state["budget"]["rollouts_spent"]

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import typer
 
 from clue.bench.records import Pair
 from clue.bench.results import Results
+from clue.bench.runlog import RoleSpec, RunSpec
 from clue.bench.runner import Runner
 from clue.commands.common import console, fail, options, run_async, warn
 from clue.commands.eval_cmd import check_runnable, parse_datasets
+from clue.config import Settings
+from clue.evolve.budget import Budget
+from clue.evolve.progress import record_spec
 from clue.evolve.protocol import EvolveSettings
 from clue.llm.client import LLM
+from clue.memory.prompts import ExtractionPrompt
 
 
 def evolve_command(
@@ -20,22 +26,25 @@ def evolve_command(
     method: str = typer.Option("clue", help="clue | memevolve | gepa | ace."),
     seed_prompt: str = typer.Option("simple", help="Prompt to evolve from (built-in name or file)."),
     datasets: str = typer.Option(..., help="Comma-separated datasets; training uses their split-file train ids."),
-    rounds: int = typer.Option(5, min=1, help="Rounds."),
-    batch: int = typer.Option(35, min=1, help="Training pairs per round."),
-    candidates: int = typer.Option(3, min=1, help="Candidates synthesized per round."),
-    top: int = typer.Option(2, min=1, help="Finalists kept after the tournament."),
-    resample: int = typer.Option(10, min=0, help="Already-seen pairs resampled into the finals."),
-    max_clusters: int = typer.Option(7, min=1, help="Most clusters in the persistent pool."),
-    seed: int = typer.Option(42, help="Random seed for batching and resampling."),
+    rounds: int = typer.Option(None, min=1, help="Rounds (default 5)."),
+    batch: int = typer.Option(None, min=1, help="Training pairs per round (default 35)."),
+    candidates: int = typer.Option(None, min=1, help="Candidates synthesized per round (default 3)."),
+    top: int = typer.Option(None, min=1, help="Finalists kept after the tournament (default 2)."),
+    resample: int = typer.Option(None, min=0, help="Finals pairs resampled from this round's batch (default 10)."),
+    max_clusters: int = typer.Option(None, min=1, help="Most clusters per round (default 7)."),
+    seed: int = typer.Option(None, help="Random seed (default 42)."),
     budget_rollouts: int = typer.Option(None, min=1, help="Stop after this many new extract+solve rollouts."),
     budget_tokens: int = typer.Option(None, min=1, help="Stop after this many tokens across all roles."),
     test_limit: int = typer.Option(None, min=1, help="At most N test pairs per dataset for the final comparison."),
-    out: Path = typer.Option(..., help="Run dir: state.json, best_prompt.txt, lineage.json, rollouts."),
+    out: Path = typer.Option(..., help="Run dir: log.json, state.json, best_prompt.txt, lineage.json, rollouts."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUT."),
     unsafe_code: bool = typer.Option(False, "--unsafe-code", help="Run model-written code even where no sandbox "
                                      "is available (no network or file-system isolation)."),
 ) -> None:
     """Evolve an extraction prompt on training pairs, then compare seed and best on the test split.
+
+    Every evolution setting is also a flag (below) and a key of clue.toml's [evolve] table; flags win.
+    Defaults follow the paper's reference code; "paper:" names the value that restores it where clue differs.
 
     Example: clue evolve --method clue --datasets membench-high,GameOf24 --rounds 2 --batch 10 --out runs/evo
     """
@@ -45,6 +54,7 @@ def evolve_command(
     from clue.evolve.budget import Budget
     from clue.evolve.reporting import RichReporter
     from clue.evolve.run import run_evolution
+    from clue.evolve.settings_io import build, from_toml, parse_flags
     from clue.memory.prompts import load_prompt
     from clue.report.tables import comparison_table, print_table
 
@@ -54,9 +64,18 @@ def evolve_command(
 
         allow_unsafe_code()
     names = parse_datasets(datasets)
+    named = {"rounds": rounds, "batch": batch, "candidates": candidates, "top": top, "resample": resample,
+             "max_clusters": max_clusters, "seed": seed}
+    toml_path = opts.config or (Path("clue.toml") if Path("clue.toml").exists() else None)
+    try:
+        settings = build(from_toml(toml_path), {k: v for k, v in named.items() if v is not None},
+                         parse_flags(ctx.args))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
-    if top > candidates + 1:
-        raise fail(f"--top {top}: more finalists than the {candidates + 1} prompts in the tournament")
+    if settings.top > settings.candidates + 1:
+        raise fail(f"--top {settings.top}: more finalists than the {settings.candidates + 1} prompts in the "
+                   "tournament")
 
     async def job() -> None:
         check_runnable(names)
@@ -69,16 +88,17 @@ def evolve_command(
             test.extend(load_pairs(root, name, "test", limit=test_limit, warn=warn))
         if not train:
             raise BadInputError(f"no training pairs for {', '.join(names)}: the split file lists none on disk")
-        llm = LLM(opts.settings())
+        role_settings = opts.settings()
+        prompt = load_prompt(seed_prompt)
+        budget = Budget(max_rollouts=budget_rollouts, max_tokens=budget_tokens)
+        llm = LLM(role_settings)
         llm.on_notice = warn
         try:
             with run_dir_lock(out):
-                outcome = await run_evolution(
-                    method, load_prompt(seed_prompt), train, test, llm,
-                    EvolveSettings(rounds=rounds, batch=batch, candidates=candidates, top=top, resample=resample,
-                                   max_clusters=max_clusters, seed=seed),
-                    Budget(max_rollouts=budget_rollouts, max_tokens=budget_tokens), out, resume=resume,
-                    reporter=RichReporter(console))
+                if resume or not (out / "state.json").exists():  # a refused run leaves the old log alone
+                    record_spec(out, run_spec(role_settings, method, prompt, settings, budget, names, str(root)))
+                outcome = await run_evolution(method, prompt, train, test, llm, settings, budget, out,
+                                              resume=resume, reporter=RichReporter(console))
         finally:
             await llm.aclose()
         console.print(f"stopped: {outcome.optimization.stopped_by}; budget used: {outcome.budget}",
@@ -86,6 +106,9 @@ def evolve_command(
         if outcome.seed is not None and outcome.best is not None:
             print_table(comparison_table([outcome.seed, outcome.best], title="seed vs evolved on the test split"),
                         console)
+            if outcome.best.gain_excluded:
+                warn(f"relative gain leaves out {', '.join(outcome.best.gain_excluded)}: a score of 0 there has "
+                     "no finite ratio")
         else:
             warn("no test pairs: skipped the seed-vs-evolved comparison")
         console.print(f"best prompt: {out / 'best_prompt.txt'}")
@@ -93,11 +116,26 @@ def evolve_command(
     run_async(job)
 
 
+def run_spec(role_settings: Settings, method: str, prompt: ExtractionPrompt, settings: EvolveSettings,
+             budget: Budget, datasets: list[str], data_root: str) -> RunSpec:
+    """What was asked, every knob included: the roles, the seed prompt, the method's settings, the budget."""
+    from clue import __version__
+
+    roles: dict[str, RoleSpec] = {name: RoleSpec(backend=cfg.backend, model=cfg.model, base_url=cfg.base_url,
+                            temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed)
+             for name, cfg in role_settings.roles.items()}
+    return RunSpec(clue_version=__version__, command="evolve", roles=roles, data_root=data_root, split="train",
+                   datasets=datasets, prompt_name=prompt.name, prompt_hash=prompt.hash, prompt_text=prompt.text,
+                   method=method, settings={**asdict(settings), "budget": asdict(budget)})
+
+
 def _demo_settings() -> EvolveSettings:
     """The protocol's round shrunk to fit the embedded model's speed on 2 cores; one analyst call per cluster
-    (logs in context) instead of the tool loop, which a 1.5B model drives poorly and slowly."""
+    (logs in context) instead of the tool loop, which a 1.5B model drives poorly and slowly; short capped
+    texts and section edits, which a 1.5B model writes far more reliably than a whole new prompt."""
     return EvolveSettings(rounds=1, batch=4, candidates=2, top=2, resample=2, max_clusters=2,
-                          analysis_mode="context")
+                          analysis_mode="context", analysis_text_chars=400, case_chars=1500,
+                          synthesis_mode="edits", summary_chars=1500)
 
 
 async def demo_evolution(llm: LLM, runner: Runner, train: list[Pair], held_out: list[Pair],
@@ -116,4 +154,7 @@ async def demo_evolution(llm: LLM, runner: Runner, train: list[Pair], held_out: 
 
 
 def register(app: typer.Typer) -> None:
-    app.command("evolve")(evolve_command)
+    from clue.evolve.settings_io import knob_help
+
+    app.command("evolve", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+                epilog="Evolution settings (flags, or keys of clue.toml [evolve]):\n\n" + knob_help())(evolve_command)

@@ -50,3 +50,11 @@ def record_stop(run_dir: Path, method: str, stopped_by: str | None) -> None:
     log = _load_or_start(run_dir, method)
     log.evolution = (log.evolution or EvolutionLog(method=method)).model_copy(update={"stopped_by": stopped_by})
     write_runlog(run_dir, log)
+
+
+def record_spec(run_dir: Path, spec: RunSpec) -> None:
+    """Write the run's spec into `log.json`, keeping the progress a resumed run already recorded."""
+    log = _load_or_start(run_dir, spec.method or "")
+    log.spec = spec
+    log.status = "running"
+    write_runlog(run_dir, log)
