@@ -1,11 +1,13 @@
 """What one evolution round costs, per method, with the scripted backend (no model, runs in seconds).
 
-Each method runs ONE round at the defaults (batch 35, 3 candidates, top 2, 10 resampled, <=7 clusters) on
-the same synthetic pool of pairs. GEPA and ACE have no rounds, so they get an equal budget: the new rollouts
-CluE spent in its round. The table shows new and reused rollouts, LLM calls and tokens per role, and what
-each method did with its budget. The last line is `clue_rollouts_per_round: N`.
+CluE runs TWO rounds at the defaults (batch 35, 3 candidates, top 2, 10 resampled, <=7 clusters; the cursor
+advances 2 x batch per round), MemEvolve one, on the same synthetic pool of pairs. GEPA and ACE have no
+rounds, so they get an equal budget: the new rollouts CluE spent in its first round. The table shows new and
+reused rollouts, LLM calls and tokens per role, and what each method did with its budget. Then
+`clue_rollouts_round1: N`, `clue_rollouts_round2: N`, `clue_tokens_per_round: N` (all roles, mean of the two
+rounds); the last line is `clue_rollouts_per_round: N` (round 1).
 
-    .venv/bin/python bench/evolve_cost.py [--pairs 80] [--run-dir DIR]
+    .venv/bin/python bench/evolve_cost.py [--pairs 160] [--run-dir DIR]
 """
 
 from __future__ import annotations
@@ -106,7 +108,11 @@ class World:
                 return "1. nothing notable"
             kind, value = found.groups()
             keep = f"KEEP-{kind.upper()}" in system or _coin(system, user) < 35
-            return f"1. The user's {kind} is {value}." if keep else "1. The user likes tea."
+            memory = f"1. The user's {kind} is {value}." if keep else "1. The user likes tea."
+            if '"extracted_memory"' in system:  # ACE's extractor names the playbook bullets it used
+                return json.dumps({"reasoning": "r", "bullet_ids": re.findall(r"\[(\w+-\d+)\]", system)[:2],
+                                   "extracted_memory": memory})
+            return memory
         if call.model == "sol":
             asked = ASK.search(user)
             kept = re.search(rf"user's {asked.group(1)} is (\S+?)\.", system) if asked else None
@@ -145,12 +151,17 @@ class World:
         if "edits" in props:
             return json.dumps({"rationale": "add the missing rule",
                                "edits": [{"section": "## Guidelines", "operation": "append", "text": rule}]})
+        if "system_prompt" in props:  # the whole-prompt rewrite: the base prompt plus one rule
+            base = re.search(r"<prompt>\n(.*?)\n</prompt>", user, re.DOTALL)
+            return json.dumps({"candidate_id": "cand_01", "system_prompt": f"{base.group(1) if base else ''}\n{rule}",
+                               "rationale": "add the missing rule"})
         if "bullet_tags" in props:
-            return json.dumps({"bullet_tags": [{"bullet_id": b, "verdict": "helpful"}
-                                               for b in re.findall(r"\[(b\d+)\]", user)[:2]],
-                               "insights": [f"Copy each {kinds_seen[0]} exactly."]})
+            used = re.findall(r"\[(\w+-\d+)\]", user.split("extractor used:")[-1])[:2]
+            return json.dumps({"diagnosis": f"the {kinds_seen[0]} was not kept", "key_insight": "copy values",
+                               "bullet_tags": [{"id": b, "tag": "helpful"} for b in used]})
         if "operations" in props:
-            return json.dumps({"operations": [{"op": "ADD", "text": rule[2:]}]})
+            return json.dumps({"reasoning": "r", "operations": [{"type": "ADD_BULLET", "section": "gen",
+                                                                 "content": rule[2:]}]})
         return json.dumps(_schema_filler(call.json_schema or {}))
 
 
@@ -164,6 +175,7 @@ class MethodCost:
     usage: dict[str, dict[str, float]]
     stopped_by: str
     did: str
+    rounds: list[dict[str, int]] = field(default_factory=list)  # per round: new rollouts, tokens (all roles)
 
 
 def load_method(method: str) -> Optimizer | None:
@@ -187,7 +199,8 @@ def what_it_did(method: str, result: OptimizationResult, run_dir: Path) -> str:
                 f"{statuses['accepted']} accepted; best {result.best.name}")
     if method == "ace":
         bullets = history[-1]["bullets"] if history else 0
-        return f"{len(history)} minibatch steps (1 epoch), {bullets} playbook bullets"
+        retried = sum(1 for h in history if h.get("retries"))
+        return f"{len(history)} samples ({retried} reflected and retried), {bullets} playbook bullets"
     rounds = [h for h in history if h.get("complete")]
     winner = rounds[-1]["winner"] if rounds else "-"
     return f"{len(rounds)} round(s), {len(rounds[-1]['candidates']) if rounds else 0} candidates, winner {winner}"
@@ -208,7 +221,20 @@ async def run_method(method: str, pairs: list[Pair], settings: EvolveSettings, b
     finally:
         store.close()
     return MethodCost(method, harness.new_rollouts, harness.reused_rollouts, llm.ledger.snapshot(),
-                      result.stopped_by, what_it_did(method, result, run_dir / method))
+                      result.stopped_by, what_it_did(method, result, run_dir / method),
+                      per_round(result, run_dir / method))
+
+
+def per_round(result: OptimizationResult, run_dir: Path) -> list[dict[str, int]]:
+    """New rollouts (lineage history) and tokens (the run log's cumulative progress) of each finished round."""
+    log_path = run_dir / "log.json"
+    if not log_path.exists():
+        return []
+    progress = json.loads(log_path.read_text(encoding="utf-8"))["evolution"]["progress"]
+    tokens = [p["tokens_spent"] for p in progress]
+    rollouts = [h["new_rollouts"] for h in result.history if h.get("complete")]
+    return [{"rollouts": r, "tokens": t - (tokens[i - 1] if i else 0)}
+            for i, (r, t) in enumerate(zip(rollouts, tokens, strict=False))]
 
 
 def print_table(costs: list[MethodCost]) -> None:
@@ -227,33 +253,38 @@ async def main(pair_count: int, run_dir: Path) -> int:
     settings = EvolveSettings(rounds=1)
     pairs = synthetic_pairs(pair_count)
     costs: list[MethodCost] = []
-    for method in ("clue", "memevolve"):
-        cost = await run_method(method, pairs, settings, Budget(), run_dir)
+    for method, rounds in (("clue", 2), ("memevolve", 1)):
+        cost = await run_method(method, pairs, EvolveSettings(rounds=rounds), Budget(), run_dir)
         if cost is not None:
             costs.append(cost)
     clue = next((c for c in costs if c.method == "clue"), None)
-    # GEPA and ACE have no rounds: give them what CluE spent on its round (the reference figure without it).
-    equal = clue.new_rollouts if clue is not None else REFERENCE_ROLLOUTS_PER_ROUND
+    # GEPA and ACE have no rounds: give them what CluE spent on its first round (else the reference figure).
+    equal = clue.rounds[0]["rollouts"] if clue is not None and clue.rounds else REFERENCE_ROLLOUTS_PER_ROUND
     for method in ("gepa", "ace"):
         cost = await run_method(method, pairs, settings, Budget(max_rollouts=equal), run_dir)
         if cost is not None:
             costs.append(cost)
-    print(f"one round at the defaults (batch {settings.batch}, {settings.candidates} candidates, top "
+    print(f"rounds at the defaults (batch {settings.batch}, {settings.candidates} candidates, top "
           f"{settings.top}, resample {settings.resample}, <= {settings.max_clusters} clusters) on {pair_count} "
           f"synthetic pairs; gepa/ace budget = {equal} rollouts")
     print_table(costs)
-    print(f"reference design: ~{REFERENCE_ROLLOUTS_PER_ROUND} rollouts per round (candidates run serially, "
-          "base re-run in the tournament)")
-    if clue is None:
-        print("clue_rollouts_per_round: unavailable (clue.evolve.clue_method is not importable)")
+    print(f"reference design: {REFERENCE_ROLLOUTS_PER_ROUND} rollouts per round (the base re-run in the "
+          "tournament, the resampled finals pairs re-run; clue reuses both, --no-reuse-rollouts re-runs them)")
+    if clue is None or len(clue.rounds) < 2:
+        print("clue_rollouts_per_round: unavailable (CluE did not finish two rounds)")
         return 1
-    print(f"clue_rollouts_per_round: {clue.new_rollouts}")
+    first, second = clue.rounds[:2]
+    print(f"clue_rollouts_round1: {first['rollouts']}")
+    print(f"clue_rollouts_round2: {second['rollouts']}")
+    print(f"clue_tokens_per_round: {(first['tokens'] + second['tokens']) // 2}")
+    print(f"clue_rollouts_per_round: {first['rollouts']}")
     return 0
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--pairs", type=int, default=80, help="synthetic training pairs (>= 80 for a full round)")
+    parser.add_argument("--pairs", type=int, default=160,
+                        help="synthetic training pairs (>= 140 for two full rounds without wrapping)")
     parser.add_argument("--run-dir", type=Path, default=None, help="keep run directories here (default: temp)")
     args = parser.parse_args()
     if args.run_dir is not None:
