@@ -29,12 +29,14 @@ from pydantic import BaseModel, Field
 
 from clue.bench.records import Pair
 from clue.bench.rollouts import Rollout
+from clue.bench.runlog import RoundProgress
 from clue.evolve.ace_playbook import CuratorOp, Playbook, seed_playbook
 from clue.evolve.baseline_records import prompt_diff, read_json, write_json_atomic, write_text_atomic
 from clue.evolve.budget import BudgetExhausted, BudgetMeter
 from clue.evolve.feedback import FeedbackPolicy, QueryFn, render_rollout, succeeded, task_query
 from clue.evolve.guardrails import LeakChecker
 from clue.evolve.harness import Harness
+from clue.evolve.progress import record_round
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
 from clue.evolve.reporting import Reporter
 from clue.llm.types import Message
@@ -239,6 +241,9 @@ class AceOptimizer:
                             "prompt": after.text})
         state.last_reflection = reflection_text
         state.cursor += 1
+        record_round(run.run_dir, "ace", RoundProgress(
+            round=len(state.history), rollouts_spent=run.harness.meter.rollouts_spent,
+            tokens_spent=run.harness.meter.tokens_spent, best_hash=after.hash, best_name=after.name))
 
     def _screen(self, run: _AceRun, curation: Curation) -> list[str]:
         """Apply the curator's operations; with guardrails on, one whose text copies training data is skipped."""

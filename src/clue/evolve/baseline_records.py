@@ -12,7 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from clue.bench.runlog import RoundProgress
 from clue.evolve.budget import BudgetMeter
+from clue.evolve.progress import record_round
 from clue.evolve.reporting import Reporter
 from clue.memory.prompts import ExtractionPrompt, prompt_hash
 
@@ -52,6 +54,7 @@ class LineageRecorder:
         self.component = component
         self.seed_prompt = seed_prompt
         self.entries: dict[str, dict[str, Any]] = {}
+        self.meter: BudgetMeter | None = None
         self.best_text = seed_prompt.text
         self.best_score: float | None = None
         self._state: dict[str, Any] = {"method": "gepa", "iterations": 0, "perfect_minibatch_skips": 0}
@@ -73,6 +76,7 @@ class LineageRecorder:
             self.best_score = self.entries[best_hash].get("val_score")
 
     def save_state(self, *, status: str, meter: BudgetMeter, extra: dict[str, Any] | None = None) -> None:
+        self.meter = meter
         self._state.update({"status": status, "budget": meter.summary(), **(extra or {})})
         self._flush()
 
@@ -116,6 +120,12 @@ class LineageRecorder:
         if self.best_score is None or score > self.best_score:
             self.best_score, self.best_text = score, text
         self._flush()
+        if self.meter is not None:  # one progress point per validated candidate
+            best = prompt_hash(self.best_text)
+            record_round(self.run_dir, "gepa", RoundProgress(
+                round=int(event["iteration"]) + 1, rollouts_spent=self.meter.rollouts_spent,
+                tokens_spent=self.meter.tokens_spent, best_hash=best, best_name=f"gepa-{best[:8]}",
+                best_score=self.best_score))
 
     def on_iteration_start(self, event: Any) -> None:
         self.reporter.step("gepa", int(event["iteration"]), "reflective mutation")
