@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from support.locker_world import make_pairs
 
-from clue.bench.events import CodeRunEvent, EnvResetEvent, EnvStepEvent
+from clue.bench.events import CodeRunEvent, EnvResetEvent, EnvStepEvent, LLMCallEvent
 from clue.bench.rollouts import Rollout
 from clue.evolve.feedback import FeedbackPolicy, outcome_label, render_rollout, solver_view, succeeded
 from clue.evolve.gepa_method import FAILURE_FEEDBACK, SUCCESS_FEEDBACK, feedback_for
@@ -61,6 +61,16 @@ def test_an_episode_is_shown_step_by_step_with_code_runs() -> None:
     assert "[code run, exit 0]\nprint(6*4)\n  output: 24" in view
     assert view.index("[step 2]") > view.index("[code run") and view.endswith("[final reply] done")
     assert "Solver:\n[start] You are in a kitchen." in render_rollout(PAIR, r, "q", FeedbackPolicy())
+
+
+def test_with_recorded_solver_calls_the_view_is_the_target_conversation() -> None:
+    r = rollout(reward=0.0, solver_output="24", events=[
+        LLMCallEvent(role="extractor", messages=[], reply="1. memory"),
+        LLMCallEvent(role="solver", messages=[], reply="Let me compute. EXECUTE CODE!\nprint(6*4)"),
+        CodeRunEvent(code="print(6*4)", stdout="24", exit_code=0),
+        LLMCallEvent(role="solver", messages=[], reply="The answer is 24.")])
+    assert solver_view(r) == ("[solver] Let me compute. EXECUTE CODE!\nprint(6*4)\n[code output, exit 0] 24\n"
+                              "[solver] The answer is 24.")
 
 
 def test_every_method_uses_the_one_renderer() -> None:

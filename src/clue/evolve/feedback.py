@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from clue.bench.events import CodeRunEvent, EnvResetEvent, EnvStepEvent
+from clue.bench.events import CodeRunEvent, EnvResetEvent, EnvStepEvent, LLMCallEvent
 from clue.bench.records import Pair
 from clue.bench.rollouts import Rollout
 from clue.memory.render import render_conversation
@@ -100,21 +100,34 @@ def task_query(tasks: Callable[[str], Any]) -> QueryFn:
 
 
 def solver_view(rollout: Rollout) -> str:
-    """What the solver did: its reply, or for an episode / code rounds, each step and code run in order."""
+    """What the solver did, like the reference's target conversation: with recorded solver calls, each reply
+    in order with the observations and code outputs it got back; without them, the environment's steps
+    (action and observation) and code runs; for a plain rollout, the reply."""
+    events = rollout.events
+    talked = any(isinstance(e, LLMCallEvent) and e.role == "solver" for e in events)
     lines: list[str] = []
-    for event in rollout.events:
-        if isinstance(event, EnvResetEvent):
+    for event in events:
+        if isinstance(event, LLMCallEvent) and event.role == "solver":
+            lines.append(f"[solver] {event.reply.strip()}")
+        elif isinstance(event, EnvResetEvent):
             lines.append(f"[start] {event.observation.strip()}")
         elif isinstance(event, EnvStepEvent):
-            lines.append(f"[step {event.index}] action: {event.action.strip()}\n"
-                         f"  observation: {event.observation.strip()}" + ("  (done)" if event.done else ""))
+            done = "  (done)" if event.done else ""
+            if talked:
+                lines.append(f"[observation {event.index}] {event.observation.strip()}{done}")
+            else:
+                lines.append(f"[step {event.index}] action: {event.action.strip()}\n"
+                             f"  observation: {event.observation.strip()}{done}")
         elif isinstance(event, CodeRunEvent):
             status = "timed out" if event.timed_out else f"exit {event.exit_code}"
-            output = (event.stdout + ("\n" + event.stderr if event.stderr else "")).strip()
-            lines.append(f"[code run, {status}]\n{event.code.strip()}\n  output: {output or '(none)'}")
+            output = (event.stdout + ("\n" + event.stderr if event.stderr else "")).strip() or "(none)"
+            lines.append(f"[code output, {status}] {output}" if talked
+                         else f"[code run, {status}]\n{event.code.strip()}\n  output: {output}")
     reply = rollout.solver_output.strip()
     if lines:
-        return "\n".join(lines) + (f"\n[final reply] {reply}" if reply else "")
+        if reply and not talked:
+            lines.append(f"[final reply] {reply}")
+        return "\n".join(lines)
     return reply or "(no reply)"
 
 
