@@ -19,14 +19,30 @@ def test_render_tags_each_turn_with_its_role_inside_a_conversation_tag() -> None
     assert "<user>\nhi\n</user>" in text and "<assistant>\nhello\n</assistant>" in text
 
 
-def test_every_builtin_prompt_loads_and_limits_memories() -> None:
+def test_every_builtin_prompt_loads_with_the_reference_bound_on_memories() -> None:
+    bounds = {"simple": "at most 5 memories", "survey": "at most 5 memories", "openmemory-style": "at most 5 memories",
+              "success-failure": "at most 5 memories", "factual-experiential": "at most 5 memories",
+              "reasoningbank-style": "at most 3 insights", "mem0-style": None}  # Mem0 keeps every fact
     hashes = set()
     for name in BUILTIN_PROMPTS:
         prompt = load_prompt(name)
         assert prompt.text.strip() and not prompt.is_control
-        assert "5" in prompt.text or "3" in prompt.text  # every prompt bounds how many memories
+        bound = bounds[name]
+        if bound is None:
+            assert "at most" not in prompt.text.lower() and '"facts"' in prompt.text
+        else:
+            assert bound in prompt.text.lower(), name
         hashes.add(prompt.hash)
     assert len(hashes) == len(BUILTIN_PROMPTS)
+
+
+def test_simple_and_survey_add_no_rules_beyond_the_reference() -> None:
+    for name in ("simple", "survey"):
+        guidelines = load_prompt(name).text.split("## Guidelines")[1].split("## Output format")[0]
+        assert guidelines.strip() == "- Write at most 5 memories in total.", name
+    assert "self-contained" not in load_prompt("simple").text.lower()
+    assert "exact" not in load_prompt("survey").text.lower()
+    assert "No memory types are defined yet." in load_prompt("simple").text
 
 
 def test_simple_prompt_has_an_empty_taxonomy_section_for_evolution_to_fill() -> None:
