@@ -38,13 +38,13 @@ def test_one_success_rule_for_every_method(fields: dict[str, object], label: str
 def test_the_view_holds_source_memory_query_solver_and_outcome_but_no_gold_by_default() -> None:
     r = rollout(reward=0.0, score_detail="expected W0")
     text = render_rollout(PAIR, r, "What is my locker code?", FeedbackPolicy())
-    for part in ("Outcome: failure (reward 0); scorer: expected W0", "<user>\nMy locker code is W0",
+    for part in ("Outcome: failure (reward 0)\n", "<user>\nMy locker code is W0",
                  "Memory written:\n1. The user likes tea.", "Target query:\nWhat is my locker code?",
                  "Solver:\n<answer>none</answer>"):
         assert part in text
-    assert "Gold answer" not in text
+    assert "Gold answer" not in text and "expected W0" not in text  # the scorer's note names the answer
     with_gold = render_rollout(PAIR, r, "What is my locker code?", FeedbackPolicy(show_gold=True))
-    assert with_gold.endswith("Gold answer: W0")
+    assert with_gold.endswith("Gold answer: W0") and "Outcome: failure (reward 0); scorer: expected W0" in with_gold
     short = render_rollout(PAIR, r.model_copy(update={"memory": "m" * 900}), "q", FeedbackPolicy(memory_chars=90))
     assert "[... 810 characters cut ...]" in short
 

@@ -6,8 +6,8 @@ CluE's summarizer and analyst, MemEvolve's analyst, GEPA's reflective dataset an
 - Success: the dataset's own success flag where it reports one (episodes, unit tests), otherwise a full
   reward (>= 1.0). A rollout that failed for an infrastructure reason is neither: it is labelled as such.
 - Policy (the reference's): the optimizer sees the source, the memory, the target query, what the solver
-  did (its reply, or the episode's steps and code runs) and the outcome, never the gold answer.
-  `show_gold=True` adds the gold answer (a clue option, off by default).
+  did (its reply, or the episode's steps and code runs) and the outcome, never the gold answer (nor the
+  scorer's note, which often names it). `show_gold=True` adds both (a clue option, off by default).
 - Length limits are per caller (the reference cuts sources to 500 characters for GEPA, 4,096 for ACE's
   reflector and the summarizer, and not at all for the analyst's full case view); `None` means whole.
 """
@@ -131,9 +131,11 @@ def solver_view(rollout: Rollout) -> str:
     return reply or "(no reply)"
 
 
-def outcome_text(rollout: Rollout) -> str:
+def outcome_text(rollout: Rollout, show_scorer: bool = False) -> str:
+    """The outcome line. The scorer's note often names the expected answer ("got 41, expected 42"), so it is
+    shown only when the policy shows the gold answer."""
     parts = [f"{outcome_label(rollout)} (reward {rollout.reward:g})"]
-    if rollout.score_detail:
+    if rollout.score_detail and show_scorer:
         parts.append(f"scorer: {rollout.score_detail}")
     if rollout.error:
         parts.append(f"error: {rollout.error}")
@@ -144,7 +146,7 @@ def render_rollout(pair: Pair, rollout: Rollout, query: str, policy: FeedbackPol
                    title: str = "", summary: str = "") -> str:
     """The one view of a rollout for optimizer LLMs (source, memory, target query, solver, outcome)."""
     source = source_text(pair)
-    blocks = [f"{title}Outcome: {outcome_text(rollout)}"]
+    blocks = [f"{title}Outcome: {outcome_text(rollout, policy.show_gold)}"]
     if summary:
         blocks.append(f"Scenario: {summary}")
     blocks += [f"Source conversation:\n{cut(source, policy.source_chars)}",
