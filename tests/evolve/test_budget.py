@@ -102,16 +102,16 @@ async def test_run_evolution_carries_the_budget_across_a_resume(tmp_path: Path) 
 async def test_rollouts_per_round_at_the_default_settings(tmp_path: Path, reuse: bool) -> None:
     """Reference code: 265 per round (the base re-run in the tournament, the resampled finals pairs re-run).
     Reusing rollouts (clue's default) saves the base's second run and the finalists' resampled pairs."""
-    defaults = EvolveSettings(rounds=2, reuse_rollouts=reuse)
+    defaults = EvolveSettings(rounds=1, reuse_rollouts=reuse)
     assert (defaults.batch, defaults.candidates, defaults.top, defaults.resample) == (35, 3, 2, 10)
     world = World()
     setup = make_setup(tmp_path, world)
     reporter = RecordingReporter()
-    await ClueOptimizer(reporter).optimize(load_prompt("simple"), make_pairs(200), setup.harness, defaults,
+    await ClueOptimizer(reporter).optimize(load_prompt("simple"), make_pairs(80), setup.harness, defaults,
                                            tmp_path, False)
     per_round = [r.new_rollouts for r in reporter.rounds]
-    if reuse:  # base 35 + 3 candidates x 35 + 2 finalists x 35 new pairs, every round
-        assert per_round == [35 + 3 * 35 + 2 * 35] * 2
+    if reuse:  # base 35 + 3 candidates x 35 + 2 finalists x 35 new pairs (bench/evolve_cost.py: 2 rounds)
+        assert per_round == [35 + 3 * 35 + 2 * 35]
     else:  # base 35, then base and 3 candidates x 35 in the tournament, 2 finalists x (10 + 35)
-        assert per_round == [35 + 4 * 35 + 2 * 45] * 2
+        assert per_round == [35 + 4 * 35 + 2 * 45]
     assert world.counts["extract"] == sum(per_round)
