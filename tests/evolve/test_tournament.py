@@ -119,3 +119,17 @@ async def test_the_paper_schedule_reruns_instead_of_reusing(tmp_path: Path) -> N
     # base 6, then base + 3 candidates on the batch again, then 2 finalists on 2 resampled + 6 new pairs.
     assert rs.new_rollouts == 6 + 4 * 6 + 2 * 8 and rs.reused_rollouts == 0
     assert world.counts["extract"] == rs.new_rollouts
+
+
+async def test_the_cursor_wraps_around_a_small_pool(tmp_path: Path) -> None:
+    setup = make_setup(tmp_path, World())
+    settings = EvolveSettings(rounds=2, batch=6, candidates=2, top=2, resample=2)
+    await ClueOptimizer().optimize(load_prompt("simple"), make_pairs(16), setup.harness, settings, tmp_path,
+                                   False)
+    state = RunState.model_validate_json((tmp_path / "state.json").read_text())
+    pool = state.pool
+    first, second = state.rounds
+    assert first.finals_pairs[2:] == pool[6:12]
+    assert second.batch == pool[12:16] + pool[0:2]  # cursor 12 runs off the end and wraps
+    assert [k for k in second.finals_pairs[2:]] == [k for k in pool[2:8] if k not in second.finals_pairs[:2]]
+    assert state.cursor == 24
