@@ -102,5 +102,8 @@ def knob_help() -> str:
     lines = []
     for f in fields(EvolveSettings):
         paper = f" [paper: {f.metadata['paper']}]" if f.metadata.get("paper") else ""
-        lines.append(f"--{f.name.replace('_', '-')} (default {f.default!r}): {f.metadata.get('help', '')}{paper}")
+        flag = f"--{f.name.replace('_', '-')}"
+        if isinstance(f.default, bool):
+            flag = f"{flag} / --no-{f.name.replace('_', '-')}"
+        lines.append(f"{flag} (default {f.default!r}): {f.metadata.get('help', '')}{paper}")
     return "\n\n".join(lines)
