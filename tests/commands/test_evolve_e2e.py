@@ -22,8 +22,8 @@ def test_one_clue_round_writes_complete_consistent_lineage_and_state(tmp_path: P
     result = CliRunner().invoke(app, [
         "--backend", "local", "--model", "smollm2-135m", "--no-cache", "--data-root", str(data_root),
         *SMALL_DECODING, "evolve", "--method", "clue", "--datasets", "membench-high,GameOf24",
-        "--rounds", "1", "--batch", "4", "--candidates", "2", "--top", "2", "--resample", "2",
-        "--max-clusters", "3", "--test-limit", "1", "--out", str(out),
+        "--rounds", "1", "--batch", "2", "--candidates", "1", "--top", "2", "--resample", "1",
+        "--max-clusters", "2", "--test-limit", "1", "--out", str(out),
         # knobs as flags; these keep a 135M model's round cheap (logs in context, capped text, section edits)
         "--analysis-mode", "context", "--analysis-text-chars", "300", "--synthesis-mode", "edits",
         "--summary-chars", "1200", "--no-concurrent-candidates"])
@@ -46,15 +46,15 @@ def test_one_clue_round_writes_complete_consistent_lineage_and_state(tmp_path: P
     (round_1,) = lineage["rounds"]
     assert round_1["step_reached"] == "complete"
     batch = round_1["batch"]
-    assert len(batch) == 4 and set(batch) <= train_keys
+    assert len(batch) == 2 and set(batch) <= train_keys
 
     # clusters -> analyses -> recommendations -> candidates -> tournament -> finals
     members = [m for c in round_1["clusters"] for m in c["members"]]
-    assert len(members) == len(set(members)) == 4, "every example in exactly one cluster"
-    assert 1 <= len(round_1["clusters"]) <= 3 and all(c["size"] >= 2 for c in round_1["clusters"])
+    assert len(members) == len(set(members)) == 2, "every example in exactly one cluster"
+    assert len(round_1["clusters"]) == 1 and round_1["clusters"][0]["size"] == 2
     assert {a["key"] for a in round_1["analyses"]} == {c["id"] for c in round_1["clusters"]}
     assert set(round_1["recommendations"]) == {c["id"] for c in round_1["clusters"]}
-    assert len(round_1["candidates"]) == 2
+    assert len(round_1["candidates"]) == 1
     scored = {s["prompt_hash"] for s in round_1["tournament"]}
     assert round_1["base"]["hash"] in scored
     for candidate in round_1["candidates"]:
@@ -67,6 +67,7 @@ def test_one_clue_round_writes_complete_consistent_lineage_and_state(tmp_path: P
     assert finalists <= scored and 1 <= len(finalists) <= 2
     if len(finalists) > 1:  # a lone finalist (every candidate rejected or beaten) needs no finals
         assert {s["prompt_hash"] for s in round_1["finals"]} == finalists
+        assert round_1["finals_pairs"][0] in batch and not set(round_1["finals_pairs"][1:]) & set(batch)
     else:
         assert round_1["finals"] == []
     assert round_1["winner"]["hash"] in finalists
@@ -82,7 +83,7 @@ def test_one_clue_round_writes_complete_consistent_lineage_and_state(tmp_path: P
     knobs = log["spec"]["settings"]
     assert (knobs["analysis_mode"], knobs["synthesis_mode"], knobs["concurrent_candidates"]) == (
         "context", "edits", False)
-    assert knobs["analysis_steps"] == 20 and knobs["tie_break"] == "incumbent" and knobs["batch"] == 4
+    assert knobs["analysis_steps"] == 20 and knobs["tie_break"] == "incumbent" and knobs["batch"] == 2
     assert log["spec"]["method"] == "clue" and log["spec"]["roles"]["extractor"]["model"] == "smollm2-135m"
     (progress,) = log["evolution"]["progress"]
     assert progress["round"] == 1 and progress["best_hash"] == state["base"]
