@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from clue.bench.evaluation import RunDirError
 from clue.bench.records import Turn
 from clue.bench.rollouts import read_rollouts
 from clue.evolve.analyze import Group, analyze_group, overview_page
@@ -210,7 +211,7 @@ def test_edits_are_targeted_and_applied_deterministically() -> None:
 def test_registry_names_all_four_methods() -> None:
     assert set(METHODS) == {"clue", "memevolve", "gepa", "ace"}
     assert isinstance(load_optimizer("clue"), TournamentOptimizer)
-    with pytest.raises(ValueError, match="unknown method"):
+    with pytest.raises(ValueError, match="--method nope: unknown"):
         load_optimizer("nope")
 
 
@@ -227,6 +228,6 @@ async def test_run_evolution_evolves_then_compares_seed_and_best_on_test(tmp_pat
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["budget"]["rollouts_spent"] == outcome.budget["rollouts_spent"] <= 500
     assert len(read_rollouts(tmp_path / "run" / "test_rollouts.jsonl")) == 16
-    with pytest.raises(FileExistsError):
+    with pytest.raises(RunDirError, match="already holds a run"):
         await run_evolution("clue", load_prompt("simple"), make_pairs(30), [], llm, SMALL, Budget(),
                             tmp_path / "run", tasks=fake_tasks, info=fake_info)
