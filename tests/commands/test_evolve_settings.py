@@ -62,3 +62,26 @@ def test_the_command_refuses_an_unknown_setting_in_one_line(tmp_path: Path) -> N
     assert len([line for line in result.output.splitlines() if line.strip()]) == 1
     help_text = CliRunner().invoke(app, ["evolve", "--help"]).output
     assert "--ace-reflect-rounds" in help_text and "--reuse-rollouts" in help_text
+
+
+def test_a_run_records_toml_and_flag_settings_in_its_log(tmp_path: Path) -> None:
+    """`clue evolve` on real BEHEMOTH pairs with the scripted backend: every knob lands in log.json's spec."""
+    import json
+
+    repo = Path(__file__).resolve().parents[2]
+    toml = tmp_path / "clue.toml"
+    toml.write_text('[evolve]\nanalysis-mode = "context"\nfeedback_gold = true\nbatch = 3\n')
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "--backend", "scripted", "--no-cache", "--config", str(toml), "--data-root", str(repo / "../shared/behemoth"),
+        "evolve", "--datasets", "membench-high", "--rounds", "1", "--batch", "2", "--candidates", "1",
+        "--test-limit", "1", "--out", str(out), "--tie-break", "tokens", "--no-reuse-rollouts"])
+    assert result.exit_code == 0, result.output
+    log = json.loads((out / "log.json").read_text())
+    knobs = log["spec"]["settings"]
+    assert knobs["batch"] == 2  # the flag beats clue.toml
+    assert knobs["analysis_mode"] == "context" and knobs["feedback_gold"] is True  # from clue.toml
+    assert knobs["tie_break"] == "tokens" and knobs["reuse_rollouts"] is False  # flags
+    assert knobs["budget"] == {"max_rollouts": None, "max_tokens": None}
+    assert log["spec"]["method"] == "clue" and log["spec"]["roles"]["solver"]["backend"] == "scripted"
+    assert [p["round"] for p in log["evolution"]["progress"]] == [1]
