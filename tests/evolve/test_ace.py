@@ -267,3 +267,14 @@ async def test_curator_edits_that_copy_training_text_are_skipped(tmp_path: Path)
     assert "locker code is W3" not in result.best.text and RULE in result.best.text
     lineage = json.loads((tmp_path / "run" / "lineage.json").read_text())
     assert any(op.startswith("SKIP ADD_BULLET: leaks training text") for op in lineage[0]["operations"])
+
+
+async def test_resuming_a_run_of_another_shape_is_refused_in_one_line(tmp_path: Path) -> None:
+    from clue.errors import BadInputError
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "state.json").write_text(json.dumps({"method": "ace", "cursor": 2, "playbook": {"bullets": []}}))
+    harness = make_harness(tmp_path, Budget(), Script())
+    with pytest.raises(BadInputError, match="not a run of this ACE"):
+        await AceOptimizer().optimize(SEED, make_pairs(2), harness, EvolveSettings(), run_dir, resume=True)

@@ -25,11 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from clue.bench.records import Pair
 from clue.bench.rollouts import Rollout
 from clue.bench.runlog import RoundProgress
+from clue.errors import BadInputError
 from clue.evolve.ace_playbook import CuratorOp, Playbook, seed_playbook
 from clue.evolve.baseline_records import prompt_diff, read_json, write_json_atomic, write_text_atomic
 from clue.evolve.budget import BudgetExhausted, BudgetMeter
@@ -284,7 +285,11 @@ class AceOptimizer:
         raw = read_json(run_dir / "state.json")
         if raw is None:
             return None, []
-        state = AceState.model_validate(raw)
+        try:
+            state = AceState.model_validate(raw)
+        except ValidationError:
+            raise BadInputError(f"{run_dir / 'state.json'}: not a run of this ACE (per-sample playbook); "
+                                "start a new run directory") from None
         # A crash between writing lineage.json and state.json leaves an entry for a sample that will be redone.
         lineage = [e for e in read_json(run_dir / "lineage.json") or []
                    if (e["epoch"], e["step"]) < (state.epoch, state.cursor)]
