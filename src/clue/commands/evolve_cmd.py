@@ -107,8 +107,8 @@ def evolve_command(
             print_table(comparison_table([outcome.seed, outcome.best], title="seed vs evolved on the test split"),
                         console)
             if outcome.best.gain_excluded:
-                warn(f"relative gain leaves out {', '.join(outcome.best.gain_excluded)}: a score of 0 (or none) there has "
-                     "no finite ratio")
+                warn(f"relative gain leaves out {', '.join(outcome.best.gain_excluded)}: a score of 0 (or none) "
+                     "there has no finite ratio")
         else:
             warn("no test pairs: skipped the seed-vs-evolved comparison")
         console.print(f"best prompt: {out / 'best_prompt.txt'}")
