@@ -142,7 +142,7 @@ class LLM:
                 try:
                     return await self._watched(role, backend, messages, decoding, json_schema)
                 except TransientLLMError as exc:
-                    if not _worth_retrying(exc, 1, attempts):
+                    if not _worth_retrying(exc, 2, attempts):
                         raise
                 # Retries wait retry_wait_s x 1, 2, 4, ... (at most 30 s) before attempts 2, 3, 4, ...
                 await asyncio.sleep(min(self._retry_wait_s, 30))
