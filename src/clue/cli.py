@@ -1,4 +1,4 @@
-"""The `clue` command line: eval, extract, rescore, evolve, demo, datasets."""
+"""The `clue` command line: eval, extract, rescore, evolve, demo, datasets, show, play."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ from pathlib import Path
 
 import typer
 
-from clue.commands import datasets_cmd, demo_cmd, eval_cmd, evolve_cmd, extract_cmd, rescore_cmd, show_cmd
+from clue.commands import (
+    datasets_cmd,
+    demo_cmd,
+    eval_cmd,
+    evolve_cmd,
+    extract_cmd,
+    play_cmd,
+    rescore_cmd,
+    show_cmd,
+)
 from clue.commands.common import GlobalOptions
 from clue.commands.global_options import add_global_options
 
@@ -27,11 +36,13 @@ def main(
     no_cache: bool = typer.Option(False, "--no-cache", help="Do not read or write the LLM response cache."),
     data_root: Path = typer.Option(None, envvar="CLUE_DATA_ROOT",
                                    help="Folder holding BEHEMOTH's data_collection/ (env CLUE_DATA_ROOT)."),
+    env_root: Path = typer.Option(None, envvar="CLUE_ENV_ROOT",
+                                  help="Folder holding the agentic environments' files (env CLUE_ENV_ROOT)."),
 ) -> None:
     """Global options apply to every command; per-role settings come from clue.toml, CLUE_* env or --role."""
-    ctx.obj = GlobalOptions(backend, model, base_url, config, role, no_cache, data_root)
+    ctx.obj = GlobalOptions(backend, model, base_url, config, role, no_cache, data_root, env_root=env_root)
 
 
-for _module in (eval_cmd, extract_cmd, rescore_cmd, evolve_cmd, demo_cmd, datasets_cmd, show_cmd):
+for _module in (eval_cmd, extract_cmd, rescore_cmd, evolve_cmd, demo_cmd, datasets_cmd, show_cmd, play_cmd):
     _module.register(app)
 add_global_options(app)

@@ -1,8 +1,9 @@
-"""The 18 BEHEMOTH datasets: category, in-distribution or OOD, file-level subsets, runnable or not."""
+"""The 18 BEHEMOTH datasets: category, in-distribution or OOD, file-level subsets, what they need to run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from clue.bench.records import (
@@ -30,6 +31,9 @@ class NotRunnableError(ValueError):
     """A known dataset that this package cannot evaluate yet; the message says why."""
 
 
+Resources = Literal["none", "environment", "code_tests"]
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     name: str
@@ -37,15 +41,66 @@ class DatasetSpec:
     ood: bool
     subsets: tuple[str, ...]  # directory names under train/ or ood_test/; scored together as one dataset
     target_model: type[TargetRecord]
-    runnable: bool = True
-    not_runnable_reason: str = ""
+    # What it needs beyond the data root: nothing, an environment (`clue.bench.envs.registry`, keyed by the
+    # lower-cased name) or the sandboxed unit-test runner. Whether it can run depends on what is installed.
+    resources: Resources = "none"
+    not_wired: str = ""  # why this build cannot run it whatever is installed ("" when it can)
 
     @property
     def split_dir(self) -> str:
         return "ood_test" if self.ood else "train"
 
+    @property
+    def env(self) -> str | None:
+        """The environment registry name of an environment-backed dataset."""
+        return self.name.lower() if self.resources == "environment" else None
 
-_AGENT_REASON = "agentic: needs an interactive {env} environment, which clue does not ship yet"
+    @property
+    def runnable(self) -> bool:
+        """Whether it can run with the default env root (see `missing_resources` for another root)."""
+        return missing_resources(self) is None
+
+    @property
+    def not_runnable_reason(self) -> str:
+        return missing_resources(self) or ""
+
+
+def missing_resources(spec: DatasetSpec, env_root: Path | None = None) -> str | None:
+    """One line saying what `spec` lacks to run (package, Java, game files, cache directory), or None."""
+    if spec.not_wired:
+        return f"{spec.name}: {spec.not_wired}"
+    if spec.resources == "none":
+        return None
+    from clue.bench.envs.root import default_env_root
+
+    root = env_root if env_root is not None else default_env_root()
+    if spec.resources == "code_tests":
+        try:
+            from clue.bench.bigcodebench import missing as code_tests_missing
+        except ImportError:
+            return f"{spec.name}: the sandboxed unit-test runner is not part of this build"
+        reason: str | None = code_tests_missing(root)
+        return reason
+    from clue.bench.envs.registry import ENV_MODULES, env_spec
+
+    module = ENV_MODULES.get(spec.env or "")
+    if module is None:
+        return f"{spec.name}: no environment is registered for it"
+    try:
+        env = env_spec(spec.env or "")
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return f"{spec.name}: its environment is not part of this build"
+        return f"{spec.name} needs the Python package {exc.name!r} (pip install 'clue[agentic]')"
+    except ImportError as exc:
+        return f"{spec.name}: its environment cannot be imported ({str(exc).splitlines()[0]})"
+    return env.missing(root)
+
+
+_AGENTIC = (
+    ("alfworld", False, AgenticTarget), ("fever", False, AgenticTarget), ("pddl", False, AgenticTarget),
+    ("babyai", False, AgenticTarget), ("scienceworld", False, AgenticTarget), ("toolbench", True, ToolBenchTarget),
+)
 
 DATASETS: tuple[DatasetSpec, ...] = (
     # personalization
@@ -61,26 +116,14 @@ DATASETS: tuple[DatasetSpec, ...] = (
     DatasetSpec("MMLU_Pro_Physics", "problem-solving", False, ("MMLU_Pro_Physics",), ProblemTarget),
     DatasetSpec("MMLU_Pro_Engineering", "problem-solving", False, ("MMLU_Pro_Engineering",), ProblemTarget),
     DatasetSpec("MathEquationBalancer", "problem-solving", False, ("MathEquationBalancer",), ProblemTarget),
-    # `clue.bench.bigcodebench.missing` says what a machine lacks for it (tasks file, sandbox, packages, data).
-    DatasetSpec(
-        "bigcodebench", "problem-solving", False, ("bigcodebench",), BigCodeBenchTarget, runnable=False,
-        not_runnable_reason="bigcodebench is scored by running unit tests on generated code (the code_tests "
-        "solver), which the runner does not call yet; the public BEHEMOTH release has no bigcodebench sources "
-        "or targets",
-    ),
+    # `clue.bench.bigcodebench.missing` says what a machine lacks for it (tasks file, sandbox, packages).
+    DatasetSpec("bigcodebench", "problem-solving", False, ("bigcodebench",), BigCodeBenchTarget,
+                resources="code_tests",
+                not_wired="the runner does not call the code_tests solver yet; the public BEHEMOTH release has "
+                "no bigcodebench sources or targets"),
     DatasetSpec("GPQA_Diamond", "problem-solving", True, ("GPQA_Diamond",), ProblemTarget),
     # agentic
-    *(
-        DatasetSpec(name, "agentic", False, (name,), AgenticTarget, runnable=False,
-                    not_runnable_reason=_AGENT_REASON.format(env=env))
-        for name, env in (("alfworld", "ALFWorld"), ("fever", "FEVER Wikipedia-search"), ("pddl", "PDDL"),
-                          ("babyai", "BabyAI"), ("scienceworld", "ScienceWorld"))
-    ),
-    DatasetSpec(
-        "toolbench", "agentic", True, ("toolbench",), ToolBenchTarget, runnable=False,
-        not_runnable_reason="toolbench needs the StableToolBench API simulator and a multi-step tool agent, "
-        "which clue does not ship yet",
-    ),
+    *(DatasetSpec(name, "agentic", ood, (name,), model, resources="environment") for name, ood, model in _AGENTIC),
 )
 
 _BY_KEY: dict[str, DatasetSpec] = {spec.name.lower(): spec for spec in DATASETS}
@@ -101,5 +144,5 @@ def get_dataset(name: str) -> DatasetSpec:
     return spec
 
 
-def runnable_datasets() -> list[DatasetSpec]:
-    return [spec for spec in DATASETS if spec.runnable]
+def runnable_datasets(env_root: Path | None = None) -> list[DatasetSpec]:
+    return [spec for spec in DATASETS if missing_resources(spec, env_root) is None]

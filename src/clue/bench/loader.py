@@ -17,7 +17,14 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from clue.bench.datasets import SOLVER_MODEL_DIR, DatasetSpec, get_dataset
-from clue.bench.records import Pair, ReferenceOutput, SourceRecord, TargetRecord, first_validation_error
+from clue.bench.records import (
+    Pair,
+    ReferenceOutput,
+    SourceOutcome,
+    SourceRecord,
+    TargetRecord,
+    first_validation_error,
+)
 from clue.bench.split import SPLITS, Split, load_split_file, select_sources
 
 Warn = Callable[[str], None]
@@ -184,6 +191,7 @@ def load_pairs(
             continue
         source = by_key[(subset, source_id)]
         every = split in ("test", "ood") and spec.name in ALL_TARGETS_AT_TEST
+        outcome = SourceOutcome.of(source.metadata) if spec.category == "agentic" else None
         for target_id in source.target_ids if every else source.target_ids[:1]:
             if limit is not None and len(pairs) >= limit:
                 break
@@ -194,7 +202,8 @@ def load_pairs(
                      f"{source_id}) not found; pair skipped")
                 continue
             pairs.append(Pair(dataset=spec.name, subset=subset, source_id=source_id, target_id=target_id,
-                              source_messages=source.messages, target=target.model_dump()))
+                              source_messages=source.messages, target=target.model_dump(),
+                              source_outcome=outcome))
     return pairs
 
 

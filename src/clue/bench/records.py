@@ -66,6 +66,31 @@ class SourceRecord(BaseModel):
         return value
 
 
+class SourceOutcome(BaseModel):
+    """How an agentic source trajectory ended, from its metadata (released as python-literal strings)."""
+
+    model_config = ConfigDict(frozen=True)
+    success: bool
+    reward: float
+
+    @classmethod
+    def of(cls, metadata: dict[str, Any]) -> SourceOutcome | None:
+        """The outcome in a source's metadata, or None when it has no readable `success` and `reward`."""
+        values: dict[str, Any] = {}
+        for name in ("success", "reward"):
+            value = metadata.get(name)
+            if isinstance(value, str):
+                try:
+                    value = ast.literal_eval(value.strip())
+                except (ValueError, SyntaxError):
+                    return None
+            values[name] = value
+        success, reward = values["success"], values["reward"]
+        if not isinstance(success, bool) or not isinstance(reward, int | float) or isinstance(reward, bool):
+            return None
+        return cls(success=success, reward=float(reward))
+
+
 class Pair(BaseModel):
     """One evaluation unit: a source conversation and the target query its memory should help with."""
 
@@ -76,6 +101,7 @@ class Pair(BaseModel):
     target_id: int
     source_messages: list[Turn]
     target: dict[str, Any]  # the target line, already validated against the dataset's target model
+    source_outcome: SourceOutcome | None = None  # agentic sources: how the source trajectory ended
 
     @property
     def key(self) -> str:

@@ -79,6 +79,8 @@ def rescore_file(dataset: str, path: Path, warn: Warn, data_root: Path | None = 
     With a data root, the file's tasks are first checked against the dataset's own targets.
     """
     spec = get_dataset(dataset)
+    if spec.name == "fever":
+        return _rescore_fever(path, warn)
     task = task_for(spec.name)
     if not isinstance(task, AnswerTask):
         raise NotRunnableError(f"dataset {spec.name} is judge-scored; its labels cannot be rescored here")
@@ -99,6 +101,28 @@ def rescore_file(dataset: str, path: Path, warn: Warn, data_root: Path | None = 
         else:
             snippet = (answer or "")[:SNIPPET_CHARS]
             report.disagreements.append(Disagreement(line.id, reward, line.label, snippet))
+    return report
+
+
+def _rescore_fever(path: Path, warn: Warn) -> RescoreReport:
+    """FEVER runs are scored offline from their Finish action and the gold label the line carries."""
+    from clue.bench.envs.fever import finish_answer, process_action, score_output
+
+    report = RescoreReport(dataset="fever", path=path)
+    for line in load_reference_outputs(path, warn=warn):
+        record = line.model_dump()
+        gold = record.get("answer")
+        if not isinstance(gold, str) or not isinstance(record.get("messages", []), list):
+            warn(f"{path}: id {line.id}: no gold label ('answer') or messages; skipped")
+            continue
+        correct = score_output(record, gold)
+        report.total += 1
+        if correct == line.label:
+            report.agreed += 1
+        else:
+            actions = [process_action(str(step.get("action", ""))) for step in record.get("trajectory") or []]
+            answer = next((a for a in map(finish_answer, actions) if a is not None), "")
+            report.disagreements.append(Disagreement(line.id, float(correct), line.label, answer[:SNIPPET_CHARS]))
     return report
 
 

@@ -190,10 +190,13 @@ _TASKS: dict[str, Task] = {
 
 
 def task_for(dataset_name: str) -> Task:
-    """The task of a runnable dataset. Raises UnknownDatasetError or NotRunnableError (with the reason)."""
+    """The task of a dataset. Raises UnknownDatasetError or NotRunnableError (with the reason).
+
+    Resources (environments, the sandbox) are not checked here: that needs the command's env root
+    (`clue.bench.datasets.missing_resources`)."""
     spec = get_dataset(dataset_name)
     task = _TASKS.get(spec.name)
-    if not spec.runnable or task is None:
+    if task is None:
         reason = spec.not_runnable_reason or "no task is defined for it"
         raise NotRunnableError(f"dataset {spec.name} cannot be run yet: {reason}")
     return task

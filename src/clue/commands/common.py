@@ -31,6 +31,7 @@ class GlobalOptions:
     roles: list[str] = field(default_factory=list)
     no_cache: bool = False
     data_root: Path | None = None
+    env_root: Path | None = None
 
     def settings(self, command_defaults: tuple[str, ...] = ()) -> Settings:
         """`command_defaults` are ROLE.FIELD=VALUE items a command prefers; the user's --role items win."""
@@ -45,6 +46,12 @@ class GlobalOptions:
         root = self.data_root or default_data_root()
         check_data_root(root)
         return root
+
+    def resolved_env_root(self) -> Path:
+        """--env-root (before or after the command), else $CLUE_ENV_ROOT, else ../shared/agentic."""
+        from clue.bench.envs.root import default_env_root
+
+        return self.env_root or default_env_root()
 
 
 def warn(message: str) -> None:

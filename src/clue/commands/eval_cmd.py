@@ -16,14 +16,16 @@ def parse_datasets(text: str) -> list[str]:
     return names
 
 
-def check_runnable(names: list[str]) -> None:
-    """Refuse, before any model call, datasets that are unknown or cannot run here (with the reason)."""
-    from clue.bench.datasets import NotRunnableError, get_dataset
+def check_runnable(names: list[str], env_root: Path) -> None:
+    """Refuse, before any model call, datasets that are unknown or cannot run here (with what is missing:
+    a package, Java, game files, a cache directory under `env_root`)."""
+    from clue.bench.datasets import NotRunnableError, get_dataset, missing_resources
 
     for name in names:
         spec = get_dataset(name)
-        if not spec.runnable:
-            raise NotRunnableError(f"--datasets {spec.name}: cannot run here: {spec.not_runnable_reason}")
+        reason = missing_resources(spec, env_root)
+        if reason is not None:
+            raise NotRunnableError(f"--datasets {spec.name}: cannot run here: {reason}")
 
 
 def eval_command(
@@ -69,7 +71,7 @@ def eval_command(
 
     async def job() -> None:
         chosen = load_prompt(prompt)
-        check_runnable(names)
+        check_runnable(names, opts.resolved_env_root())
         specs = [get_dataset(n) for n in names]
         root = opts.resolved_data_root()
         ensure_run_dir(out)

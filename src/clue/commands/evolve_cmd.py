@@ -78,7 +78,7 @@ def evolve_command(
                    "tournament")
 
     async def job() -> None:
-        check_runnable(names)
+        check_runnable(names, opts.resolved_env_root())
         root = opts.resolved_data_root()
         ensure_run_dir(out)
         train: list[Pair] = []

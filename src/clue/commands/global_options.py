@@ -28,6 +28,9 @@ GLOBAL_OPTIONS: dict[str, tuple[Any, Any]] = {
                                     show_default=False)),
     "data_root": (Path, typer.Option(None, envvar="CLUE_DATA_ROOT",
                                      help="Folder holding BEHEMOTH's data_collection/ (env CLUE_DATA_ROOT).")),
+    "env_root": (Path, typer.Option(None, envvar="CLUE_ENV_ROOT",
+                                    help="Folder holding the agentic environments' files: game files, page "
+                                         "sources, caches (env CLUE_ENV_ROOT; default ../shared/agentic).")),
 }
 
 
@@ -35,7 +38,7 @@ def _merge(ctx: typer.Context, given: dict[str, Any]) -> None:
     """Values given after the command override those given before it."""
     base = ctx.find_object(GlobalOptions) or GlobalOptions()
     fields = {"backend": given.get("backend"), "model": given.get("model"), "base_url": given.get("base_url"),
-              "config": given.get("config"), "data_root": given.get("data_root")}
+              "config": given.get("config"), "data_root": given.get("data_root"), "env_root": given.get("env_root")}
     for name, value in fields.items():
         if value is not None:
             setattr(base, name, value)
