@@ -90,7 +90,7 @@ def test_without_a_sandbox_it_refuses_in_one_line_unless_unsafe(tmp_path: Path,
     outputs.write_text(json.dumps({"task_id": task.task_id, "solution": task.canonical_code}) + "\n")
     args = ["rescore", "--dataset", "bigcodebench", "--outputs", str(outputs)]
     refused = CliRunner().invoke(app, args)
-    assert refused.exit_code == 2
+    assert refused.exit_code == 3  # a missing resource (isolation), like a missing environment
     assert refused.output.strip().count("\n") == 0 and "--unsafe-code" in refused.output
     allowed = CliRunner().invoke(app, [*args, "--unsafe-code"])
     assert allowed.exit_code == 0, allowed.output

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clue.bench.events import CodeRunEvent
-from clue.errors import UpstreamError
+from clue.errors import NotFoundError
 
 GiB = 1024**3
 MiB = 1024**2
@@ -40,7 +40,7 @@ _CGROUP_PREFIX = "clue-sandbox-"
 _UNSAFE = {"allowed": False}
 
 
-class SandboxUnavailableError(UpstreamError):
+class SandboxUnavailableError(NotFoundError):
     """No isolation for model-written code on this machine, and `--unsafe-code` was not given."""
 
 
