@@ -13,6 +13,7 @@ from clue.commands import (
     evolve_cmd,
     extract_cmd,
     play_cmd,
+    report_cmd,
     rescore_cmd,
     show_cmd,
 )
@@ -43,6 +44,7 @@ def main(
     ctx.obj = GlobalOptions(backend, model, base_url, config, role, no_cache, data_root, env_root=env_root)
 
 
-for _module in (eval_cmd, extract_cmd, rescore_cmd, evolve_cmd, demo_cmd, datasets_cmd, show_cmd, play_cmd):
+for _module in (eval_cmd, extract_cmd, rescore_cmd, evolve_cmd, demo_cmd, datasets_cmd, show_cmd, play_cmd,
+                report_cmd):
     _module.register(app)
 add_global_options(app)

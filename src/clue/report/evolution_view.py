@@ -1,0 +1,110 @@
+"""The Evolution section: best-so-far against rollouts and tokens per method, and each round's scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from clue.bench.runlog import RoundProgress
+from clue.report import plots
+from clue.report.rundata import RunData
+
+
+@dataclass
+class ScoreLine:
+    name: str
+    tournament: float | None
+    finals: float | None
+    status: str  # base | winner | finalist | ""
+
+
+@dataclass
+class RoundRow:
+    round: int
+    rollouts_spent: int | None
+    tokens_spent: int | None
+    new_rollouts: int | None
+    reused_rollouts: int | None
+    best_name: str
+    best_score: float | None
+    lines: list[ScoreLine] = field(default_factory=list)
+
+
+def progress_of(run: RunData) -> list[RoundProgress]:
+    """The run log's progress; for a tournament run whose log has none, rebuilt from its lineage (rollouts
+    counted from each round's new rollouts; tokens unknown, left at 0 and not plotted)."""
+    if run.log.evolution is not None and run.log.evolution.progress:
+        return list(run.log.evolution.progress)
+    if not (isinstance(run.lineage, dict) and "rounds" in run.lineage):
+        return []
+    out: list[RoundProgress] = []
+    spent = 0
+    for rs in run.lineage["rounds"]:
+        winner = rs.get("winner")
+        if not winner:
+            break
+        spent += int(rs.get("new_rollouts", 0))
+        score = next((s["accuracy"] for s in rs.get("finals", []) if s["prompt_hash"] == winner["hash"]), None)
+        if score is None:
+            score = next((s["accuracy"] for s in rs.get("tournament", []) if s["prompt_hash"] == winner["hash"]),
+                         None)
+        out.append(RoundProgress(round=rs["round"], rollouts_spent=spent, tokens_spent=0, best_hash=winner["hash"],
+                                 best_name=winner["name"], best_score=score,
+                                 tournament={s["prompt_hash"]: s["accuracy"] for s in rs.get("tournament", [])},
+                                 finals={s["prompt_hash"]: s["accuracy"] for s in rs.get("finals", [])}))
+    return out
+
+
+def _best_so_far(progress: list[RoundProgress], tokens: bool) -> plots.Series | None:
+    xs: list[float] = []
+    ys: list[float] = []
+    best: float | None = None
+    for p in progress:
+        if p.best_score is None or (tokens and p.tokens_spent <= 0):
+            continue
+        best = p.best_score if best is None else max(best, p.best_score)
+        xs.append(float(p.tokens_spent if tokens else p.rollouts_spent))
+        ys.append(best)
+    return plots.Series("", xs, ys) if xs else None
+
+
+def round_rows(run: RunData, progress: list[RoundProgress]) -> list[RoundRow]:
+    names = run.prompt_names()
+    lineage_rounds = {rs["round"]: rs for rs in run.lineage.get("rounds", [])} \
+        if isinstance(run.lineage, dict) else {}
+    rows = []
+    for p in progress:
+        rs = lineage_rounds.get(p.round, {})
+        base_hash = (rs.get("base") or {}).get("hash")
+        finalists = set(rs.get("finalists", []))
+        lines = []
+        for prompt_hash in dict.fromkeys([*p.tournament, *p.finals]):
+            status = ("winner" if prompt_hash == p.best_hash else "finalist" if prompt_hash in finalists
+                      else "base" if prompt_hash == base_hash else "")
+            lines.append(ScoreLine(names.get(prompt_hash, prompt_hash[:12]), p.tournament.get(prompt_hash),
+                                   p.finals.get(prompt_hash), status))
+        rows.append(RoundRow(p.round, p.rollouts_spent, p.tokens_spent or None, rs.get("new_rollouts"),
+                             rs.get("reused_rollouts"), p.best_name, p.best_score, lines))
+    return rows
+
+
+def evolution_context(runs: list[RunData]) -> dict[str, Any]:
+    evolutions = [r for r in runs if r.kind == "evolve"]
+    per_run = []
+    by_rollouts: list[plots.Series] = []
+    by_tokens: list[plots.Series] = []
+    for run in evolutions:
+        progress = progress_of(run)
+        for target, tokens in ((by_rollouts, False), (by_tokens, True)):
+            series = _best_so_far(progress, tokens)
+            if series is not None:
+                series.label = run.label
+                target.append(series)
+        stopped = run.log.evolution.stopped_by if run.log.evolution is not None else None
+        per_run.append({"run": run, "rounds": round_rows(run, progress), "stopped_by": stopped,
+                        "best_prompt": run.best_prompt})
+    return {
+        "runs": per_run,
+        "plot_rollouts": plots.progress_plot(by_rollouts, "rollouts spent") if by_rollouts else None,
+        "plot_tokens": plots.progress_plot(by_tokens, "LLM tokens spent (all roles)") if by_tokens else None,
+    }
