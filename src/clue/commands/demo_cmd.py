@@ -68,6 +68,11 @@ def demo_command(
         print_table(usage_table(llm.ledger.snapshot()), console)
 
     run_async(job)
+    from clue.report.html import write_report
+
+    ran = [out / name for name in STATIC_PROMPTS] + ([out / "evolve"] if evolve else [])
+    report = write_report(ran, out / "report.html", baseline_dir=out / "simple", title="clue demo").path
+    console.print(f"report: {report}", highlight=False)
 
 
 def _balanced(pairs: list[Pair], count: int) -> list[Pair]:

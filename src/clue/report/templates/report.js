@@ -141,7 +141,6 @@
       view.appendChild(el("p", "muted", "The source was not recorded in this rollout."));
     }
     view.appendChild(block("Memory", r.memory, "memory"));
-    var steps = events.filter(function (e) { return e.kind === "reset" || e.kind === "step"; });
     events.forEach(function (e) {
       if (e.kind === "llm" && e !== extractor[0]) {
         view.appendChild(fold(llmTitle(e), chat(e.messages, e.reply), e.role === "solver"));
@@ -150,28 +149,20 @@
         code.appendChild(block("code", e.code));
         code.appendChild(block("stdout", e.stdout));
         if (e.stderr) { code.appendChild(block("stderr", e.stderr, "stderr")); }
-        view.appendChild(fold("code run · exit " + e.exit_code + (e.timed_out ? " · timed out" : "") +
+        view.appendChild(fold("code run · exit " + (e.exit_code === null ? "none" : e.exit_code) + (e.timed_out ? " · timed out" : "") +
           (e.limit ? " · limit " + e.limit : "") + " · " + e.seconds.toFixed(2) + " s", code, true));
+      } else if (e.kind === "reset") {
+        view.appendChild(block("environment reset: first observation", e.observation, "env-step"));
+      } else if (e.kind === "step") {
+        var step = el("div", "env-step");
+        step.appendChild(el("h5", "", "step " + e.index + " · reward " + e.reward + (e.done ? " · done" : "")));
+        step.appendChild(block("action", e.action));
+        step.appendChild(block("observation", e.observation));
+        view.appendChild(step);
       } else if (e.kind === "note") {
         view.appendChild(el("p", "muted small", "note: " + e.text));
       }
     });
-    if (steps.length) {
-      var table = el("table", "grid compact steps");
-      var headRow = el("tr");
-      ["step", "action", "observation", "reward", "done"].forEach(function (h) { headRow.appendChild(el("th", "", h)); });
-      table.appendChild(headRow);
-      steps.forEach(function (s) {
-        var tr = el("tr");
-        if (s.kind === "reset") {
-          [0, "(reset)", s.observation, "", ""].forEach(function (v) { tr.appendChild(el("td", "", v)); });
-        } else {
-          [s.index, s.action, s.observation, s.reward, s.done ? "yes" : ""].forEach(function (v) { tr.appendChild(el("td", "", v)); });
-        }
-        table.appendChild(tr);
-      });
-      view.appendChild(fold("Episode (" + (steps.length - 1) + " steps)", table, true));
-    }
     if (!events.some(function (e) { return e.kind === "llm" && e.role === "solver"; }) && r.solver_output) {
       view.appendChild(block("Solver output", r.solver_output));
     }
@@ -213,6 +204,7 @@
     fillSelect("prompt", meta.prompts.map(function (n, i) { return [i, n]; }));
     fillSelect("outcome", ["success", "failure", "error"].map(function (s) { return [s, s]; }));
     form.addEventListener("input", applyFilters);
+    form.addEventListener("change", applyFilters);
     document.getElementById("page-prev").addEventListener("click", function () { page = Math.max(0, page - 1); renderPage(); });
     document.getElementById("page-next").addEventListener("click", function () { page += 1; renderPage(); });
     document.querySelector("#transcript-table tbody").addEventListener("click", function (ev) {
