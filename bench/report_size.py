@@ -32,9 +32,10 @@ DATASETS = [("membench-high", "personalization", False), ("PrefEval", "personali
             ("LongMemEval", "personalization", False), ("GameOf24", "problem-solving", False),
             ("AIME", "problem-solving", False), ("GPQA", "problem-solving", True),
             ("alfworld", "agentic", False), ("scienceworld", "agentic", True)]
-WORDS = ("the user said they prefer tea over coffee and the meeting moved to friday at noon we tried "
-         "solving the equation by isolating x then checked the answer against twenty four the agent opened "
-         "the drawer took the key walked north and unlocked the door before the timer ran out").split()
+VOCABULARY = ("the user said they prefer tea over coffee and the meeting moved to friday at noon we tried "
+              "solving the equation by isolating x then checked the answer against twenty four the agent opened "
+              "the drawer took the key walked north and unlocked the door before the timer ran out")
+WORDS = VOCABULARY.split()
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

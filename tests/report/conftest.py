@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from evolve.conftest import World, fake_tasks, make_pairs, settings  # the evolution tests' scripted world
 
 from clue.bench.evaluation import EvalPlan, run_plan
 from clue.bench.events import (
@@ -37,7 +38,6 @@ from clue.evolve.run import run_evolution
 from clue.llm.backends.scripted import ScriptedBackend
 from clue.llm.client import LLM
 from clue.memory.prompts import ExtractionPrompt, load_prompt, prompt_hash
-from evolve.conftest import World, fake_tasks, make_pairs, settings  # the evolution tests' scripted world
 
 ROLES = {role: RoleSpec(backend="scripted", model=model, temperature=0.0, top_p=1.0, max_tokens=256)
          for role, model in (("extractor", "ext"), ("solver", "sol"), ("judge", "judge"), ("optimizer", "opt"))}

@@ -89,8 +89,8 @@ def test_report_in_headless_chromium(study: Study, tmp_path: Path) -> None:
         click(page, driver.find_element(By.CSS_SELECTOR, "#transcript-table tbody tr"))
         record = opened_record(page)
         text = record.text
-        for expected in ("Source (as the extractor read it)", "Memory", "environment reset", "step 1 · reward 1", "code run · exit 0",
-                         "timed out", "scorer: reward", "solver call"):
+        for expected in ("Source (as the extractor read it)", "Memory", "environment reset", "step 1 · reward 1",
+                         "code run · exit 0", "timed out", "scorer: reward", "solver call"):
             assert expected in text, expected
         assert "characters cut in this report" in driver.execute_script(
             "return document.getElementById('transcript-view').textContent")

@@ -17,8 +17,8 @@ from clue.bench.rollouts import read_rollouts
 from clue.bench.runlog import read_runlog
 from clue.cli import app
 from clue.report.html import write_report
-from clue.report.transcripts import pack_transcripts
 from clue.report.rundata import load_runs
+from clue.report.transcripts import pack_transcripts
 
 from .conftest import LONG_OBSERVATION, Study
 

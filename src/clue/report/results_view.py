@@ -86,7 +86,11 @@ def comparison(entries: list[Entry]) -> Comparison:
         rows.append((entry.label, values))
     best: list[list[int]] = []
     for i in range(len(columns)):
-        present = {r: values[i] for r, (_, values) in enumerate(rows) if values[i] is not None}
+        present: dict[int, float] = {}
+        for r, (_, values) in enumerate(rows):
+            value = values[i]
+            if value is not None:
+                present[r] = value
         top = max(present.values(), default=None)
         winners = [r for r, v in present.items() if v == top]
         best.append(winners if len(present) > 1 and len(winners) < len(present) else [])
@@ -157,9 +161,12 @@ def usage_of(run: RunData) -> dict[str, dict[str, float]]:
 
 def cost_context(runs: list[RunData]) -> dict[str, Any]:
     per_run = []
+    with_usage: list[tuple[str, dict[str, dict[str, float]]]] = []
     for run in runs:
-        costs = [c for c in role_costs(usage_of(run)) if c.calls]
+        usage = usage_of(run)
+        costs = [c for c in role_costs(usage) if c.calls]
         per_run.append({"run": run, "roles": costs, "total": total_cost(costs)})
-    with_usage = [(p["run"].label, usage_of(p["run"])) for p in per_run if p["roles"]]
+        if costs:
+            with_usage.append((run.label, usage))
     plot = plots.cost_plot([label for label, _ in with_usage], [u for _, u in with_usage]) if with_usage else None
     return {"runs": per_run, "plot": plot}

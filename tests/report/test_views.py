@@ -1,0 +1,157 @@
+"""What the report derives from the run dirs: labels, the lineage tree and its verdicts, cluster members,
+evolution progress and cost, on the study's real CluE run and GEPA-style lineage."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from clue.bench.rollouts import read_rollouts, rollout_id
+from clue.errors import BadInputError, NotFoundError
+from clue.report.evolution_view import evolution_context, progress_of
+from clue.report.lineage_view import Node, cluster_rounds, lineage_tree
+from clue.report.results_view import cost_context, entries_of
+from clue.report.rundata import load_run, load_runs
+from clue.report.transcripts import pack_transcripts
+
+from .conftest import Study
+
+
+def flatten(nodes: list[Node]) -> list[Node]:
+    return [n for node in nodes for n in (node, *flatten(node.children))]
+
+
+def test_runs_get_unique_readable_labels_and_evolutions_their_seed_and_best(study: Study, tmp_path: Path) -> None:
+    twin = tmp_path / "simple-again"
+    shutil.copytree(study.simple, twin)
+    runs = load_runs([study.simple, twin, study.evolve, study.simple])
+    assert [r.label for r in runs] == ["simple (simple)", "simple (simple-again)", "clue"]
+    evolve = runs[2]
+    assert evolve.kind == "evolve" and evolve.method == "clue"
+    assert [r.prompt_name for r in evolve.results] == ["simple", "clue-r1-c3"]
+    assert len(evolve.test_rollouts) == 2 * 6 and evolve.best_prompt and "KEEP-NUMBERS" in evolve.best_prompt
+
+
+def test_bad_run_dirs_are_named(study: Study, tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="nowhere: no such run directory"):
+        load_run(tmp_path / "nowhere")
+    with pytest.raises(BadInputError, match="not a directory"):
+        load_run(study.simple / "log.json")
+    broken = tmp_path / "broken"
+    shutil.copytree(study.evolve, broken)
+    (broken / "lineage.json").write_text("{not json")
+    with pytest.raises(BadInputError, match=r"broken/lineage.json:1: not valid JSON"):
+        load_run(broken)
+    torn = tmp_path / "torn"
+    shutil.copytree(study.simple, torn)
+    with (torn / "rollouts.jsonl").open("a") as handle:
+        handle.write('{"rollout_id": "half')
+    assert load_run(torn).warnings == [f"{torn / 'rollouts.jsonl'}: 1 unreadable rollout line(s) left out"]
+
+
+def test_a_run_dir_without_log_json_is_read_into_the_same_schema(study: Study, tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(study.evolve, old)
+    (old / "log.json").unlink()
+    run = load_run(old)
+    assert run.kind == "evolve" and run.method == "clue" and run.log.status == "finished"
+    # Results are rebuilt from the test rollouts, one per prompt; progress from the lineage's rounds.
+    assert sorted(r.prompt_name for r in run.results) == ["clue-r1-c3", "simple"]
+    progress = progress_of(run)
+    assert [p.round for p in progress] == [1, 2]
+    lineage = json.loads((old / "lineage.json").read_text())
+    assert progress[-1].rollouts_spent == sum(r["new_rollouts"] for r in lineage["rounds"])
+    assert progress[-1].best_hash == lineage["best"]["hash"]
+
+
+def test_tournament_lineage_tree_gives_every_candidate_its_verdict(study: Study) -> None:
+    run = load_run(study.evolve)
+    lineage = run.lineage
+    (root,) = lineage_tree(run)
+    assert root.status == "seed" and root.hash == lineage["seed"]
+    nodes = {n.id: n for n in flatten([root])}
+    for rs in lineage["rounds"]:
+        winner = rs["winner"]["hash"]
+        finalists = set(rs["finalists"])
+        for c in rs["candidates"]:
+            node = nodes[f"r{rs['round']}-{c['name']}"]
+            # The parent is the node of the round's base prompt.
+            parent = nodes[node.parent or ""]
+            assert parent.hash == rs["base"]["hash"]
+            assert node.diff == (c["diff"] or "")
+            if c["rejected"]:
+                assert node.status == "rejected" and c["rejected"] in node.reason
+            elif c["hash"] == winner:
+                assert node.status == "winner" and node.reason.startswith("won ")
+            elif c["hash"] in finalists:
+                assert node.status == "finals" and node.reason.startswith("lost the finals to")
+            else:
+                assert node.status == "tournament" and "finalists" in node.reason
+            assert node.sources == c["sources"]
+    best = next(n for n in nodes.values() if n.hash == lineage["best"]["hash"])
+    assert "the best prompt of the run" in best.notes
+
+
+def test_entry_lineage_links_children_to_parents_and_keeps_raw_sums(study: Study) -> None:
+    run = load_run(study.gepa)
+    (root,) = lineage_tree(run)
+    assert root.status == "seed"
+    (child,) = root.children
+    (rejected,) = child.children
+    assert child.status == "best" and "the best prompt of the run" in child.notes
+    assert dict(child.scores) == {"minibatch_before": "1", "minibatch_after": "3", "val_score": "75.0%"}
+    assert rejected.status == "rejected" and rejected.reason.startswith("new subsample score")
+    assert "+Keep every name." in rejected.diff
+
+
+def test_cluster_members_carry_the_base_prompts_outcome_and_a_transcript_link(study: Study) -> None:
+    runs = load_runs([study.evolve])
+    packed = pack_transcripts(runs)
+    key_of = {k.split("|", 1)[1]: v for k, v in packed.keys.items()}
+    rounds = cluster_rounds(runs[0], key_of)
+    lineage = runs[0].lineage
+    rollouts = {r.rollout_id: r for r in read_rollouts(study.evolve / "rollouts.jsonl")}
+    assert [r.round for r in rounds] == [1, 2]
+    for view, rs in zip(rounds, lineage["rounds"], strict=True):
+        assert [c.id for c in view.clusters] == [c["id"] for c in rs["clusters"]]
+        for cluster in view.clusters:
+            assert cluster.analysis is not None and cluster.analysis["recommendations"]
+            cited = {c["name"] for c in rs["candidates"] if cluster.id in c["sources"]}
+            assert {name for name, _ in cluster.cited_by} == cited
+            for member in cluster.members:
+                position = int(member.example[1:]) - 1
+                rid = rollout_id(rs["base"]["hash"], rs["batch"][position], 0)
+                assert member.pair_key == rs["batch"][position]
+                assert member.reward == rollouts[rid].reward
+                assert member.outcome == ("success" if rollouts[rid].reward > 0.5 else "failure")
+                assert member.rollout is not None and member.rollout.endswith(rid)
+    # Round 1's base (simple) keeps nothing: every member failed; round 2's base keeps both kinds.
+    assert {m.outcome for c in rounds[0].clusters for m in c.members} == {"failure"}
+    assert {m.outcome for c in rounds[1].clusters for m in c.members} == {"success"}
+
+
+def test_evolution_curves_and_cost_come_from_the_run_log(study: Study) -> None:
+    runs = load_runs([study.evolve, study.gepa])
+    context = evolution_context(runs)
+    assert context["plot_rollouts"] and context["plot_tokens"]
+    clue_rows = context["runs"][0]["rounds"]
+    progress = runs[0].log.evolution.progress  # type: ignore[union-attr]
+    assert [r.rollouts_spent for r in clue_rows] == [p.rollouts_spent for p in progress]
+    first = clue_rows[0]
+    assert {line.status for line in first.lines} >= {"winner", "base"}
+    assert next(line for line in first.lines if line.status == "winner").name == first.best_name
+    cost = cost_context(runs)
+    total = cost["runs"][0]["total"]
+    usage = runs[0].log.usage
+    assert total.calls == sum(int(u["calls"]) for u in usage.values())
+    assert total.tokens == sum(int(u["prompt_tokens"] + u["completion_tokens"]) for u in usage.values())
+
+
+def test_gain_is_over_the_chosen_baseline_run(study: Study) -> None:
+    runs = load_runs([study.simple, study.keep_numbers])
+    entries = entries_of(runs, baseline=runs[1])
+    assert [e.gain for e in entries] == [None, 0.0]
+    assert all(e.gain_baseline == "keep-numbers" for e in entries)
