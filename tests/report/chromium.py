@@ -41,6 +41,13 @@ class Page:
     console: list[dict[str, Any]] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
 
+    def goto(self, path: Path) -> None:
+        """Open another file in the same browser, with fresh logs."""
+        self.collect()
+        self.console, self.requests = [], []
+        self.url = path.resolve().as_uri()
+        self.driver.get(self.url)
+
     def collect(self) -> None:
         """Drain the browser's console and network logs into `console` / `requests`."""
         self.console += self.driver.get_log("browser")

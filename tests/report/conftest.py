@@ -37,6 +37,7 @@ from clue.evolve.reporting import Reporter, RoundReport
 from clue.evolve.run import run_evolution
 from clue.llm.backends.scripted import ScriptedBackend
 from clue.llm.client import LLM
+from clue.llm.ledger import Ledger
 from clue.memory.prompts import ExtractionPrompt, load_prompt, prompt_hash
 
 ROLES = {role: RoleSpec(backend="scripted", model=model, temperature=0.0, top_p=1.0, max_tokens=256)
@@ -84,8 +85,9 @@ async def _eval_run(out: Path, prompt: ExtractionPrompt) -> None:
 class ProgressRecorder(Reporter):
     """What the run log keeps per round: spend and best so far, read from state.json as the round closes."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, ledger: Ledger) -> None:
         self.run_dir = run_dir
+        self.ledger = ledger
         self.progress: list[RoundProgress] = []
 
     def round_finished(self, report: RoundReport) -> None:
@@ -97,13 +99,14 @@ class ProgressRecorder(Reporter):
         self.progress.append(RoundProgress(
             round=report.round, rollouts_spent=state["budget"]["rollouts_spent"],
             tokens_spent=state["budget"]["tokens_spent"], best_hash=best["hash"], best_name=best["name"],
-            best_score=finals.get(best["hash"], tournament.get(best["hash"])), tournament=tournament, finals=finals))
+            best_score=finals.get(best["hash"], tournament.get(best["hash"])), tournament=tournament, finals=finals,
+            usage=self.ledger.snapshot()))
 
 
 async def _evolve_run(out: Path) -> None:
     llm = LLM(settings(), backend=ScriptedBackend(World()), cache=None)
     seed = load_prompt("simple")
-    recorder = ProgressRecorder(out)
+    recorder = ProgressRecorder(out, llm.ledger)
     outcome = await run_evolution("clue", seed, make_pairs(24), make_pairs(6, start=100), llm,
                                   EvolveSettings(rounds=2, batch=6, candidates=3, top=2, resample=2), Budget(), out,
                                   reporter=recorder, tasks=fake_tasks, info=toy_info)

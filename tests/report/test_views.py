@@ -35,6 +35,11 @@ def test_runs_get_unique_readable_labels_and_evolutions_their_seed_and_best(stud
     assert len(evolve.test_rollouts) == 2 * 6 and evolve.best_prompt and "KEEP-NUMBERS" in evolve.best_prompt
 
 
+def test_a_folder_of_runs_stands_for_the_runs_in_it(study: Study) -> None:
+    runs = load_runs([study.root])
+    assert sorted(r.path.name for r in runs) == sorted(p.name for p in study.all)
+
+
 def test_bad_run_dirs_are_named(study: Study, tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="nowhere: no such run directory"):
         load_run(tmp_path / "nowhere")
@@ -143,6 +148,16 @@ def test_evolution_curves_and_cost_come_from_the_run_log(study: Study) -> None:
     first = clue_rows[0]
     assert {line.status for line in first.lines} >= {"winner", "base"}
     assert next(line for line in first.lines if line.status == "winner").name == first.best_name
+    # Per round and role: the differences of the cumulative ledger snapshots add up to the run's usage.
+    per_role: dict[str, int] = {}
+    for row in clue_rows:
+        assert row.costs, "every round of the study records its usage"
+        for c in row.costs:
+            per_role[c.role] = per_role.get(c.role, 0) + c.tokens
+    final = progress[-1].usage
+    assert per_role == {role: int(u["prompt_tokens"] + u["completion_tokens"]) for role, u in final.items()
+                        if u["calls"]}
+    assert "optimizer" in per_role and "extractor" in per_role
     cost = cost_context(runs)
     total = cost["runs"][0]["total"]
     usage = runs[0].log.usage

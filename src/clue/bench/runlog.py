@@ -57,6 +57,7 @@ class RoundProgress(BaseModel):
     best_score: float | None = None  # the best prompt's score on the data it was chosen on
     tournament: dict[str, float] = {}  # prompt hash -> accuracy
     finals: dict[str, float] = {}
+    usage: dict[str, dict[str, float]] = {}  # role -> the ledger's cumulative snapshot after the round (optional)
 
 
 class EvolutionLog(BaseModel):

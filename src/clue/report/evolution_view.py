@@ -7,6 +7,7 @@ from typing import Any
 
 from clue.bench.runlog import RoundProgress
 from clue.report import plots
+from clue.report.results_view import RoleCost, role_costs
 from clue.report.rundata import RunData
 
 
@@ -28,6 +29,21 @@ class RoundRow:
     best_name: str
     best_score: float | None
     lines: list[ScoreLine] = field(default_factory=list)
+    costs: list[RoleCost] = field(default_factory=list)  # per role, spent in this round (when the log says)
+
+
+def round_costs(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> list[RoleCost]:
+    """What each role spent between two cumulative ledger snapshots."""
+    earlier = {c.role: c for c in role_costs(before)}
+    out = []
+    for now in role_costs(after):
+        was = earlier.get(now.role, RoleCost(now.role, 0, 0, 0, 0, 0, 0.0))
+        spent = RoleCost(now.role, now.calls - was.calls, now.cached - was.cached, now.failed - was.failed,
+                         now.prompt_tokens - was.prompt_tokens, now.completion_tokens - was.completion_tokens,
+                         now.latency_s - was.latency_s)
+        if spent.calls:
+            out.append(spent)
+    return out
 
 
 def progress_of(run: RunData) -> list[RoundProgress]:
@@ -73,6 +89,7 @@ def round_rows(run: RunData, progress: list[RoundProgress]) -> list[RoundRow]:
     lineage_rounds = {rs["round"]: rs for rs in run.lineage.get("rounds", [])} \
         if isinstance(run.lineage, dict) else {}
     rows = []
+    previous: dict[str, dict[str, float]] = {}
     for p in progress:
         rs = lineage_rounds.get(p.round, {})
         base_hash = (rs.get("base") or {}).get("hash")
@@ -83,8 +100,10 @@ def round_rows(run: RunData, progress: list[RoundProgress]) -> list[RoundRow]:
                       else "base" if prompt_hash == base_hash else "")
             lines.append(ScoreLine(names.get(prompt_hash, prompt_hash[:12]), p.tournament.get(prompt_hash),
                                    p.finals.get(prompt_hash), status))
+        costs = round_costs(previous, p.usage) if p.usage else []
+        previous = p.usage or previous
         rows.append(RoundRow(p.round, p.rollouts_spent, p.tokens_spent or None, rs.get("new_rollouts"),
-                             rs.get("reused_rollouts"), p.best_name, p.best_score, lines))
+                             rs.get("reused_rollouts"), p.best_name, p.best_score, lines, costs))
     return rows
 
 

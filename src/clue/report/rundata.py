@@ -151,10 +151,27 @@ def _base_label(run: RunData) -> str:
     return run.log.spec.prompt_name or (run.results[0].prompt_name if run.results else run.path.name)
 
 
+RUN_MARKERS = (RUNLOG, "run.json", "state.json")
+
+
+def is_run_dir(path: Path) -> bool:
+    return any((path / name).exists() for name in RUN_MARKERS)
+
+
+def expand_run_dirs(paths: list[Path]) -> list[Path]:
+    """A folder that is not a run itself but holds runs (e.g. `runs/demo`) stands for those runs."""
+    out: list[Path] = []
+    for path in paths:
+        children = sorted(p for p in path.iterdir() if p.is_dir() and is_run_dir(p)) \
+            if path.is_dir() and not is_run_dir(path) else []
+        out.extend(children or [path])
+    return out
+
+
 def load_runs(run_dirs: list[Path]) -> list[RunData]:
     """Load each run once (a directory given twice is read once); labels are unique and readable."""
     seen: dict[Path, RunData] = {}
-    for run_dir in run_dirs:
+    for run_dir in expand_run_dirs(run_dirs):
         key = run_dir.resolve()
         if key not in seen:
             seen[key] = load_run(run_dir)
