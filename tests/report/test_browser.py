@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -104,6 +105,12 @@ def test_report_in_headless_chromium(study: Study, tmp_path: Path) -> None:
         WebDriverWait(driver, 10).until(
             lambda d: d.find_element(By.ID, "transcript-view").get_attribute("data-open") == key)
         assert opened_record(page).get_attribute("data-rollout") in (key or "")
+
+        # Opening a transcript puts it in the address; that link opens it again on a fresh load.
+        assert driver.current_url.endswith("#rollout=" + quote(key or "", safe=""))
+        driver.refresh()
+        WebDriverWait(driver, 10).until(
+            lambda d: d.find_element(By.ID, "transcript-view").get_attribute("data-open") == key)
 
         for section in SECTIONS:
             shot(page, driver.find_element(By.ID, section), section)

@@ -107,7 +107,8 @@ def progress_plot(series: Sequence[Series], xlabel: str) -> str:
 
 def cost_plot(labels: Sequence[str], usage: Sequence[dict[str, dict[str, float]]]) -> str:
     """Tokens per run, stacked by role."""
-    roles = sorted({role for u in usage for role in u})
+    roles = sorted({role for u in usage for role, r in u.items()
+                    if r.get("prompt_tokens", 0) + r.get("completion_tokens", 0) > 0})
     fig = _figure(7.0, 0.5 * len(labels) + 1.4)
     ax = fig.add_subplot()
     left = [0.0] * len(labels)

@@ -191,6 +191,7 @@
     decodeChunk(row[C.chunk]).then(function (chunk) {
       target.replaceChildren(renderRecord(resolve(chunk.records[row[C.slot]], chunk.texts)));
       target.dataset.open = key;
+      history.replaceState(null, "", "#rollout=" + encodeURIComponent(key));
     }).catch(function (err) {
       target.replaceChildren(el("p", "warn", "Could not open this transcript: " + err));
       console.error(err);
@@ -229,6 +230,10 @@
       expand.textContent = open ? "close all" : "open all";
     }
   });
+  if (location.hash.indexOf("#rollout=") === 0) {  // a shared link to one transcript
+    openTranscript(decodeURIComponent(location.hash.slice("#rollout=".length)));
+    document.getElementById("transcripts").scrollIntoView();
+  }
   document.documentElement.dataset.loadMs = String(Math.round(performance.now()));
   document.documentElement.dataset.ready = "1";
 }());
