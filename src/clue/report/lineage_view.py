@@ -14,8 +14,8 @@ from clue.bench.rollouts import Rollout, rollout_id
 from clue.report.rundata import RunData
 
 # Entry fields shown as text details, not as scores (GEPA, ACE).
-LIST_DETAILS = ("insights", "operations")
-HIDDEN = {"hash", "parent", "diff", "prompt", "status", "reason", "pairs", *LIST_DETAILS}
+LIST_DETAILS = ("insights", "operations", "reflection")
+HIDDEN = {"hash", "parent", "diff", "prompt", "status", "reason", "pairs", "pair", *LIST_DETAILS}
 
 
 @dataclass
@@ -41,8 +41,8 @@ def _pct(value: float | None) -> str:
 
 
 def _shown(name: str, value: float) -> str:
-    """Accuracies and scores in [0, 1] as percentages; anything else (e.g. GEPA's minibatch sums) as is."""
-    fraction = 0.0 <= value <= 1.0 and "minibatch" not in name
+    """Accuracies and scores in [0, 1] as percentages; anything else (GEPA's minibatch sums, counts) as is."""
+    fraction = 0.0 <= value <= 1.0 and ("score" in name or "accuracy" in name)
     return _pct(value) if fraction else f"{value:g}"
 
 
@@ -145,6 +145,8 @@ def _entry_tree(entries: list[dict[str, Any]], best_hash: str | None, method: st
                 node.scores.append((name, _shown(name, float(value))))
         for name in LIST_DETAILS:
             items = entry.get(name)
+            if isinstance(items, str) and items.strip():
+                items = [items]
             if isinstance(items, list) and items:
                 node.details.append((name, [str(i) for i in items]))
     if best_hash in nodes:

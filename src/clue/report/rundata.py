@@ -81,7 +81,6 @@ def legacy_runlog(run_dir: Path) -> RunLog:
     evolution = None
     if isinstance(state, dict) and state.get("method"):
         evolution = EvolutionLog(method=str(state["method"]), stopped_by=state.get("stopped_by"))
-        usage = usage or {}
     spec = RunSpec(clue_version="unknown", command="evolve" if evolution else "eval", roles={},
                    split=manifest.get("split"), datasets=manifest.get("datasets") or [],
                    limit=manifest.get("limit"), repeats=manifest.get("repeats") or {},
@@ -128,7 +127,7 @@ def load_run(run_dir: Path) -> RunData:
     if not run_dir.is_dir():
         raise BadInputError(f"{run_dir}: not a directory (give the run directory, not a file in it)")
     log = read_runlog(run_dir) if (run_dir / RUNLOG).exists() else legacy_runlog(run_dir)
-    warnings: list[str] = []
+    warnings: list[str] = [f"{run_dir}: {w}" for w in getattr(log, "warnings", [])]  # what the run itself reported
     rollouts = _read_samples(run_dir / log.samples.path, warnings)
     test_rollouts = _read_samples(run_dir / TEST_SAMPLES, warnings) if log.evolution is not None else []
     results = _results_from_log(log.results)

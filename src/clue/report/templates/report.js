@@ -108,8 +108,12 @@
     return d;
   }
 
-  function chat(messages, reply) {
+  function chat(messages, reply, prefix) {
     var box = el("div", "chat");
+    if (prefix) {  // stored compactly: the earlier messages are the previous call of this role and its reply
+      box.appendChild(el("p", "muted small", "… " + prefix + " earlier messages: the previous " +
+        "call of this role and its reply, above"));
+    }
     messages.forEach(function (m) { box.appendChild(block(m.role, m.content, "msg m-" + m.role)); });
     if (reply !== undefined) { box.appendChild(block("assistant (reply)", reply, "msg m-assistant")); }
     return box;
@@ -143,7 +147,7 @@
     view.appendChild(block("Memory", r.memory, "memory"));
     events.forEach(function (e) {
       if (e.kind === "llm" && e !== extractor[0]) {
-        view.appendChild(fold(llmTitle(e), chat(e.messages, e.reply), e.role === "solver"));
+        view.appendChild(fold(llmTitle(e), chat(e.messages, e.reply, e.prefix), e.role === "solver"));
       } else if (e.kind === "code") {
         var code = el("div", "code-run");
         code.appendChild(block("code", e.code));
