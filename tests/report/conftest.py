@@ -5,7 +5,8 @@
 - a real CluE evolution (two rounds) on the same world, its progress recorded per round as the run log has it;
 - a run whose rollouts carry every event kind (code runs, an environment episode), built as objects;
 - a GEPA-style run whose lineage is a list of entries, as `baseline_records.LineageRecorder` writes it.
-Each run dir gets its `log.json` (RunLog) with spec, status, results, usage and progress.
+Each run dir has its `log.json` (RunLog): the one the commands' code writes, or, where that code does not
+write one yet, one made here with the same spec, status, results, usage and progress.
 """
 
 from __future__ import annotations
@@ -29,7 +30,18 @@ from clue.bench.events import (
 )
 from clue.bench.results import aggregate
 from clue.bench.rollouts import Rollout, RolloutStore, rollout_id
-from clue.bench.runlog import EvolutionLog, RoleSpec, RoundProgress, RunLog, RunSpec, SamplesRef, now, write_runlog
+from clue.bench.runlog import (
+    RUNLOG,
+    EvolutionLog,
+    RoleSpec,
+    RoundProgress,
+    RunLog,
+    RunSpec,
+    SamplesRef,
+    now,
+    read_runlog,
+    write_runlog,
+)
 from clue.bench.runner import Runner
 from clue.evolve.budget import Budget
 from clue.evolve.protocol import EvolveSettings
@@ -76,6 +88,8 @@ async def _eval_run(out: Path, prompt: ExtractionPrompt) -> None:
     plan = EvalPlan(prompt, pairs, {"toyalpha": 2, "toybeta": 2}, {"datasets": ["toyalpha", "toybeta"],
                                                                      "split": "test"})
     results = await run_plan(llm, plan, out, runner=runner)
+    if (out / RUNLOG).exists():  # the runner writes its own run log
+        return
     write_runlog(out, RunLog(status="finished", started=now(), finished=now(),
                              spec=_spec("eval", prompt, datasets=["toyalpha", "toybeta"], split="test"),
                              results=results.model_dump(), usage=llm.ledger.snapshot(),
@@ -111,6 +125,14 @@ async def _evolve_run(out: Path) -> None:
                                   EvolveSettings(rounds=2, batch=6, candidates=3, top=2, resample=2), Budget(), out,
                                   reporter=recorder, tasks=fake_tasks, info=toy_info)
     assert outcome.seed is not None and outcome.best is not None
+    if (out / RUNLOG).exists():  # written by the evolution itself; per-round usage is an optional extra
+        log = read_runlog(out)
+        assert log.evolution is not None
+        usage = {p.round: p.usage for p in recorder.progress}
+        log.evolution.progress = [p.model_copy(update={"usage": usage.get(p.round, {})}) for p in log.evolution.progress] \
+            or recorder.progress
+        write_runlog(out, log)
+        return
     write_runlog(out, RunLog(
         status="finished", started=now(), finished=now(), spec=_spec("evolve", seed, method="clue"),
         results={"seed": outcome.seed.model_dump(), "best": outcome.best.model_dump()},
