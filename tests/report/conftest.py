@@ -129,7 +129,8 @@ async def _evolve_run(out: Path) -> None:
         log = read_runlog(out)
         assert log.evolution is not None
         usage = {p.round: p.usage for p in recorder.progress}
-        log.evolution.progress = [p.model_copy(update={"usage": usage.get(p.round, {})}) for p in log.evolution.progress] \
+        written = log.evolution.progress
+        log.evolution.progress = [p.model_copy(update={"usage": usage.get(p.round, {})}) for p in written] \
             or recorder.progress
         write_runlog(out, log)
         return

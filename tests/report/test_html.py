@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from clue.bench.results import Results, relative_gain
+from clue.bench.results import Results, with_gain
 from clue.bench.rollouts import read_rollouts
 from clue.bench.runlog import read_runlog
 from clue.cli import app
+from clue.memory.prompts import load_prompt
 from clue.report.html import write_report
 from clue.report.rundata import load_runs
 from clue.report.transcripts import pack_transcripts
@@ -87,8 +88,8 @@ def test_comparison_marks_the_best_of_each_column_and_takes_gain_over_the_baseli
     # The evolved prompt keeps both kinds of fact: best on every column it shares, twice the baseline's score.
     evolved = Results.model_validate(read_runlog(study.evolve).results["best"])  # type: ignore[index]
     baseline = Results.model_validate(read_runlog(study.keep_numbers).results)
-    gain, used = relative_gain(evolved, baseline)
-    assert gain == pytest.approx(1.0) and used == ["toyalpha", "toybeta"]
+    gained = with_gain(evolved, baseline)
+    assert gained.relative_gain == pytest.approx(1.0) and gained.gain_datasets == ["toyalpha", "toybeta"]
     assert cells["clue: clue-r1-c3"] == ["–", "100.0 ★", "100.0 ★", "–", "100.0 ★", "100.0 ★", "100.0 ★",
                                          "+100.0% ★"]
     assert cells["keep-numbers"] == ["–", "50.0", "50.0", "–", "50.0", "50.0", "50.0", "+0.0%"]
@@ -133,7 +134,8 @@ def test_transcripts_are_packed_whole_and_decode_back_to_the_rollouts(study: Stu
                 assert reset == original.events[2].observation  # type: ignore[union-attr]
     assert found == len(episode)
     # Long texts are stored once per chunk: the extraction prompt is shared by every rollout of a chunk.
-    prompt_copies = [t for c in chunks for t in c["texts"] if t.startswith("# Facts and strategies")]
+    prompt_text = load_prompt("factual-experiential").text
+    prompt_copies = [t for c in chunks for t in c["texts"] if t == prompt_text]
     assert 1 <= len(prompt_copies) < len(episode)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from clue.bench.results import Results, relative_gain
+from clue.bench.results import Results, with_gain
 from clue.report import plots
 from clue.report.rundata import RunData
 
@@ -20,6 +20,7 @@ class Entry:
     gain: float | None = None
     gain_baseline: str | None = None
     gain_datasets: list[str] = field(default_factory=list)
+    gain_excluded: list[str] = field(default_factory=list)  # shared datasets with no finite ratio (a 0 score)
 
 
 @dataclass
@@ -46,10 +47,12 @@ def entries_of(runs: list[RunData], baseline: RunData | None) -> list[Entry]:
     for entry in out:
         if base_results is not None:
             entry.gain_baseline = baseline.label if baseline is not None else None
-            entry.gain, entry.gain_datasets = relative_gain(entry.results, base_results)
+            gained = with_gain(entry.results, base_results)
         else:
-            entry.gain, entry.gain_baseline = entry.results.relative_gain, entry.results.gain_baseline
-            entry.gain_datasets = list(entry.results.gain_datasets)
+            gained = entry.results
+            entry.gain_baseline = entry.results.gain_baseline
+        entry.gain, entry.gain_datasets = gained.relative_gain, list(gained.gain_datasets)
+        entry.gain_excluded = list(getattr(gained, "gain_excluded", []))
     return out
 
 
