@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from clue.bench.results import Results, with_gain
+from clue.bench.results import with_gain
 from clue.bench.rollouts import read_rollouts
-from clue.bench.runlog import read_runlog
 from clue.cli import app
 from clue.memory.prompts import load_prompt
 from clue.report.html import write_report
-from clue.report.rundata import load_runs
+from clue.report.rundata import load_run, load_runs
 from clue.report.transcripts import pack_transcripts
 
 from .conftest import LONG_OBSERVATION, Study
@@ -86,8 +85,8 @@ def test_comparison_marks_the_best_of_each_column_and_takes_gain_over_the_baseli
     cells = {label: [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)] for label, row in rows}
     assert list(cells) == ["simple", "keep-numbers", "clue: simple", "clue: clue-r1-c3", "factual-experiential"]
     # The evolved prompt keeps both kinds of fact: best on every column it shares, twice the baseline's score.
-    evolved = Results.model_validate(read_runlog(study.evolve).results["best"])  # type: ignore[index]
-    baseline = Results.model_validate(read_runlog(study.keep_numbers).results)
+    evolved = next(r for r in load_run(study.evolve).results if r.prompt_name == "clue-r1-c3")
+    (baseline,) = load_run(study.keep_numbers).results
     gained = with_gain(evolved, baseline)
     assert gained.relative_gain == pytest.approx(1.0) and gained.gain_datasets == ["toyalpha", "toybeta"]
     assert cells["clue: clue-r1-c3"] == ["–", "100.0 ★", "100.0 ★", "–", "100.0 ★", "100.0 ★", "100.0 ★",
