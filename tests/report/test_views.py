@@ -131,7 +131,7 @@ def test_cluster_members_carry_the_base_prompts_outcome_and_a_transcript_link(st
                 rid = rollout_id(rs["base"]["hash"], rs["batch"][position], 0)
                 assert member.pair_key == rs["batch"][position]
                 assert member.reward == rollouts[rid].reward
-                assert member.outcome == ("success" if rollouts[rid].reward > 0.5 else "failure")
+                assert member.outcome == ("success" if rollouts[rid].reward >= 1.0 else "failure")
                 assert member.rollout is not None and member.rollout.endswith(rid)
     # Round 1's base (simple) keeps nothing: every member failed; round 2's base keeps both kinds.
     assert {m.outcome for c in rounds[0].clusters for m in c.members} == {"failure"}

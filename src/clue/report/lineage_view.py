@@ -210,9 +210,11 @@ class RoundClusters:
 
 
 def outcome(rollout: Rollout) -> str:
+    """success | failure | error. Success is the optimizers' rule: the dataset's own success flag where it
+    reports one, otherwise a full reward; an infrastructure failure is neither."""
     if rollout.infra_failure or rollout.error:
         return "error"
-    success = rollout.success if rollout.success is not None else rollout.reward > 0.5
+    success = rollout.success if rollout.success is not None else rollout.reward >= 1.0
     return "success" if success else "failure"
 
 

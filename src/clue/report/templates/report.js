@@ -124,12 +124,11 @@
       (e.cached ? "cached" : e.latency_s.toFixed(2) + " s") + (e.finish_reason !== "stop" ? " · " + e.finish_reason : "");
   }
 
-  function renderRecord(r) {
+  function renderRecord(r, outcome) {
     var view = el("div", "record");
     view.dataset.rollout = r.rollout_id;
     var head = el("div", "record-head");
     head.appendChild(el("h4", "", r.dataset + " · " + r.pair_key + " · repeat " + r.repeat));
-    var outcome = r.infra_failure || r.error ? "error" : ((r.success !== null ? r.success : r.reward > 0.5) ? "success" : "failure");
     head.appendChild(el("span", "badge s-" + outcome, outcome));
     head.appendChild(el("p", "small muted", r.run + " · " + r.split + " · prompt " + r.prompt_name + " (" +
       r.prompt_hash.slice(0, 8) + ") · " + r.tokens + " tokens · " + r.latency_s.toFixed(2) + " s"));
@@ -193,7 +192,7 @@
     if (tr) { tr.classList.add("open"); }
     target.replaceChildren(el("p", "muted", "opening…"));
     decodeChunk(row[C.chunk]).then(function (chunk) {
-      target.replaceChildren(renderRecord(resolve(chunk.records[row[C.slot]], chunk.texts)));
+      target.replaceChildren(renderRecord(resolve(chunk.records[row[C.slot]], chunk.texts), row[C.outcome]));
       target.dataset.open = key;
       history.replaceState(null, "", "#rollout=" + encodeURIComponent(key));
     }).catch(function (err) {
