@@ -153,10 +153,21 @@ def test_lineage_and_clusters_in_the_page_match_lineage_json(study: Study, repor
 
 def test_report_command_writes_the_file_and_names_bad_run_dirs(study: Study, tmp_path: Path) -> None:
     out = tmp_path / "r.html"
-    result = CliRunner().invoke(app, ["report", str(study.simple), str(study.evolve), "--out", str(out),
-                                      "--baseline", str(study.simple)])
+    result = CliRunner().invoke(app, ["report", str(study.evolve), "--out", str(out), "--baseline", str(study.simple)])
     assert result.exit_code == 0, result.output
-    assert out.exists() and str(out) in result.output
+    assert str(out) in result.output.replace("\n", "")
+    # A baseline that is not among the runs is shown with them, named as the baseline.
+    table = out.read_text(encoding="utf-8").split('id="comparison-table"')[1].split("</table>")[0]
+    assert re.findall(r"<tr><th>(.*?)</th>", table)[1:] == ["simple (baseline)", "clue: simple", "clue: clue-r1-c3"]
+
+    titled = tmp_path / "titled.html"
+    result = CliRunner().invoke(app, ["report", str(study.episode), "--out", str(titled), "--title", "Rooms study",
+                                      "--max-text-chars", "1000"])
+    assert result.exit_code == 0, result.output
+    assert "<title>Rooms study</title>" in titled.read_text(encoding="utf-8")
+    assert "Texts longer than 1,000 characters are cut" in titled.read_text(encoding="utf-8")
+    small = CliRunner().invoke(app, ["report", str(study.episode), "--out", str(titled), "--max-text-chars", "50"])
+    assert small.exit_code == 2 and "--max-text-chars 50" in small.output
 
     missing = CliRunner().invoke(app, ["report", str(tmp_path / "nope"), "--out", str(out)])
     assert missing.exit_code == 3 and "nope: no such run directory" in missing.output

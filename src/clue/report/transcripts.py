@@ -74,7 +74,7 @@ class TranscriptData:
     prompts: list[str]
     index: list[list[Any]]
     chunks: list[str]
-    keys: dict[str, str]  # "run_index|split|rollout_id"... is the key itself; rollout id -> key for links
+    keys: dict[str, str]  # "run_index|rollout_id" -> transcript key (links from cluster members)
     raw_chars: int = 0
 
 
