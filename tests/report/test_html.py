@@ -6,6 +6,7 @@ import base64
 import gzip
 import json
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from clue.bench.results import with_gain
 from clue.bench.rollouts import read_rollouts
+from clue.bench.runlog import read_runlog, write_runlog
 from clue.cli import app
 from clue.memory.prompts import load_prompt
 from clue.report.html import write_report
@@ -70,6 +72,21 @@ def test_the_report_is_one_file_that_references_nothing_outside_itself(report: t
     assert "default-src 'none'" in html
     assert all(tag != "img" for tag, _ in parsed.tags), "plots are inline SVG, not images"
     assert html.count("<svg") >= 5  # confidence intervals, heat map, two progress curves, cost
+
+
+def test_names_from_run_dirs_cannot_inject_markup(study: Study, tmp_path: Path) -> None:
+    hostile = "</script><script>bad()</script><b>x"
+    run = tmp_path / "hostile"
+    shutil.copytree(study.episode, run)
+    log = read_runlog(run)
+    log.spec.prompt_name = hostile
+    write_runlog(run, log)
+    lines = (run / "rollouts.jsonl").read_text().splitlines()
+    (run / "rollouts.jsonl").write_text("\n".join(line.replace('"rooms"', json.dumps(hostile)) for line in lines))
+    html = write_report([run, study.simple], tmp_path / "r.html").path.read_text(encoding="utf-8")
+    assert hostile not in html and "<script>bad()" not in html
+    assert html.count("<script") == 3  # the two data blocks and the page's own script
+    assert "&lt;/script&gt;&lt;script&gt;bad()" in html  # shown as text
 
 
 def test_comparison_marks_the_best_of_each_column_and_takes_gain_over_the_baseline(
