@@ -170,3 +170,24 @@ def test_gain_is_over_the_chosen_baseline_run(study: Study) -> None:
     entries = entries_of(runs, baseline=runs[1])
     assert [e.gain for e in entries] == [None, 0.0]
     assert all(e.gain_baseline == "keep-numbers" for e in entries)
+
+
+def test_a_run_stopped_mid_round_shows_what_it_has(study: Study, tmp_path: Path) -> None:
+    """Round 2 stopped after synthesis: its candidates exist but are unscored; nothing crashes or is invented."""
+    run_dir = tmp_path / "stopped"
+    shutil.copytree(study.evolve, run_dir)
+    lineage = json.loads((run_dir / "lineage.json").read_text())
+    last = lineage["rounds"][-1]
+    last.update(winner=None, tournament=[], finalists=[], finals=[], step_reached="synthesize")
+    for c in last["candidates"]:
+        c.update(tournament=None, finals=None, finalist=False)
+    (run_dir / "lineage.json").write_text(json.dumps(lineage))
+    run = load_run(run_dir)
+    nodes = {n.id: n for n in flatten(lineage_tree(run))}
+    for c in last["candidates"]:
+        node = nodes[f"r{last['round']}-{c['name']}"]
+        assert node.status == ("rejected" if c["rejected"] else "pending")
+        assert node.scores == []
+    assert len(cluster_rounds(run, {})) == 2
+    run.log.evolution.progress = []  # type: ignore[union-attr]
+    assert [p.round for p in progress_of(run)] == [1]  # only finished rounds make the curve
