@@ -65,6 +65,11 @@ def test_report_in_headless_chromium(study: Study, tmp_path: Path) -> None:
             svg = figure.find_element(By.TAG_NAME, "svg")
             assert svg.size["width"] > 200 and svg.size["height"] > 100, name
             assert len(svg.find_elements(By.CSS_SELECTOR, "path")) > 5, f"plot {name} drew nothing"
+        # Overview: a row per run; Evolution: a round table per evolution; Cost: a role table per run.
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#overview tbody tr")) == len(runs)
+        rounds = driver.find_elements(By.CSS_SELECTOR, "#evolution table.rounds")
+        assert len(rounds) == sum(1 for r in runs if r.kind == "evolve") and all(t.is_displayed() for t in rounds)
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#cost table.grid")) >= len(runs)
         # Results: the comparison table and one detail table per result set.
         assert len(driver.find_elements(By.CSS_SELECTOR, "#comparison-table tbody tr")) == 5
         assert len(driver.find_elements(By.CSS_SELECTOR, "#comparison-table td.best")) >= 5
