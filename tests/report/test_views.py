@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from clue.bench.rollouts import read_rollouts, rollout_id
+from clue.bench.runlog import read_runlog, write_runlog
 from clue.errors import BadInputError, NotFoundError
 from clue.report.evolution_view import evolution_context, progress_of
+from clue.report.html import write_report
 from clue.report.lineage_view import Node, cluster_rounds, lineage_tree
 from clue.report.results_view import cost_context, entries_of
 from clue.report.rundata import load_run, load_runs
@@ -191,3 +193,24 @@ def test_a_run_stopped_mid_round_shows_what_it_has(study: Study, tmp_path: Path)
     assert len(cluster_rounds(run, {})) == 2
     run.log.evolution.progress = []  # type: ignore[union-attr]
     assert [p.round for p in progress_of(run)] == [1]  # only finished rounds make the curve
+
+
+def test_infrastructure_failures_are_counted_not_scored(study: Study, tmp_path: Path) -> None:
+    run_dir = tmp_path / "flaky"
+    shutil.copytree(study.episode, run_dir)
+    log = read_runlog(run_dir)
+    log.results = None  # still running: results come from the samples
+    write_runlog(run_dir, log)
+    (first,) = read_rollouts(run_dir / "rollouts.jsonl")[:1]
+    broken = first.model_copy(update={"rollout_id": first.rollout_id + "-x", "repeat": 1, "reward": 0.0,
+                                      "infra_failure": True, "error": "endpoint refused the connection"})
+    with (run_dir / "rollouts.jsonl").open("a") as handle:
+        handle.write(broken.model_dump_json() + "\n")
+    run = load_run(run_dir)
+    (results,) = run.results
+    (rooms,) = results.datasets
+    assert rooms.failed == 1 and rooms.score == 0.5  # two of the four scored rollouts won; the failure is not a 0
+    packed = pack_transcripts([run])
+    assert sorted(row[5] for row in packed.index) == ["error", "failure", "failure", "success", "success"]
+    html = write_report([run_dir], tmp_path / "r.html").path.read_text(encoding="utf-8")
+    assert "1 of 5 rollouts failed for infrastructure reasons" in html

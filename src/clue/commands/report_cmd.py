@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from clue.commands.common import console, fail, warn
+from clue.commands.common import console, fail, run_sync, warn
 
 
 def report_command(
@@ -21,17 +21,12 @@ def report_command(
 
     Example: clue report runs/simple runs/fe runs/evo --baseline runs/simple --out report.html
     """
-    from clue.errors import ClueError
     from clue.report.html import write_report
 
     if max_text_chars < 200:
         raise fail(f"--max-text-chars {max_text_chars}: give at least 200")
-    try:
-        written = write_report(list(run_dirs), out, baseline_dir=baseline, title=title, max_chars=max_text_chars)
-    except ClueError as exc:
-        error = fail(str(exc).splitlines()[0])
-        error.exit_code = exc.exit_code
-        raise error from None
+    written = run_sync(lambda: write_report(list(run_dirs), out, baseline_dir=baseline, title=title,
+                                            max_chars=max_text_chars))
     for message in written.warnings:
         warn(message)
     size = written.path.stat().st_size

@@ -46,12 +46,12 @@ def ci_plot(entries: Sequence[tuple[str, Results]]) -> str:
         ys, xs, lows, highs = [], [], [], []
         for row, name in enumerate(datasets):
             s = scores.get(name)
-            if s is None:
+            if s is None or s.score is None:  # not run, or nothing scored (every rollout failed)
                 continue
             ys.append(row - 0.4 + width * (i + 0.5))
             xs.append(100 * s.score)
-            low = s.ci_low if not math.isnan(s.ci_low) else s.score
-            high = s.ci_high if not math.isnan(s.ci_high) else s.score
+            low = s.ci_low if s.ci_low is not None and not math.isnan(s.ci_low) else s.score
+            high = s.ci_high if s.ci_high is not None and not math.isnan(s.ci_high) else s.score
             lows.append(100 * (s.score - low))
             highs.append(100 * (high - s.score))
         ax.errorbar(xs, ys, xerr=[lows, highs], fmt="o", color=PALETTE[i % len(PALETTE)], capsize=3,

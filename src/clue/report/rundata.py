@@ -105,9 +105,8 @@ def _aggregate_by_prompt(rollouts: list[Rollout]) -> list[Results]:
     """Results per prompt from the samples, for a run whose log has none yet (still running, interrupted)."""
     by_prompt: dict[str, list[Rollout]] = defaultdict(list)
     for rollout in rollouts:
-        if not rollout.infra_failure:
-            by_prompt[rollout.prompt_hash].append(rollout)
-    return [aggregate(group) for group in by_prompt.values() if group]
+        by_prompt[rollout.prompt_hash].append(rollout)
+    return [aggregate(group) for group in by_prompt.values()]
 
 
 def _read_samples(path: Path, warnings: list[str]) -> list[Rollout]:
