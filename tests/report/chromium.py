@@ -21,7 +21,7 @@ from selenium.webdriver.chrome.service import Service
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--window-size=1400,1000", "--hide-scrollbars"]
+         "--window-size=1400,2000", "--hide-scrollbars"]
 LOCAL_SCHEMES = ("data:", "blob:")
 
 

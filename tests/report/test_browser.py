@@ -59,9 +59,12 @@ def test_report_in_headless_chromium(study: Study, tmp_path: Path) -> None:
         assert page.errors() == []
 
         # Every plot drew its marks: axes, lines or cells are SVG paths with a real size on screen.
-        plots = {f.get_attribute("data-plot"): f for f in driver.find_elements(By.CSS_SELECTOR, "figure.plot")}
-        assert set(plots) == {"heatmap", "ci", "progress-rollouts", "progress-tokens", "cost"}
-        for name, figure in plots.items():
+        figures = driver.find_elements(By.CSS_SELECTOR, "figure.plot")
+        plots = {f.get_attribute("data-plot"): f for f in figures}
+        assert set(plots) == {"heatmap", "ci", "progress-rollouts", "progress-tokens", "cost", "rounds"}
+        # One per-round chart per evolution with tournament scores (CluE's; GEPA's log has no tournament).
+        assert [f.get_attribute("data-plot") for f in figures].count("rounds") == 1
+        for name, figure in [(f.get_attribute("data-plot"), f) for f in figures]:
             svg = figure.find_element(By.TAG_NAME, "svg")
             assert svg.size["width"] > 200 and svg.size["height"] > 100, name
             assert len(svg.find_elements(By.CSS_SELECTOR, "path")) > 5, f"plot {name} drew nothing"

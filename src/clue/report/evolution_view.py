@@ -120,8 +120,11 @@ def evolution_context(runs: list[RunData]) -> dict[str, Any]:
                 series.label = run.label
                 target.append(series)
         stopped = run.log.evolution.stopped_by if run.log.evolution is not None else None
-        per_run.append({"run": run, "rounds": round_rows(run, progress), "stopped_by": stopped,
-                        "best_prompt": run.best_prompt})
+        rows = round_rows(run, progress)
+        points = [plots.RoundPoint(r.round, line.tournament, line.finals, line.status == "winner")
+                  for r in rows for line in r.lines]
+        per_run.append({"run": run, "rounds": rows, "stopped_by": stopped, "best_prompt": run.best_prompt,
+                        "plot": plots.rounds_plot(points) if points else None})
     return {
         "runs": per_run,
         "plot_rollouts": plots.progress_plot(by_rollouts, "rollouts spent") if by_rollouts else None,

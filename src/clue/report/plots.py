@@ -123,3 +123,35 @@ def cost_plot(labels: Sequence[str], usage: Sequence[dict[str, dict[str, float]]
     ax.legend(frameon=False, fontsize=8, ncol=len(roles), loc="upper center", bbox_to_anchor=(0.5, -0.25))
     ax.grid(axis="x", alpha=0.3)
     return _svg(fig)
+
+
+@dataclass
+class RoundPoint:
+    round: int
+    tournament: float | None
+    finals: float | None
+    winner: bool
+
+
+def rounds_plot(points: Sequence[RoundPoint]) -> str:
+    """Each entrant's tournament score (dots) and finals score (squares) per round; the winner is filled."""
+    fig = _figure(7.0, 3.0)
+    ax = fig.add_subplot()
+    for marker, stage in (("o", "tournament"), ("s", "finals")):
+        color = PALETTE[0] if stage == "tournament" else PALETTE[3]
+        offset = -0.08 if stage == "tournament" else 0.08
+        for winner in (False, True):
+            chosen = [(p.round, getattr(p, stage)) for p in points if getattr(p, stage) is not None
+                      and p.winner == winner]
+            if chosen:
+                ax.scatter([r + offset for r, _ in chosen], [100 * v for _, v in chosen], marker=marker, s=36,
+                           facecolors=color if winner else "none", edgecolors=color,
+                           label=stage + (" (winner)" if winner else ""))
+    rounds = sorted({p.round for p in points})
+    ax.set_xticks(rounds)
+    ax.set_xlim(rounds[0] - 0.5, rounds[-1] + 0.5)
+    ax.set_xlabel("round")
+    ax.set_ylabel("score (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=4)
+    return _svg(fig)
