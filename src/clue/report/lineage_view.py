@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clue.bench.rollouts import Rollout, rollout_id
+from clue.evolve.feedback import succeeded
 from clue.report.rundata import RunData
 
 # Entry fields shown as text details, not as scores (GEPA, ACE).
@@ -210,12 +211,10 @@ class RoundClusters:
 
 
 def outcome(rollout: Rollout) -> str:
-    """success | failure | error. Success is the optimizers' rule: the dataset's own success flag where it
-    reports one, otherwise a full reward; an infrastructure failure is neither."""
+    """success | failure | error, with the one definition of success the optimizers use."""
     if rollout.infra_failure or rollout.error:
         return "error"
-    success = rollout.success if rollout.success is not None else rollout.reward >= 1.0
-    return "success" if success else "failure"
+    return "success" if succeeded(rollout) else "failure"
 
 
 def cluster_rounds(run: RunData, key_of: dict[str, str]) -> list[RoundClusters]:
