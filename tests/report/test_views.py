@@ -12,6 +12,7 @@ import pytest
 from clue.bench.rollouts import read_rollouts, rollout_id
 from clue.bench.runlog import read_runlog, write_runlog
 from clue.errors import BadInputError, NotFoundError
+from clue.memory.prompts import prompt_hash
 from clue.report.evolution_view import evolution_context, progress_of
 from clue.report.html import write_report
 from clue.report.lineage_view import Node, cluster_rounds, lineage_tree
@@ -19,7 +20,7 @@ from clue.report.results_view import cost_context, entries_of
 from clue.report.rundata import load_run, load_runs
 from clue.report.transcripts import pack_transcripts
 
-from .conftest import Study
+from .conftest import GEPA_CHILD, GEPA_SEED, Study
 
 
 def flatten(nodes: list[Node]) -> list[Node]:
@@ -214,3 +215,23 @@ def test_infrastructure_failures_are_counted_not_scored(study: Study, tmp_path: 
     assert sorted(row[5] for row in packed.index) == ["error", "failure", "failure", "success", "success"]
     html = write_report([run_dir], tmp_path / "r.html").path.read_text(encoding="utf-8")
     assert "1 of 5 rollouts failed for infrastructure reasons" in html
+
+
+def test_steps_that_change_nothing_are_notes_on_their_prompt(study: Study, tmp_path: Path) -> None:
+    """ACE-style entries: one per step; a step whose edits left the prompt as it was is a note, not a node."""
+    run_dir = tmp_path / "ace"
+    shutil.copytree(study.gepa, run_dir)
+    seed, child = prompt_hash(GEPA_SEED), prompt_hash(GEPA_CHILD)
+    steps = [{"epoch": 0, "step": 0, "pair": "a:1:1", "hash": seed, "parent": seed, "pre_train_success": False,
+              "retries": 2, "operations": [], "reflection": "nothing to add", "diff": "", "prompt": GEPA_SEED},
+             {"epoch": 0, "step": 1, "pair": "a:2:2", "hash": child, "parent": seed, "pre_train_success": True,
+              "retries": 0, "operations": ["ADD keep numbers"], "reflection": "numbers were lost",
+              "diff": "+Keep every number exactly.\n", "prompt": GEPA_CHILD}]
+    (run_dir / "lineage.json").write_text(json.dumps(steps))
+    (run_dir / "state.json").write_text(json.dumps({"method": "ace"}))
+    (root,) = lineage_tree(load_run(run_dir))
+    assert root.hash == seed and root.notes == ["epoch 0, step 0, pair a:1:1: no change"]
+    (node,) = root.children
+    assert node.hash == child and node.status == "best"  # best_prompt.txt holds the child's text
+    assert dict(node.scores) == {"retries": "0"}  # counts stay counts; booleans are not scores
+    assert dict(node.details) == {"operations": ["ADD keep numbers"], "reflection": ["numbers were lost"]}

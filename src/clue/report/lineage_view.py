@@ -122,14 +122,14 @@ def _entry_tree(entries: list[dict[str, Any]], best_hash: str | None, method: st
         key, parent = entry.get("hash"), entry.get("parent")
         if not isinstance(key, str):
             continue
-        if parent == key:  # a step that left the prompt unchanged
-            if key in nodes:
-                nodes[key].notes.append(f"step {index + 1}: no change")
-            continue
         if isinstance(parent, str) and parent not in nodes:
             nodes[parent] = Node(id=parent, name=f"{method} {parent[:8]}", parent=None, status="seed",
                                  reason="the seed prompt", hash=parent)
             order.append(parent)
+        if parent == key:  # a step that left the prompt unchanged (an ACE step whose edits changed nothing)
+            step = ", ".join(f"{k} {entry[k]}" for k in ("epoch", "step", "pair") if k in entry)
+            nodes[key].notes.append(f"{step or f'entry {index + 1}'}: no change")
+            continue
         node = nodes.get(key)
         if node is None:
             status = str(entry.get("status") or ("seed" if parent is None else "accepted"))
