@@ -114,7 +114,8 @@ def _tournament_tree(lineage: dict[str, Any], names: dict[str, str]) -> list[Nod
     return [root]
 
 
-def _entry_tree(entries: list[dict[str, Any]], best_hash: str | None, method: str) -> list[Node]:
+def _entry_tree(entries: list[dict[str, Any]], best_hash: str | None, method: str,
+                names: dict[str, str]) -> list[Node]:
     """GEPA / ACE style: one entry per proposed prompt (or per step), linked by parent hash."""
     nodes: dict[str, Node] = {}
     order: list[str] = []
@@ -123,8 +124,8 @@ def _entry_tree(entries: list[dict[str, Any]], best_hash: str | None, method: st
         if not isinstance(key, str):
             continue
         if isinstance(parent, str) and parent not in nodes:
-            nodes[parent] = Node(id=parent, name=f"{method} {parent[:8]}", parent=None, status="seed",
-                                 reason="the seed prompt", hash=parent)
+            nodes[parent] = Node(id=parent, name=names.get(parent, f"{method} {parent[:8]}"), parent=None,
+                                 status="seed", reason="the seed prompt", hash=parent)
             order.append(parent)
         if parent == key:  # a step that left the prompt unchanged (an ACE step whose edits changed nothing)
             step = ", ".join(f"{k} {entry[k]}" for k in ("epoch", "step", "pair") if k in entry)
@@ -133,7 +134,8 @@ def _entry_tree(entries: list[dict[str, Any]], best_hash: str | None, method: st
         node = nodes.get(key)
         if node is None:
             status = str(entry.get("status") or ("seed" if parent is None else "accepted"))
-            node = Node(id=key, name=f"{method} {key[:8]}", parent=parent if isinstance(parent, str) else None,
+            node = Node(id=key, name=names.get(key, f"{method} {key[:8]}"),
+                        parent=parent if isinstance(parent, str) else None,
                         status=status, reason=str(entry.get("reason") or ""), hash=key,
                         diff=str(entry.get("diff") or ""))
             where = [f"{k} {entry[k]}" for k in ("iteration", "epoch", "step") if k in entry]
@@ -174,7 +176,7 @@ def lineage_tree(run: RunData) -> list[Node]:
             from clue.memory.prompts import prompt_hash
 
             best = prompt_hash(run.best_prompt)
-        return _entry_tree([e for e in run.lineage if isinstance(e, dict)], best, run.method or "prompt")
+        return _entry_tree([e for e in run.lineage if isinstance(e, dict)], best, run.method or "prompt", names)
     return []
 
 
