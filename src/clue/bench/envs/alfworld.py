@@ -20,6 +20,7 @@ import copy
 import importlib.util
 import json
 import re
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -95,12 +96,31 @@ def _memoized_parse(parse: Callable[..., Any]) -> Callable[..., Any]:
     return parse_once
 
 
+def _memoized_translation(translate: Callable[..., Any]) -> Callable[..., Any]:
+    """fast_downward's PDDL-to-SAS translation remembering the last few games: textworld translates the same
+    game twice at load and twice more at reset. Its results are only read, so they are shared."""
+    cache: dict[Any, Any] = {}
+
+    def translate_once(domain: str, problem: str, verbose: bool = False, optimize: bool = False) -> Any:
+        key = (domain, problem, optimize)
+        if key not in cache:
+            if len(cache) >= 8:
+                cache.clear()
+            cache[key] = translate(domain, problem, verbose=verbose, optimize=optimize)
+        return cache[key]
+
+    translate_once.memoized = True  # type: ignore[attr-defined]
+    return translate_once
+
+
 def _text_engine() -> tuple[Any, Any, Any]:
     """(textworld's PDDL game, its EnvInfos, alfworld's name demangler), imported on first use.
 
     textworld parses the same grammar snippets and fact queries with TatSu again at every step (most of a
-    step's time); we memoize those two parsers, which changes no text and makes steps several times faster.
+    step's time), and translates each game four times; we memoize those, which changes no text and makes
+    steps several times faster and resets about twice as fast.
     """
+    import fast_downward
     import textworld
     import textworld.envs.pddl.textgen as textgen
     import textworld.logic as logic
@@ -110,7 +130,13 @@ def _text_engine() -> tuple[Any, Any, Any]:
     for module in (textgen, logic):
         if not getattr(module._parse_and_convert, "memoized", False):
             module._parse_and_convert = _memoized_parse(module._parse_and_convert)
+    if not getattr(fast_downward.pddl2sas, "memoized", False):
+        fast_downward.pddl2sas = _memoized_translation(fast_downward.pddl2sas)
     return PddlEnv, textworld.EnvInfos, AlfredDemangler
+
+
+# fast_downward's translation sets process-wide options (and sys.argv): one game loads at a time.
+_LOAD_LOCK = threading.Lock()
 
 
 class AlfworldEnvironment:
@@ -121,8 +147,11 @@ class AlfworldEnvironment:
         if problem:
             raise EnvironmentUnavailable(problem)
         self.env_root = Path(env_root)
-        self._pddl_env, self._infos, self._demangler = _text_engine()
-        self._game: Any = None
+        pddl_env, infos, demangler = _text_engine()
+        # One game engine per environment, reloaded for each target (each engine holds its own copy of
+        # fast_downward's library, so live environments do not share planner state).
+        self._game: Any = demangler(shuffle=False)(pddl_env(infos(won=True, admissible_commands=True)))
+        self._loaded = False
         self._admissible: list[str] = []
         self._won = False
         self._steps = 0
@@ -135,10 +164,10 @@ class AlfworldEnvironment:
             raise EnvironmentFailure(f"alfworld game file not found: {path}") from None
         data["grammar"] = reference_grammar(data["grammar"])
         # The names the agent sees ("cabinet 3") come from alfworld's demangler, as in the reference.
-        game = self._demangler(shuffle=False)(self._pddl_env(self._infos(won=True, admissible_commands=True)))
-        game.load(data)
-        self._game = game
-        state = game.reset()
+        with _LOAD_LOCK:
+            self._game.load(data)
+            state = self._game.reset()
+        self._loaded = True
         self._admissible = list(state["admissible_commands"])
         self._won, self._steps = False, 0
         return str(state.feedback).replace(_WELCOME, "", 1).strip()
@@ -147,7 +176,7 @@ class AlfworldEnvironment:
         return list(self._admissible)
 
     def step(self, action: str) -> StepResult:
-        if self._game is None:
+        if not self._loaded:
             raise EnvironmentFailure("alfworld: step before reset")
         self._steps += 1
         state, _, _ = self._game.step(action)
@@ -161,9 +190,7 @@ class AlfworldEnvironment:
         return Outcome(success=self._won, reward=1.0 if self._won else 0.0, steps=self._steps)
 
     def close(self) -> None:
-        if self._game is not None:
-            self._game.close()
-            self._game = None
+        self._loaded = False
 
 
 def make(env_root: Path) -> AlfworldEnvironment:
