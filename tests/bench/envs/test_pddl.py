@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
-from clue.bench.envs.pddl import SPEC, game_files, parse_action
+from clue.bench.envs import pddl_prompt
+from clue.bench.envs.pddl import GAMES, SPEC, PddlEnvironment, game_files, parse_action
 from clue.bench.envs.pddl_text import INVALID_ACTION, THINK_REPLY
 from clue.bench.envs.replay import MODEL_DIR, released_runs, replay
 
@@ -124,3 +126,22 @@ def test_rules_for_thoughts_invalid_steps_and_partial_reward() -> None:
     assert dropped.info["valid"] and "Ball1 is at roomb." in dropped.observation
     assert env.outcome().reward == pytest.approx(0.25)  # one of prob01's four goal facts
     assert not env.outcome().success and env.outcome().steps == 7
+
+
+def test_prompt_examples_replay_in_our_environment(tmp_path: Path) -> None:
+    examples = Path(pddl_prompt.__file__).with_name("examples") / "pddl"
+    for game in GAMES:
+        (tmp_path / "pddl" / game).mkdir(parents=True)
+        shutil.copy(ENV_ROOT / "pddl" / f"{game}.pddl", tmp_path / "pddl")
+        shutil.copy(examples / f"{game}.pddl", tmp_path / "pddl" / game / "example.pddl")
+    env = PddlEnvironment(tmp_path, full_initial_state=True)
+    for game in GAMES:
+        episode = pddl_prompt.example_episode(game)
+        first = env.reset({"game_name": game, "problem_index": 0})
+        assert first == (f"Here is your initial observation: {episode['initial_observation']}\n"
+                         f"**Here is your task: {episode['goal']}")
+        for action, observation in episode["steps"]:
+            assert env.step(action).observation == observation, (game, action)
+        assert env.outcome().success
+        prompt = pddl_prompt.system_prompt({"game_name": game})
+        assert pddl_prompt.example_text(game) in prompt and "think:" in prompt

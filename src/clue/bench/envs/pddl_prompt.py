@@ -9,7 +9,10 @@ The example episodes were played in our own environment on small problems of our
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 THINK_FORM = """- think: <your reasoning>
@@ -92,69 +95,21 @@ fastened.
 {CLOSING_NOTES}""",
 }
 
-EXAMPLES: dict[str, str] = {
-    "blockworld": """Goal: The goal is to satisfy the following conditions: a is on c.
-Observation: A is on b. B is on the table. C is on the table. The a is clear. The c is clear. Your arm is empty.
-Action: think: a must leave b and go onto c, which is already clear.
-Observation: Ok. But you should not think too much!
-Action: pickup a
-Observation: The action is not valid and therefore takes no effect. You should use `check valid actions.` \
-command to get some clues!
-Action: check valid actions
-Observation: Valid actions are: Unstack a from b., check valid actions
-Action: unstack a b
-Observation: B is on the table. C is on the table. The b is clear. The c is clear. You are holding a.
-Action: stack a c
-Observation: A is on c. B is on the table. C is on the table. The a is clear. The b is clear. Your arm is \
-empty. The goal is satisfied.""",
-    "barman": """Goal: The goal is to satisfy the following conditions: glass1 contains juice1.
-Observation: Dispenser1 dispenses juice1.  Handempty left Handempty right Glass1 is clean.  Glass1 is \
-empty.  Glass1 is on the table.  Level l0 is next to level l1.  Shaker1 is at empty level l0.  Shaker1 is \
-at level l0.  Shaker1 is clean.  Shaker1 is empty.  Shaker1 is on the table.
-Action: right grasp glass1
-Observation: You are holding right.
-Action: fill-shot glass1 juice1 right left dispenser1
-Observation: Glass1 contains juice1.  Pour glass1 from a shot glass to a used shaker juice1 The goal is \
-satisfied.""",
-    "gripper": """Goal: The goal is to satisfy the following conditions: ball1 is at roomb. , ball2 is at roomb. 
-Observation: Ball1 is a ball.  Ball1 is at rooma.  Ball2 is a ball.  Ball2 is at rooma.  Left is a \
-gripper.  Left is free.  Right is a gripper.  Right is free.  Robby is at rooma.  Room rooma Room roomb
-Action: pick ball1 rooma left
-Observation: Ball1 is a ball.  Ball1 is carrying left.  Ball2 is a ball.  Ball2 is at rooma.  Left is a \
-gripper.  Right is a gripper.  Right is free.  Robby is at rooma.  Room rooma Room roomb
-Action: pick ball2 rooma right
-Observation: Ball1 is a ball.  Ball1 is carrying left.  Ball2 is a ball.  Ball2 is carrying right.  Left \
-is a gripper.  Right is a gripper.  Robby is at rooma.  Room rooma Room roomb
-Action: move rooma roomb
-Observation: Ball1 is a ball.  Ball1 is carrying left.  Ball2 is a ball.  Ball2 is carrying right.  Left \
-is a gripper.  Right is a gripper.  Robby is at roomb.  Room rooma Room roomb
-Action: drop ball1 roomb left
-Observation: Ball1 is a ball.  Ball1 is at roomb.  Ball2 is a ball.  Ball2 is carrying right.  Left is a \
-gripper.  Left is free.  Right is a gripper.  Robby is at roomb.  Room rooma Room roomb
-Action: drop ball2 roomb right
-Observation: Ball1 is a ball.  Ball1 is at roomb.  Ball2 is a ball.  Ball2 is at roomb.  Left is a \
-gripper.  Left is free.  Right is a gripper.  Right is free.  Robby is at roomb.  Room rooma Room roomb  \
-The goal is satisfied.""",
-    "tyreworld": """Goal: The goal is to satisfy the following conditions: W1 is in boot.
-Observation: Boot is closed. Boot is unlocked. Hub the-hub1 is fastened. Hub the-hub1 is on the ground. \
-Jack is in boot. The nut nuts1 on the hub the-hub1 is tight. Wheel w1 is on hub the-hub1. Wrench is in boot.
-Action: open boot
-Observation: Boot is open.
-Action: fetch wrench boot
-Observation: You have wrench.
-Action: loosen nuts1 the-hub1
-Observation: The nut nuts1 on the hub the-hub1 is loose.
-Action: fetch jack boot
-Observation: You have jack.
-Action: jack-up the-hub1
-Observation: Hub the-hub1 is not on the ground.
-Action: undo nuts1 the-hub1
-Observation: Hub the-hub1 is unfastened. You have nuts1.
-Action: remove-wheel w1 the-hub1
-Observation: Hub the-hub1 is free. You have w1.
-Action: put-away w1 boot
-Observation: W1 is in boot. The goal is satisfied.""",
-}
+@lru_cache(maxsize=None)
+def example_episode(game: str) -> dict[str, Any]:
+    """The game's example episode (`examples/pddl/<game>.json`), played in our environment on the small
+    problem beside it (`examples/pddl/<game>.pddl`); the tests replay it."""
+    text = resources.files("clue.bench.envs").joinpath(f"examples/pddl/{game}.json").read_text(encoding="utf-8")
+    episode: dict[str, Any] = json.loads(text)
+    return episode
+
+
+def example_text(game: str) -> str:
+    episode = example_episode(game)
+    lines = [f"Goal: {episode['goal'].strip()}", f"Observation: {episode['initial_observation'].strip()}"]
+    for action, observation in episode["steps"]:
+        lines += [f"Action: {action}", f"Observation: {observation.strip()}"]
+    return "\n".join(lines)
 
 
 def system_prompt(target: Mapping[str, Any]) -> str:
@@ -162,7 +117,7 @@ def system_prompt(target: Mapping[str, Any]) -> str:
     instruction = INSTRUCTIONS.get(game)
     if instruction is None:
         raise KeyError(f"pddl has no prompt for game {game!r}")
-    return f"{instruction}\n\nHere is an example:\n\n{EXAMPLES[game]}\n"
+    return f"{instruction}\n\nHere is an example:\n\n{example_text(game)}\n"
 
 
 def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str) -> str:

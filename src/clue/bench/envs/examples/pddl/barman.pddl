@@ -1,0 +1,7 @@
+(define (problem clue-example-barman)
+(:domain barman)
+(:objects shaker1 - shaker left right - hand shot1 - shot ingredient1 - ingredient dispenser1 - dispenser l0 l1 - level)
+(:init (ontable shaker1) (ontable shot1) (dispenses dispenser1 ingredient1) (clean shaker1) (clean shot1)
+       (empty shaker1) (empty shot1) (handempty left) (handempty right) (shaker-empty-level shaker1 l0)
+       (shaker-level shaker1 l0) (next l0 l1))
+(:goal (and (contains shot1 ingredient1))))

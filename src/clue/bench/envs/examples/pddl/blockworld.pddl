@@ -1,0 +1,5 @@
+(define (problem clue-example-blocks)
+(:domain blocksworld-4ops)
+(:objects a b c)
+(:init (arm-empty) (on a b) (on-table b) (on-table c) (clear a) (clear c))
+(:goal (and (on a c))))

@@ -1,0 +1,6 @@
+(define (problem clue-example-tyre)
+(:domain tyreworld)
+(:objects wrench jack - tool the-hub1 - hub nuts1 - nut boot - container w1 - wheel)
+(:init (in jack boot) (in wrench boot) (unlocked boot) (closed boot) (on w1 the-hub1) (on-ground the-hub1)
+       (tight nuts1 the-hub1) (fastened the-hub1))
+(:goal (and (in w1 boot))))
