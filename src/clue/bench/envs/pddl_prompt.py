@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -95,7 +95,7 @@ fastened.
 {CLOSING_NOTES}""",
 }
 
-@lru_cache(maxsize=None)
+@cache
 def example_episode(game: str) -> dict[str, Any]:
     """The game's example episode (`examples/pddl/<game>.json`), played in our environment on the small
     problem beside it (`examples/pddl/<game>.pddl`); the tests replay it."""

@@ -116,7 +116,7 @@ _TOKEN = re.compile(r"[a-z0-9_]+(?:-[a-z0-9_]+)*")
 
 def literal_text(literal: Any) -> str:
     """A pddlgym literal (fact or action) as the reference's sentence."""
-    name = literal.predicate.name
+    name = str(literal.predicate.name)
     names = [str(variable.name) for variable in literal.variables]
     template = TEMPLATES.get(name)
     if template is None:
