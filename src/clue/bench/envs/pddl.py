@@ -25,6 +25,7 @@ import importlib.util
 import io
 import re
 import sys
+import threading
 import types
 from collections.abc import Mapping
 from pathlib import Path
@@ -54,6 +55,9 @@ from clue.bench.envs.pddl_text import (
 
 GAMES = ("barman", "blockworld", "gripper", "tyreworld")
 STEP_CAP = 30
+# pddlgym grounds a new problem's actions through Fast Downward's instantiator, which swaps sys.stdout for
+# the process while it runs: live environments (pool threads) ground one at a time.
+_GROUNDING_LOCK = threading.RLock()
 
 
 def _pddlgym_core() -> types.ModuleType:
@@ -117,6 +121,10 @@ class PddlEnvironment:
         return self._games[game]
 
     def reset(self, target: Mapping[str, Any]) -> str:
+        with _GROUNDING_LOCK:
+            return self._reset(target)
+
+    def _reset(self, target: Mapping[str, Any]) -> str:
         self.game = str(target.get("game_name", ""))
         env = self._game(self.game)
         index = int(target.get("problem_index", -1))
@@ -134,7 +142,8 @@ class PddlEnvironment:
                 f"**Here is your task: {goal_text(self._goal)}")
 
     def _applicable(self) -> list[Any]:
-        return sorted(self._games[self.game].action_space.all_ground_literals(self._state), key=str)
+        with _GROUNDING_LOCK:
+            return sorted(self._games[self.game].action_space.all_ground_literals(self._state), key=str)
 
     def valid_actions(self) -> list[str] | None:
         extra = ["check valid actions", "look around"] if self.game in LOOK_AROUND_GAMES else ["check valid actions"]
