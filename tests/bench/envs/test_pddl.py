@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -145,3 +147,18 @@ def test_prompt_examples_replay_in_our_environment(tmp_path: Path) -> None:
         assert env.outcome().success
         prompt = pddl_prompt.system_prompt({"game_name": game})
         assert pddl_prompt.example_text(game) in prompt and "think:" in prompt
+
+
+def test_environments_in_pool_threads_agree_with_one_at_a_time() -> None:
+    targets = [{"game_name": game, "problem_index": index} for game in GAMES for index in (3,)]
+    plan = ["check valid actions", "look around"]
+
+    def play(target: dict[str, object]) -> list[str]:
+        env = SPEC.make(ENV_ROOT)
+        return [env.reset(target), *(env.step(action).observation for action in plan)]
+
+    alone = [play(target) for target in targets]
+    stdout = sys.stdout
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(play, targets))
+    assert together == alone and sys.stdout is stdout
