@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from clue.errors import BadInputError
 from clue.llm.types import ROLES, Decoding, Role
 
 BackendName = Literal["local", "openai", "scripted"]
@@ -16,7 +17,7 @@ JsonMode = Literal["auto", "json_object_schema", "json_schema", "json_object", "
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInputError):
     """A configuration value that cannot be used; the message names the file, variable or flag."""
 
 
@@ -36,22 +37,39 @@ class RoleConfig(BaseModel):
     timeout_s: float = 180.0  # per request; a silent endpoint errors after 2 tries (see clue.llm.client)
     retries: int = 5
     strip_thinking: bool = True
+    # Sent as the chat-template argument `enable_thinking` (vLLM, SGLang; Qwen3-style models). None: not sent.
+    thinking: bool | None = None
 
     def decoding(self, *, repeat: int = 0, max_tokens: int | None = None) -> Decoding:
         return Decoding(temperature=self.temperature, top_p=self.top_p,
-                        max_tokens=max_tokens or self.max_tokens, seed=self.seed + repeat)
+                        max_tokens=max_tokens or self.max_tokens, seed=self.seed + repeat, thinking=self.thinking)
 
     def endpoint(self) -> str:
         return f"{self.backend}:{self.base_url or self.model}"
 
 
-# Role-specific defaults follow the protocol's reference decoding (extractor 0.6/0.95, solver 0.7/0.8).
+# Role defaults for the embedded model (`local`): the reference's sampling (extractor 0.6/0.95, solver
+# 0.7/0.8) with limits a 1.5B model on a CPU can afford, and no thinking switch (its template has none).
 ROLE_DEFAULTS: dict[Role, dict[str, Any]] = {
     "extractor": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 384},
     "solver": {"temperature": 0.7, "top_p": 0.8, "max_tokens": 512},
     "judge": {"temperature": 0.0, "top_p": 1.0, "max_tokens": 64},
     "optimizer": {"temperature": 0.7, "top_p": 0.95, "max_tokens": 1024},
 }
+# Role defaults for OpenAI-compatible endpoints: the reference's runs with Qwen3-32B. The extractor thinks
+# (max 2048 tokens), the solver does not (512), the optimizer thinks with a large limit (the reference
+# allows 8192 for analysis and clustering, up to 20000 for synthesis). The judge is a plain model (GPT-4o).
+OPENAI_ROLE_DEFAULTS: dict[Role, dict[str, Any]] = {
+    "extractor": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 2048, "thinking": True},
+    "solver": {"temperature": 0.7, "top_p": 0.8, "max_tokens": 512, "thinking": False},
+    "judge": {"temperature": 0.0, "top_p": 1.0, "max_tokens": 64},
+    "optimizer": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 8192, "thinking": True},
+}
+
+
+def role_defaults(backend: str, role: Role) -> dict[str, Any]:
+    """The decoding defaults of `role` on `backend`; anything set in a layer overrides them."""
+    return dict((OPENAI_ROLE_DEFAULTS if backend == "openai" else ROLE_DEFAULTS)[role])
 
 _ROLE_FIELDS = set(RoleConfig.model_fields)
 
@@ -67,7 +85,9 @@ class Settings(BaseModel):
 
 def _coerce(field: str, raw: str, origin: str) -> Any:
     annotation = RoleConfig.model_fields[field].annotation
-    if annotation is bool:
+    if annotation == bool | None and raw.strip().lower() in {"none", "default", "unset", ""}:
+        return None
+    if annotation is bool or annotation == bool | None:
         flag = raw.strip().lower()
         if flag in {"1", "true", "yes", "on"}:
             return True
@@ -145,7 +165,7 @@ def load_settings(
 ) -> Settings:
     """Build settings from all layers. `cli` holds flags that apply to every role (backend, model, base_url)."""
     env = dict(os.environ) if env is None else env
-    layers: dict[Role, dict[str, Any]] = {role: dict(ROLE_DEFAULTS[role]) for role in ROLES}
+    layers: dict[Role, dict[str, Any]] = {role: {} for role in ROLES}
     cache_path: Path | None = Path(".clue/cache.sqlite")
     path = config_path or (Path("clue.toml") if Path("clue.toml").exists() else None)
     if config_path is not None and not config_path.exists():
@@ -166,8 +186,9 @@ def load_settings(
         cache_path = None
     roles: dict[Role, RoleConfig] = {}
     for role in ROLES:
+        backend = str(layers[role].get("backend", RoleConfig.model_fields["backend"].default))
         try:
-            roles[role] = RoleConfig(**layers[role])
+            roles[role] = RoleConfig(**{**role_defaults(backend, role), **layers[role]})
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(map(str, first["loc"]))

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from clue.bench.datasets import DATASETS, NotRunnableError, UnknownDatasetError
-from clue.bench.records import Pair, Turn
+from clue.bench.records import ChoiceTarget, Pair, PrefEvalTarget, ProblemTarget, Turn
 from clue.bench.tasks import AnswerTask, JudgeRequiredError, Score, task_for
 from clue.llm.types import Message
 
@@ -24,6 +24,12 @@ GPQA = {"id": 5, "task_main": "t", "input": "Question #1:\nWhich?\nOptions:\n(A)
         "target": "(C)"}
 LONGMEMEVAL = {"id": 6, "task_main": "q", "question": "Any tips for my trip?", "answer": "Mentions Kyoto.",
                "question_type": "single-session-preference"}
+
+
+SAMPLE_TARGETS: dict[type[Any], dict[str, Any]] = {ChoiceTarget: MEMBENCH, PrefEvalTarget: PREFEVAL,
+                                                   ProblemTarget: GPQA}
+JUDGED_TARGET = LONGMEMEVAL
+EPISODE_TARGET = {"task_main": "Put a clean mug in the coffee machine."}  # agentic sets: scored by outcome
 
 
 def make_pair(dataset: str, target: dict[str, Any]) -> Pair:
@@ -45,7 +51,12 @@ async def score(dataset: str, target: dict[str, Any], reply: str) -> Score:
 def test_every_runnable_dataset_has_a_task_and_the_others_say_why() -> None:
     for spec in DATASETS:
         if spec.runnable:
-            assert task_for(spec.name) is not None
+            task = task_for(spec.name)  # raises NotRunnableError when a runnable dataset has none
+            sample = JUDGED_TARGET if spec.name == "longmemeval" else SAMPLE_TARGETS.get(spec.target_model,
+                                                                                           EPISODE_TARGET)
+            target = {**sample, "id": 9}
+            query = task.query_messages(make_pair(spec.name, target))
+            assert query and query[-1]["role"] == "user" and query[-1]["content"].strip(), spec.name
         else:
             with pytest.raises(NotRunnableError, match=spec.not_runnable_reason[:30]):
                 task_for(spec.name)

@@ -18,13 +18,14 @@ from clue.cli import app
 from clue.llm.weights import ensure_model
 
 pytestmark = pytest.mark.model
-DATASETS = "membench-high,GameOf24"  # one personalization, one problem-solving
+# Single-turn only on this branch: the problem-solving sets run the code_rounds solver, wired in at merge.
+DATASETS = "membench-high"
 SMALL_DECODING = ["--role", "extractor.max_tokens=64", "--role", "solver.max_tokens=64",
                   "--role", "judge.max_tokens=16"]
 
 
 def assert_complete_run_dir(out: Path, *, expected_rollouts: int, datasets: set[str]) -> list[dict[str, object]]:
-    for name in ("run.json", "prompt.txt", "rollouts.jsonl", "results.json", "usage.json"):
+    for name in ("log.json", "run.json", "prompt.txt", "rollouts.jsonl", "results.json", "usage.json"):
         assert (out / name).is_file(), f"{name} missing from the run dir"
     rollouts = [json.loads(line) for line in (out / "rollouts.jsonl").read_text().splitlines() if line.strip()]
     assert len(rollouts) == expected_rollouts
@@ -38,12 +39,18 @@ def assert_complete_run_dir(out: Path, *, expected_rollouts: int, datasets: set[
     assert {d["dataset"] for d in results["datasets"]} == datasets
     usage = json.loads((out / "usage.json").read_text())
     assert usage["extractor"]["calls"] >= 2 and usage["solver"]["calls"] >= 2
+    log = json.loads((out / "log.json").read_text())
+    assert log["version"] == 1 and log["status"] == "finished" and log["usage"] == usage
+    assert log["samples"]["count"] == expected_rollouts and log["results"]["datasets"]
+    for rollout in rollouts:
+        kinds = [event["kind"] for event in rollout["events"]]
+        assert kinds[:2] == ["llm", "llm"] and kinds[-1] == "score", kinds
     return rollouts
 
 
 
 def _eval_args(out: Path) -> list[str]:
-    return ["eval", "--prompt", "simple", "--datasets", DATASETS, "--split", "train", "--limit", "2",
+    return ["eval", "--prompt", "simple", "--datasets", DATASETS, "--split", "train", "--limit", "4",
             "--repeats", "1", "--out", str(out)]
 
 
@@ -53,7 +60,7 @@ def test_eval_with_the_local_backend_on_real_pairs(tmp_path: Path, data_root: Pa
         app, ["--backend", "local", "--model", "smollm2-135m", "--no-cache", "--data-root", str(data_root),
               *SMALL_DECODING, *_eval_args(out)])
     assert result.exit_code == 0, result.output
-    rollouts = assert_complete_run_dir(out, expected_rollouts=4, datasets={"membench-high", "GameOf24"})
+    rollouts = assert_complete_run_dir(out, expected_rollouts=4, datasets={"membench-high"})
     assert all(r["memory"] for r in rollouts), "the extractor must have written memory"
     # A resumed run over a finished dir does no new work.
     again = CliRunner().invoke(
@@ -106,7 +113,7 @@ def test_eval_with_the_openai_backend_against_llama_cpp_server(tmp_path: Path, d
               "--data-root", str(data_root), *SMALL_DECODING, "--role", "extractor.context_size=4096",
               "--role", "solver.context_size=4096", *_eval_args(out)])
     assert result.exit_code == 0, result.output
-    assert_complete_run_dir(out, expected_rollouts=4, datasets={"membench-high", "GameOf24"})
+    assert_complete_run_dir(out, expected_rollouts=4, datasets={"membench-high"})
 
 
 def test_eval_reports_a_down_endpoint_in_one_line(tmp_path: Path, data_root: Path) -> None:
@@ -114,5 +121,5 @@ def test_eval_reports_a_down_endpoint_in_one_line(tmp_path: Path, data_root: Pat
         app, ["--backend", "openai", "--base-url", f"http://127.0.0.1:{_free_port()}/v1", "--model", "m",
               "--no-cache", "--data-root", str(data_root), "--role", "extractor.retries=1",
               "--role", "solver.retries=1", *_eval_args(tmp_path / "run")])
-    assert result.exit_code == 2
+    assert result.exit_code == 5  # TransientError: may pass when retried later
     assert "unreachable" in result.output and "127.0.0.1" in result.output

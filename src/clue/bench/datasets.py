@@ -16,6 +16,7 @@ from clue.bench.records import (
     TargetRecord,
     ToolBenchTarget,
 )
+from clue.errors import BadInputError, NotFoundError
 
 Category = Literal["personalization", "problem-solving", "agentic"]
 CATEGORIES: tuple[Category, ...] = ("personalization", "problem-solving", "agentic")
@@ -23,11 +24,11 @@ CATEGORIES: tuple[Category, ...] = ("personalization", "problem-solving", "agent
 SOLVER_MODEL_DIR = "openai/Qwen3-32B"  # every released file sits under <subset>/openai/Qwen3-32B/
 
 
-class UnknownDatasetError(ValueError):
+class UnknownDatasetError(NotFoundError):
     """A dataset name that is not in the registry; the message lists the known names."""
 
 
-class NotRunnableError(ValueError):
+class NotRunnableError(BadInputError):
     """A known dataset that this package cannot evaluate yet; the message says why."""
 
 

@@ -16,6 +16,7 @@ from clue.bench.scorers.game24 import puzzle_numbers, score_game24
 from clue.bench.scorers.mcq import score_choice
 from clue.bench.scorers.score import Score
 from clue.bench.tasks import LETTER_ENDING, JudgeFn, lettered_options
+from clue.errors import BadInputError
 from clue.llm.types import Message
 
 DemoScorer = Literal["mcq", "integer", "game24", "equation"]
@@ -96,7 +97,7 @@ class DemoTask:
             return score_game24(answer, puzzle_numbers(target["numbers"]))
         question = parse_question(target["equation"])
         if question is None:
-            raise ValueError(f"demo pair {target['pair_id']}: unreadable equation {target['equation']!r}")
+            raise BadInputError(f"demo pair {target['pair_id']}: unreadable equation {target['equation']!r}")
         return score_equation(answer, question)
 
 

@@ -16,6 +16,10 @@ class LLMCallEvent(BaseModel):
     kind: Literal["llm"] = "llm"
     role: str  # extractor | solver | judge | optimizer
     messages: list[dict[str, str]]
+    # Stored rollouts leave out what the previous call of the same role already holds: the first `prefix`
+    # messages sent were that call's messages and its reply (an agent's growing history). 0: all are here.
+    # `expand_messages` restores the full lists.
+    prefix: int = 0
     reply: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -71,3 +75,46 @@ Event = Annotated[
     LLMCallEvent | CodeRunEvent | EnvResetEvent | EnvStepEvent | ScoreEvent | NoteEvent,
     Field(discriminator="kind"),
 ]
+
+
+def compact_events(events: list[Event]) -> list[Event]:
+    """Drop from each LLM call the history its predecessor of the same role already stores (see `prefix`),
+    so a 30-step episode is stored in linear, not quadratic, space."""
+    last_full: dict[str, list[dict[str, str]]] = {}
+    out: list[Event] = []
+    for event in events:
+        if isinstance(event, LLMCallEvent) and event.prefix == 0:
+            full = event.messages
+            previous = last_full.get(event.role)
+            if previous is not None:
+                history = [*previous, {"role": "assistant", "content": _reply_of(out, event.role)}]
+                shared = len(history) if full[:len(history)] == history else 0
+                if shared:
+                    event = event.model_copy(update={"messages": full[shared:], "prefix": shared})
+            last_full[event.role] = full
+        out.append(event)
+    return out
+
+
+def expand_messages(events: list[Event]) -> list[list[dict[str, str]]]:
+    """The full messages sent by each LLM call, in order (the inverse of `compact_events`)."""
+    last_full: dict[str, list[dict[str, str]]] = {}
+    last_reply: dict[str, str] = {}
+    result: list[list[dict[str, str]]] = []
+    for event in events:
+        if not isinstance(event, LLMCallEvent):
+            continue
+        full = event.messages
+        if event.prefix:
+            history = [*last_full[event.role], {"role": "assistant", "content": last_reply[event.role]}]
+            full = [*history[:event.prefix], *event.messages]
+        last_full[event.role], last_reply[event.role] = full, event.reply
+        result.append(full)
+    return result
+
+
+def _reply_of(events: list[Event], role: str) -> str:
+    for event in reversed(events):
+        if isinstance(event, LLMCallEvent) and event.role == role:
+            return event.reply
+    return ""

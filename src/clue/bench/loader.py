@@ -26,6 +26,7 @@ from clue.bench.records import (
     first_validation_error,
 )
 from clue.bench.split import SPLITS, Split, load_split_file, select_sources
+from clue.errors import BadInputError, NotFoundError
 
 Warn = Callable[[str], None]
 Model = TypeVar("Model", bound=BaseModel)
@@ -35,7 +36,7 @@ SOURCE_FILE = "source_input.jsonl"
 TARGET_FILE = "target.jsonl"
 
 
-class DataRootError(FileNotFoundError):
+class DataRootError(NotFoundError):
     """The data root (the directory that contains `data_collection/`) is not there."""
 
 
@@ -164,7 +165,7 @@ def load_pairs(
     target id for the personalization sets' test split (`ALL_TARGETS_AT_TEST`)."""
     spec = get_dataset(dataset)
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+        raise BadInputError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
     check_data_root(data_root)
     sources = load_sources(data_root, spec.name, warn=warn)
     if not sources:
@@ -203,7 +204,8 @@ def load_pairs(
                 continue
             pairs.append(Pair(dataset=spec.name, subset=subset, source_id=source_id, target_id=target_id,
                               source_messages=source.messages, target=target.model_dump(),
-                              source_outcome=outcome))
+                              source_outcome=outcome,
+                              source_kind="trajectory" if spec.category == "agentic" else "conversation"))
     return pairs
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import ast
 import re
 import string
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from clue.memory.sources import Conversation, Trajectory, Turn, trajectory_from_turns
+
+__all__ = ["Turn"]  # re-exported: records and sources share one turn type
 
 
 def _maybe_literal(value: Any) -> Any:
@@ -39,12 +43,6 @@ def first_validation_error(exc: ValidationError) -> str:
     where = ".".join(str(part) for part in error["loc"]) or "record"
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{where}: {error['msg']}{more}"
-
-
-class Turn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    role: str
-    content: str
 
 
 class SourceRecord(BaseModel):
@@ -102,10 +100,20 @@ class Pair(BaseModel):
     source_messages: list[Turn]
     target: dict[str, Any]  # the target line, already validated against the dataset's target model
     source_outcome: SourceOutcome | None = None  # agentic sources: how the source trajectory ended
+    source_kind: Literal["conversation", "trajectory"] = "conversation"  # trajectory: an agentic source
 
     @property
     def key(self) -> str:
         return f"{self.subset}:{self.source_id}:{self.target_id}"
+
+    @property
+    def source(self) -> Conversation | Trajectory:
+        """The typed source; an agentic transcript that does not parse as a trajectory stays a conversation."""
+        if self.source_kind == "trajectory":
+            parsed = trajectory_from_turns(self.source_messages)
+            if parsed is not None:
+                return parsed
+        return Conversation(turns=list(self.source_messages))
 
 
 # ---------------------------------------------------------------------------------------------------------

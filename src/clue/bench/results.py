@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from clue.bench.rollouts import Rollout
+from clue.errors import BadInputError
 
 BOOTSTRAP_SAMPLES = 1000
 
@@ -89,7 +90,7 @@ def aggregate(rollouts: Iterable[Rollout], *, usage: dict[str, dict[str, float]]
         grouped[rollout.dataset].append(rollout)
     total = sum(len(group) for group in grouped.values())
     if not grouped:
-        raise ValueError("no rollouts to aggregate")
+        raise BadInputError("no rollouts to aggregate")
     scores = [score_dataset(grouped[name]) for name in sorted(grouped)]
     by_category: dict[str, list[float]] = defaultdict(list)
     for s in scores:

@@ -11,9 +11,14 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
+
+from clue.errors import BadInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from clue.config import Settings
 
 RUNLOG = "log.json"
 RUNLOG_VERSION = 1
@@ -86,6 +91,7 @@ class RunLog(BaseModel):
     samples: SamplesRef = SamplesRef()
     evolution: EvolutionLog | None = None
     error: str | None = None
+    warnings: list[str] = []  # what the run reported along the way (dropped rollout lines, cut replies)
 
 
 def now() -> str:
@@ -100,8 +106,6 @@ def write_runlog(run_dir: Path, log: RunLog) -> None:
 
 def read_runlog(run_dir: Path) -> RunLog:
     """Read and check the version; raises NotFoundError / BadInputError with the path."""
-    from clue.errors import BadInputError, NotFoundError
-
     path = run_dir / RUNLOG if run_dir.is_dir() else run_dir
     if not path.exists():
         raise NotFoundError(f"{path}: no run log (is this a clue run directory?)")
@@ -113,3 +117,66 @@ def read_runlog(run_dir: Path) -> RunLog:
     if version != RUNLOG_VERSION:
         raise BadInputError(f"{path}: run log version {version!r}; this clue reads version {RUNLOG_VERSION}")
     return RunLog.model_validate(data)
+
+
+# What decides a reply: a resumed run may not change any of these for a role it uses.
+DECIDING_FIELDS = ("backend", "model", "base_url", "temperature", "top_p", "max_tokens", "thinking", "seed")
+
+
+def clue_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("clue")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def role_specs(settings: Settings) -> dict[str, RoleSpec]:
+    return {role: RoleSpec(backend=config.backend, model=config.model, base_url=config.base_url,
+                           temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens,
+                           thinking=config.thinking, seed=config.seed)
+            for role, config in settings.roles.items()}
+
+
+def spec_change(previous: RunSpec, current: RunSpec, roles: tuple[str, ...]) -> str | None:
+    """The first setting of `roles` that differs, as "solver.temperature (0.7 there, 0.2 now)"; else None."""
+    for role in roles:
+        before, now = previous.roles.get(role), current.roles.get(role)
+        if before is None or now is None:
+            continue
+        for name in DECIDING_FIELDS:
+            old, new = getattr(before, name), getattr(now, name)
+            if old != new:
+                return f"{role}.{name} ({old!r} there, {new!r} now)"
+    return None
+
+
+def check_resume(run_dir: Path, spec: RunSpec, roles: tuple[str, ...]) -> RunLog | None:
+    """The run log to continue, or None when the directory has none. Refuses, in one line, a resume under a
+    different model, backend, endpoint or decoding: one run must not mix two models' rollouts."""
+    if not (run_dir / RUNLOG).exists():
+        return None
+    previous = read_runlog(run_dir)
+    changed = spec_change(previous.spec, spec, roles)
+    if changed is not None:
+        raise BadInputError(f"{run_dir}: --resume with a different {changed}; "
+                            "continue with the run's settings or choose a new --out")
+    return previous
+
+
+def update_runlog(run_dir: Path, **changes: Any) -> RunLog:
+    """Read the run log, change top-level fields, write it back atomically."""
+    log = read_runlog(run_dir).model_copy(update=changes)
+    write_runlog(run_dir, log)
+    return log
+
+
+def append_progress(run_dir: Path, method: str, progress: RoundProgress, *, stopped_by: str | None = None) -> None:
+    """Add one round to an evolution's progress curve (called by the optimizers after each round)."""
+    log = read_runlog(run_dir)
+    evolution = log.evolution or EvolutionLog(method=method)
+    rounds = [p for p in evolution.progress if p.round != progress.round] + [progress]
+    evolution = evolution.model_copy(update={"progress": sorted(rounds, key=lambda p: p.round),
+                                             "stopped_by": stopped_by or evolution.stopped_by})
+    write_runlog(run_dir, log.model_copy(update={"evolution": evolution}))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from clue.bench.datasets import NotRunnableError, get_dataset
 from clue.bench.records import ChoiceTarget, LongMemEvalTarget, Pair, PrefEvalTarget, ProblemTarget
@@ -21,12 +21,16 @@ from clue.bench.scorers.game24 import puzzle_numbers, score_game24
 from clue.bench.scorers.judge import JudgeFn, judge_longmemeval
 from clue.bench.scorers.mcq import letter_of, options_from_text, score_choice
 from clue.bench.scorers.score import Score, wrong
+from clue.errors import BadInputError
 from clue.llm.types import Message
 
-__all__ = ["AnswerTask", "JudgeFn", "JudgeRequiredError", "Score", "Task", "task_for"]
+if TYPE_CHECKING:
+    from clue.bench.solvers.base import Episode
+
+__all__ = ["AnswerTask", "JudgeFn", "JudgeRequiredError", "Score", "Task", "score_episode", "task_for"]
 
 
-class JudgeRequiredError(ValueError):
+class JudgeRequiredError(BadInputError):
     """A judge-scored task was asked to score without a judge function."""
 
 
@@ -172,6 +176,17 @@ class JudgedQuestionTask:
                                        question_id=target.question_id)
 
 
+class OutcomeTask:
+    """Agentic sets and BigCodeBench: the solver's episode ends in an outcome (environment success, unit
+    tests passed) and that outcome is the score (see `score_episode`)."""
+
+    def query_messages(self, pair: Pair) -> list[Message]:
+        return _user(str(pair.target.get("task_main", "")))
+
+    async def score(self, pair: Pair, solver_text: str, judge: JudgeFn | None) -> Score:
+        raise BadInputError(f"dataset {pair.dataset} is scored by its episode's outcome, not by a reply")
+
+
 _CHOICE = ChoiceQuestionTask()
 _LETTERED = LetteredProblemTask()
 _TASKS: dict[str, Task] = {
@@ -196,7 +211,26 @@ def task_for(dataset_name: str) -> Task:
     (`clue.bench.datasets.missing_resources`)."""
     spec = get_dataset(dataset_name)
     task = _TASKS.get(spec.name)
+    if task is None and spec.runnable and (spec.category == "agentic" or spec.name == "bigcodebench"):
+        task = OutcomeTask()
     if task is None:
         reason = spec.not_runnable_reason or "no task is defined for it"
         raise NotRunnableError(f"dataset {spec.name} cannot be run yet: {reason}")
     return task
+
+
+async def score_episode(task: Task, pair: Pair, episode: Episode, judge: JudgeFn | None) -> Score:
+    """Score what a solver did. A task that reads whole episodes (`score_episode`) gets the episode; an
+    episode with an outcome (environment, unit tests) scores as that outcome; otherwise the task scores the
+    solver's final reply, or the answer the solver extracted when it did."""
+    custom = getattr(task, "score_episode", None)
+    if custom is not None:
+        result: Score = await custom(pair, episode, judge)
+        return result
+    if episode.outcome is not None:
+        outcome = episode.outcome
+        verdict = "success" if outcome.success else "failure"
+        return Score(1.0 if outcome.success else 0.0, f"{verdict} after {outcome.steps} steps "
+                                                      f"(progress reward {outcome.reward:.2f})")
+    text = episode.final_text if episode.answer is None else f"<answer>{episode.answer}</answer>"
+    return await task.score(pair, text, judge)

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from clue.bench.records import Pair
-from clue.commands.common import console, options, run_async
+from clue.commands.common import console, options, run_async, warn
 
 STATIC_PROMPTS = ("no-memory", "simple", "factual-experiential")
 # Demo answers are a letter or a number and memories are short: tight limits keep a CPU run to minutes.
@@ -53,7 +53,7 @@ def demo_command(
                 plan = EvalPlan(load_prompt(name), held, repeats, {"datasets": ["demo"], "split": "held-out"})
                 with rollout_progress(plan.total, f"demo: {name}") as on_rollout:
                     static.append(await run_plan(llm, plan, out / name, resume=True, runner=runner,
-                                                 on_rollout=on_rollout))
+                                                 on_rollout=on_rollout, warn=warn, command="demo"))
             simple = static[1]
             print_table(comparison_table([with_gain(r, simple) for r in static],
                                          title=f"demo: static prompts on {len(held)} held-out pairs"), console)
@@ -64,8 +64,9 @@ def demo_command(
                 print_table(comparison_table([seed_results, with_gain(best_results, seed_results)],
                                              title="demo: seed vs evolved on held-out pairs"), console)
         finally:
+            await runner.aclose()
             await llm.aclose()
-        print_table(usage_table(llm.ledger.snapshot()), console)
+        print_table(usage_table(llm.ledger.snapshot(), title="LLM usage of this demo, all runs"), console)
 
     run_async(job)
     from clue.report.html import write_report

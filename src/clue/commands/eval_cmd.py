@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from clue.commands.common import console, fail, options, run_async, warn
+from clue.errors import BadInputError
 
 
 def parse_datasets(text: str) -> list[str]:
@@ -44,6 +45,8 @@ def eval_command(
     max_failures: float = typer.Option(0.10, min=0.0, max=1.0,
                                        help="Exit non-zero when more than this share of rollouts failed for "
                                             "infrastructure reasons (endpoint, unparseable reply, timeout)."),
+    env_pool: int = typer.Option(None, min=1, help="Live environments per agentic dataset (default: each "
+                                                   "environment's own; separate from LLM concurrency)."),
 ) -> None:
     """Evaluate a prompt: extract memory from each source, solve its target with it, score.
 
@@ -53,14 +56,16 @@ def eval_command(
     from clue.bench.evaluation import EvalPlan, load_results, repeats_for, run_plan
     from clue.bench.loader import load_pairs
     from clue.bench.records import Pair
-    from clue.bench.results import check_failures
+    from clue.bench.results import Results, check_failures
     from clue.bench.rundir import ensure_run_dir, run_dir_lock
+    from clue.bench.runlog import read_runlog
+    from clue.bench.runner import Runner
+    from clue.bench.solvers.registry import SolverOptions, SolverRegistry
     from clue.bench.split import default_repeats
-    from clue.errors import BadInputError
     from clue.llm.client import LLM
     from clue.memory.prompts import load_prompt
     from clue.report.progress import rollout_progress
-    from clue.report.tables import print_table, results_table
+    from clue.report.tables import print_table, results_table, usage_table
 
     opts = options(ctx)
     if unsafe_code:
@@ -88,13 +93,21 @@ def eval_command(
         base = load_results(baseline) if baseline is not None else None
         llm = LLM(opts.settings())
         llm.on_notice = warn
+        options = SolverOptions(pool_size=env_pool)
+        runner = Runner(llm, solvers=SolverRegistry(options))
         try:
             with run_dir_lock(out), rollout_progress(plan.total, f"{chosen.name} on {split}") as on_rollout:
-                results = await run_plan(llm, plan, out, resume=resume, on_rollout=on_rollout, baseline=base)
+                results = await run_plan(llm, plan, out, resume=resume, runner=runner, on_rollout=on_rollout,
+                                         baseline=base, warn=warn, data_root=root,
+                                         settings={"solvers": options.as_dict()})
         finally:
+            await runner.aclose()
             await llm.aclose()
-        print_table(results_table(results), console)
-        console.print(f"results: {out / 'results.json'}")
+        log = read_runlog(out)  # the tables show what the run log holds
+        if log.results is not None:
+            print_table(results_table(Results.model_validate(log.results)), console)
+        print_table(usage_table(log.usage), console)
+        console.print(f"run log: {out / 'log.json'}")
         check_failures(results, max_failures)
 
     run_async(job)

@@ -35,6 +35,7 @@ def evolve_command(
     seed: int = typer.Option(None, help="Random seed (default 42)."),
     budget_rollouts: int = typer.Option(None, min=1, help="Stop after this many new extract+solve rollouts."),
     budget_tokens: int = typer.Option(None, min=1, help="Stop after this many tokens across all roles."),
+    budget_calls: int = typer.Option(None, min=1, help="Stop after this many LLM calls (cache hits are free)."),
     test_limit: int = typer.Option(None, min=1, help="At most N test pairs per dataset for the final comparison."),
     out: Path = typer.Option(..., help="Run dir: log.json, state.json, best_prompt.txt, lineage.json, rollouts."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUT."),
@@ -50,11 +51,13 @@ def evolve_command(
     """
     from clue.bench.loader import load_pairs
     from clue.bench.rundir import ensure_run_dir, run_dir_lock
+    from clue.bench.runlog import check_resume
     from clue.errors import BadInputError
     from clue.evolve.budget import Budget
     from clue.evolve.reporting import RichReporter
     from clue.evolve.run import run_evolution
     from clue.evolve.settings_io import build, from_toml, parse_flags
+    from clue.llm.types import ROLES
     from clue.memory.prompts import load_prompt
     from clue.report.tables import comparison_table, print_table
 
@@ -90,13 +93,16 @@ def evolve_command(
             raise BadInputError(f"no training pairs for {', '.join(names)}: the split file lists none on disk")
         role_settings = opts.settings()
         prompt = load_prompt(seed_prompt)
-        budget = Budget(max_rollouts=budget_rollouts, max_tokens=budget_tokens)
+        budget = Budget(max_rollouts=budget_rollouts, max_tokens=budget_tokens, max_calls=budget_calls)
         llm = LLM(role_settings)
         llm.on_notice = warn
         try:
             with run_dir_lock(out):
+                spec = run_spec(role_settings, method, prompt, settings, budget, names, str(root))
+                if resume:  # another model, endpoint or decoding than the run's is refused in one line
+                    check_resume(out, spec, ROLES)
                 if resume or not (out / "state.json").exists():  # a refused run leaves the old log alone
-                    record_spec(out, run_spec(role_settings, method, prompt, settings, budget, names, str(root)))
+                    record_spec(out, spec)
                 outcome = await run_evolution(method, prompt, train, test, llm, settings, budget, out,
                                               resume=resume, reporter=RichReporter(console))
         finally:

@@ -1,4 +1,9 @@
-"""An equal budget for every method: extract+solve rollouts and/or tokens across all roles."""
+"""An equal budget for every method: extract+solve rollouts, tokens and LLM calls across all roles.
+
+Rollouts alone undercount agentic work (an episode of 30 steps is one rollout and 31 calls), so a budget
+may also cap the tokens and the calls that reached an endpoint. A resumed run starts from what the run
+already spent (its usage journal).
+"""
 
 from __future__ import annotations
 
@@ -15,37 +20,53 @@ class BudgetExhausted(Exception):
 class Budget:
     max_rollouts: int | None = None
     max_tokens: int | None = None
+    max_calls: int | None = None
 
 
 class BudgetMeter:
     """Counts only work actually done: a rollout or an LLM reply served from cache is free."""
 
-    def __init__(self, budget: Budget, ledger: Ledger, *, rollouts_spent: int = 0, tokens_spent: int = 0) -> None:
+    def __init__(self, budget: Budget, ledger: Ledger, *, rollouts_spent: int = 0, tokens_spent: int = 0,
+                 calls_spent: int = 0) -> None:
         self.budget = budget
         self.ledger = ledger
         self.rollouts_spent = rollouts_spent
-        # Tokens spent before this process started (a resumed run) plus what the ledger counts from now on.
+        # Spent before this process started (a resumed run) plus what the ledger counts from now on.
         self._tokens_before = tokens_spent - ledger.total_tokens()
+        self._calls_before = calls_spent - ledger.total_calls()
 
     @property
     def tokens_spent(self) -> int:
         return self._tokens_before + self.ledger.total_tokens()
+
+    @property
+    def calls_spent(self) -> int:
+        return self._calls_before + self.ledger.total_calls()
 
     def remaining_rollouts(self) -> int | None:
         if self.budget.max_rollouts is None:
             return None
         return max(self.budget.max_rollouts - self.rollouts_spent, 0)
 
-    def exhausted(self) -> bool:
+    def _spent_out(self) -> str | None:
         if self.budget.max_tokens is not None and self.tokens_spent >= self.budget.max_tokens:
+            return f"token budget spent ({self.tokens_spent}/{self.budget.max_tokens})"
+        if self.budget.max_calls is not None and self.calls_spent >= self.budget.max_calls:
+            return f"call budget spent ({self.calls_spent}/{self.budget.max_calls})"
+        return None
+
+    def exhausted(self) -> bool:
+        if self._spent_out() is not None:
             return True
         remaining = self.remaining_rollouts()
         return remaining is not None and remaining <= 0
 
     def reserve(self, new_rollouts: int) -> None:
-        """Refuse work that cannot be finished within the budget, before any of it starts."""
-        if self.budget.max_tokens is not None and self.tokens_spent >= self.budget.max_tokens:
-            raise BudgetExhausted(f"token budget spent ({self.tokens_spent}/{self.budget.max_tokens})")
+        """Refuse work that cannot be finished within the budget, before any of it starts. `reserve(0)` checks
+        the token and call budgets before LLM work that runs no rollout (an optimizer's analysis)."""
+        reason = self._spent_out()
+        if reason is not None:
+            raise BudgetExhausted(reason)
         remaining = self.remaining_rollouts()
         if remaining is not None and new_rollouts > remaining:
             raise BudgetExhausted(
@@ -56,4 +77,5 @@ class BudgetMeter:
 
     def summary(self) -> dict[str, int | None]:
         return {"rollouts_spent": self.rollouts_spent, "tokens_spent": self.tokens_spent,
-                "max_rollouts": self.budget.max_rollouts, "max_tokens": self.budget.max_tokens}
+                "calls_spent": self.calls_spent, "max_rollouts": self.budget.max_rollouts,
+                "max_tokens": self.budget.max_tokens, "max_calls": self.budget.max_calls}

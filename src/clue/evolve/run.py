@@ -7,14 +7,17 @@ Run directory layout:
   lineage.json         per-round record (CluE / MemEvolve)
   best_prompt.txt      the best prompt so far
   test_rollouts.jsonl  the final seed-vs-best evaluation on the test pairs
+  usage.jsonl          one line per LLM call (usage survives a kill; budgets resume from it)
+  log.json             the versioned run log: spec, status, usage, results, per-round progress
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +25,34 @@ from clue.bench.evaluation import RunDirError
 from clue.bench.records import Pair
 from clue.bench.results import Results, aggregate, with_gain
 from clue.bench.rollouts import RolloutStore
+from clue.bench.runlog import (
+    RUNLOG,
+    EvolutionLog,
+    RunLog,
+    RunSpec,
+    SamplesRef,
+    check_resume,
+    clue_version,
+    now,
+    read_runlog,
+    role_specs,
+    write_runlog,
+)
 from clue.bench.runner import InfoLookup, Runner, TaskLookup
-from clue.errors import BadInputError
+from clue.errors import BadInputError, ClueError, NotFoundError
 from clue.evolve.budget import Budget, BudgetMeter
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings, OptimizationResult, Optimizer
 from clue.evolve.reporting import Reporter
 from clue.evolve.state import merge_into_state_json, write_atomic
 from clue.llm.client import LLM
+from clue.llm.ledger import UsageJournal, journal_totals
+from clue.llm.types import ROLES
 from clue.memory.prompts import ExtractionPrompt
+
+USAGE_JOURNAL = "usage.jsonl"
+
+
 
 # Imported lazily by module path: a method whose module is missing fails only when asked for.
 METHODS: dict[str, str] = {
@@ -68,7 +90,7 @@ def load_optimizer(method: str) -> Optimizer:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise ValueError(f"method {method!r} is not available: {exc}") from exc
+        raise NotFoundError(f"method {method!r} is not available: {exc}") from exc
     optimizer: Optimizer = getattr(module, class_name)()
     return optimizer
 
@@ -97,11 +119,15 @@ async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs:
                         test_pairs: Sequence[Pair], llm: LLM, settings: EvolveSettings, budget: Budget,
                         run_dir: Path, *, resume: bool = False, reporter: Reporter | None = None,
                         tasks: TaskLookup | None = None, info: InfoLookup | None = None,
-                        test_repeats: Sequence[int] = (0,), concurrency: int = 32) -> EvolutionOutcome:
+                        test_repeats: Sequence[int] = (0,), concurrency: int = 32,
+                        warn: Callable[[str], None] | None = None,
+                        description: dict[str, Any] | None = None) -> EvolutionOutcome:
     """Evolve `seed_prompt` on `train_pairs` within `budget`, then evaluate seed and best on `test_pairs`.
 
     `resume=False` refuses a run directory that already holds a run (state.json); `resume=True` continues
-    it, reusing every finished rollout and step. `tasks`/`info` override the dataset registry (tests).
+    it, reusing every finished rollout and step, and refuses other models or decoding than the run's.
+    `tasks`/`info` override the dataset registry (tests). `description` (datasets, split, data_root) goes
+    into the run log's spec.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     state_path = run_dir / "state.json"
@@ -109,16 +135,31 @@ async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs:
         raise RunDirError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     if resume:
         check_same_method(run_dir, method)
+    spec = evolution_spec(llm, method, seed_prompt, settings, budget, description or {})
+    previous = check_resume(run_dir, spec, ROLES) if resume else None
+    if previous is None and (run_dir / RUNLOG).exists():
+        previous = read_runlog(run_dir)  # the command recorded its fuller spec before calling us: keep it
+    log = RunLog(started=previous.started if previous else now(), spec=previous.spec if previous else spec,
+                 evolution=previous.evolution if previous and previous.evolution else EvolutionLog(method=method))
     optimizer = load_optimizer(method)
     if reporter is not None and hasattr(optimizer, "reporter"):
         optimizer.reporter = reporter
     lookups: dict[str, Any] = {k: v for k, v in (("tasks", tasks), ("info", info)) if v is not None}
     runner = Runner(llm, concurrency=concurrency, **lookups)
     store = RolloutStore(run_dir / "rollouts.jsonl")
+    log.warnings = list(store.skipped_lines)
+    for line in store.skipped_lines:
+        if warn is not None:
+            warn(line)
+    write_runlog(run_dir, log)
+    before = journal_totals(run_dir / USAGE_JOURNAL) if resume else {}
+    journal = UsageJournal(run_dir / USAGE_JOURNAL)
+    llm.ledger.listeners.append(journal)
     test_store: RolloutStore | None = None
     try:
         meter = BudgetMeter(budget, llm.ledger, rollouts_spent=len(store.rollouts),
-                            tokens_spent=_previous_tokens(state_path, store) if resume else 0)
+                            tokens_spent=max(_previous_tokens(state_path, store), _tokens(before)) if resume else 0,
+                            calls_spent=_calls(before))
         harness = Harness(runner, store, meter)
         result = await optimizer.optimize(seed_prompt, list(train_pairs), harness, settings, run_dir, resume)
         usage = meter.summary()
@@ -132,8 +173,52 @@ async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs:
             best_rollouts = await runner.evaluate(result.best, test_pairs, test_repeats, store=test_store)
             seed_results = aggregate(seed_rollouts, usage=llm.ledger.snapshot())
             best_results = with_gain(aggregate(best_rollouts, usage=llm.ledger.snapshot()), seed_results)
+        log.status = "finished"
+        log.results = {"seed": seed_results.model_dump() if seed_results else None,
+                       "best": best_results.model_dump() if best_results else None,
+                       "best_hash": result.best.hash, "budget": usage}
+        current = _current_evolution(run_dir, log)
+        log.evolution = current.model_copy(update={"stopped_by": result.stopped_by})
         return EvolutionOutcome(result, seed_results, best_results, run_dir, usage)
+    except BaseException as exc:
+        log.evolution = _current_evolution(run_dir, log)
+        log.status = "interrupted" if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError) else "failed"
+        log.error = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise
     finally:
+        llm.ledger.listeners.remove(journal)
+        journal.close()
         store.close()
+        await runner.aclose()
         if test_store is not None:
             test_store.close()
+        log.usage, log.finished = journal_totals(run_dir / USAGE_JOURNAL), now()
+        log.samples = SamplesRef(path="rollouts.jsonl", count=len(store.rollouts),
+                                 failed=sum(1 for r in store.rollouts.values() if r.infra_failure))
+        write_runlog(run_dir, log)
+
+
+def evolution_spec(llm: LLM, method: str, seed_prompt: ExtractionPrompt, settings: EvolveSettings,
+                   budget: Budget, description: dict[str, Any]) -> RunSpec:
+    return RunSpec(clue_version=clue_version(), command="evolve", roles=role_specs(llm.settings),
+                   data_root=description.get("data_root"), split=description.get("split", "train"),
+                   datasets=list(description.get("datasets", [])), limit=description.get("limit"),
+                   prompt_name=seed_prompt.name, prompt_hash=seed_prompt.hash, prompt_text=seed_prompt.text,
+                   method=method, settings={"evolve": asdict(settings), "budget": asdict(budget)})
+
+
+def _current_evolution(run_dir: Path, log: RunLog) -> EvolutionLog:
+    """The progress the optimizer wrote into log.json meanwhile (`append_progress`), kept on the final write."""
+    try:
+        written = read_runlog(run_dir).evolution
+    except ClueError:
+        written = None
+    return written or log.evolution or EvolutionLog(method=log.spec.method or "")
+
+
+def _tokens(usage: dict[str, dict[str, float]]) -> int:
+    return int(sum(u.get("total_tokens", 0) for u in usage.values()))
+
+
+def _calls(usage: dict[str, dict[str, float]]) -> int:
+    return int(sum(u.get("calls", 0) - u.get("cached_calls", 0) for u in usage.values()))

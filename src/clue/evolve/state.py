@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from clue.errors import BadInputError
 from clue.evolve.harness import PromptScore
 from clue.memory.prompts import ExtractionPrompt
 
@@ -195,7 +196,7 @@ class StateFile:
         try:
             return RunState.model_validate_json(self.path.read_text(encoding="utf-8"))
         except ValueError as exc:
-            raise ValueError(f"{self.path}: cannot resume, state file is unreadable: "
+            raise BadInputError(f"{self.path}: cannot resume, state file is unreadable: "
                              f"{str(exc).splitlines()[0]}") from exc
 
     def save(self, state: RunState) -> None:

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 from clue.bench.records import Pair
 from clue.bench.rollouts import Rollout, rollout_id
+from clue.errors import BadInputError
 from clue.evolve.budget import BudgetExhausted
 from clue.evolve.feedback import FeedbackPolicy, task_query
 from clue.evolve.guardrails import LeakChecker, check_candidate
@@ -134,16 +135,16 @@ class RunContext:
              settings: EvolveSettings, run_dir: Path, resume: bool, reporter: Reporter) -> RunContext:
         pairs = {p.key: p for p in train_pairs}
         if not pairs:
-            raise ValueError(f"{method}: no training pairs to evolve on")
+            raise BadInputError(f"{method}: no training pairs to evolve on")
         file = StateFile(run_dir / "state.json")
         if resume and file.exists():
             state = file.load()
             if state.method != method:
-                raise ValueError(f"{file.path}: run was made by {state.method!r}, not {method!r}")
+                raise BadInputError(f"{file.path}: run was made by {state.method!r}, not {method!r}")
             if set(state.pool) != set(pairs):
-                raise ValueError(f"{file.path}: the training pairs differ from the run being resumed")
+                raise BadInputError(f"{file.path}: the training pairs differ from the run being resumed")
             if state.seed_hash != seed_prompt.hash:
-                raise ValueError(f"{file.path}: the seed prompt differs from the run being resumed")
+                raise BadInputError(f"{file.path}: the seed prompt differs from the run being resumed")
         else:
             pool = sorted(pairs)
             random.Random(settings.seed).shuffle(pool)

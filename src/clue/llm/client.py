@@ -16,7 +16,7 @@ from clue.llm.cache import ResponseCache, cache_key
 from clue.llm.context import fit_messages
 from clue.llm.ledger import Ledger
 from clue.llm.structured import json_schema_for, parse_structured
-from clue.llm.text import strip_thinking
+from clue.llm.text import ends_inside_thinking, strip_thinking
 from clue.llm.types import (
     Completion,
     EndpointRefusedError,
@@ -125,11 +125,21 @@ class LLM:
             else:
                 completion = cached
         self.ledger.record(role, completion)
+        raw = completion.text
         if config.strip_thinking:
-            completion.text = strip_thinking(completion.text)
+            completion.text = strip_thinking(raw)
+            if completion.text != raw:
+                completion.raw_text = raw
         if completion.truncated:
-            notes.append(f"{role} reply hit the {decoding.max_tokens}-token limit")
+            completion.cut_in_thinking = completion.cut_in_thinking or ends_inside_thinking(raw) or (
+                bool(decoding.thinking) and not completion.text.strip())
+            if completion.cut_in_thinking:
+                notes.append(f"{role} reply cut off inside <think> at the {decoding.max_tokens}-token limit: "
+                             f"it has no answer (raise {role}.max_tokens)")
+            else:
+                notes.append(f"{role} reply hit the {decoding.max_tokens}-token limit")
         completion.notes = notes + completion.notes
+        completion.sent_messages = messages
         return completion
 
     async def _call_with_retries(self, role: Role, backend: Backend, messages: list[Message], decoding: Any,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,12 +25,16 @@ class RoleUsage:
         return self.prompt_tokens + self.completion_tokens
 
 
+Listener = Callable[[Role, "Completion | None"], None]  # (role, completion, or None for a failed call)
+
+
 class Ledger:
     """Counts every call, cached or not; cached calls cost no tokens or time."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.by_role: dict[Role, RoleUsage] = {role: RoleUsage() for role in ROLES}
+        self.listeners: list[Listener] = []  # told of every call (a run's usage journal)
 
     def record(self, role: Role, completion: Completion) -> None:
         with self._lock:
@@ -37,15 +42,24 @@ class Ledger:
             usage.calls += 1
             if completion.cached:
                 usage.cached_calls += 1
-                return
-            usage.prompt_tokens += completion.prompt_tokens
-            usage.completion_tokens += completion.completion_tokens
-            usage.latency_s += completion.latency_s
+            else:
+                usage.prompt_tokens += completion.prompt_tokens
+                usage.completion_tokens += completion.completion_tokens
+                usage.latency_s += completion.latency_s
+        for listener in list(self.listeners):
+            listener(role, completion)
 
     def record_failure(self, role: Role) -> None:
         with self._lock:
             self.by_role[role].calls += 1
             self.by_role[role].failed_calls += 1
+        for listener in list(self.listeners):
+            listener(role, None)
+
+    def total_calls(self) -> int:
+        """Calls that reached an endpoint (cached replies cost nothing and are not counted)."""
+        with self._lock:
+            return sum(u.calls - u.cached_calls for u in self.by_role.values())
 
     def total_tokens(self) -> int:
         with self._lock:
@@ -59,3 +73,49 @@ class Ledger:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.snapshot(), indent=2))
         tmp.replace(path)
+
+
+class UsageJournal:
+    """Every call of one run, one JSON line each, flushed at once: a run killed and resumed counts each call
+    exactly once (the totals are the sum of the lines, whichever process made them)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._handle = path.open("a", encoding="utf-8")
+
+    def __call__(self, role: Role, completion: Completion | None) -> None:
+        entry = {"role": role, "failed": completion is None,
+                 "cached": bool(completion and completion.cached),
+                 "prompt_tokens": completion.prompt_tokens if completion and not completion.cached else 0,
+                 "completion_tokens": completion.completion_tokens if completion and not completion.cached else 0,
+                 "latency_s": round(completion.latency_s, 4) if completion and not completion.cached else 0.0}
+        with self._lock:
+            self._handle.write(json.dumps(entry) + "\n")
+            self._handle.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._handle.close()
+
+
+def journal_totals(path: Path) -> dict[str, dict[str, float]]:
+    """Usage per role from a journal, in the ledger's snapshot form; a torn last line is ignored."""
+    ledger = Ledger()
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+                role = entry["role"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if role not in ledger.by_role:
+                continue
+            if entry.get("failed"):
+                ledger.record_failure(role)
+            else:
+                ledger.record(role, Completion(text="", prompt_tokens=int(entry.get("prompt_tokens", 0)),
+                                               completion_tokens=int(entry.get("completion_tokens", 0)),
+                                               latency_s=float(entry.get("latency_s", 0.0)),
+                                               cached=bool(entry.get("cached"))))
+    return ledger.snapshot()

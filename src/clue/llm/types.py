@@ -24,10 +24,14 @@ class Decoding:
     top_p: float = 0.95
     max_tokens: int = 512
     seed: int | None = None
+    thinking: bool | None = None  # None: send nothing and leave the endpoint's chat template at its default
 
     def as_key(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens,
-                "seed": self.seed}
+        key: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p,
+                               "max_tokens": self.max_tokens, "seed": self.seed}
+        if self.thinking is not None:  # absent when unset, so caches written before the switch still hit
+            key["thinking"] = self.thinking
+        return key
 
 
 @dataclass
@@ -41,6 +45,9 @@ class Completion:
     finish_reason: str = "stop"
     cached: bool = False
     notes: list[str] = field(default_factory=list)
+    raw_text: str | None = None  # the reply before <think> stripping, when stripping changed it
+    cut_in_thinking: bool = False  # hit max_tokens before the reasoning ended: no answer was written
+    sent_messages: list[Message] | None = None  # the request as sent, after fitting it into the context
 
     @property
     def truncated(self) -> bool:

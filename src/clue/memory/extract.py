@@ -1,4 +1,4 @@
-"""Run the extractor on one source conversation under one extraction prompt.
+"""Run the extractor on one source (a conversation or a trajectory) under one extraction prompt.
 
 A prompt may ask for a JSON reply; the solver still gets a memory string, as in the reference: a Mem0-style
 `{"facts": [...]}` becomes a numbered list, and an ACE-style `{"extracted_memory": ..., "bullet_ids": [...]}`
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from clue.llm.client import LLM
+from clue.llm.types import Completion, Message
 from clue.memory.prompts import ExtractionPrompt
-from clue.memory.render import extraction_messages
+from clue.memory.render import SourceLike, extraction_messages
 
 CITED_NOTE = "extractor used bullets: "
 _FENCED = re.compile(r"```(?:json)?\s*(.*?)\s*```", re.DOTALL | re.IGNORECASE)
@@ -58,15 +58,23 @@ class ExtractionResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     notes: list[str] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)  # what was sent (after any cut to fit the context)
+    completion: Completion | None = None  # None for the no-memory control
+
+    @property
+    def cut_in_thinking(self) -> bool:
+        """The reply ended inside <think>: the memory is empty because the token limit was too small."""
+        return self.completion is not None and self.completion.cut_in_thinking
 
 
-async def extract_memory(llm: LLM, prompt: ExtractionPrompt, turns: Iterable[Mapping[str, str]], *,
+async def extract_memory(llm: LLM, prompt: ExtractionPrompt, source: SourceLike, *,
                          repeat: int = 0) -> ExtractionResult:
     """The no-memory control makes no call. A source too long for the context is cut in the middle."""
     if prompt.is_control:
         return ExtractionResult(memory="")
-    messages = extraction_messages(prompt.text, turns)
+    messages = extraction_messages(prompt.text, source)
     completion = await llm.chat("extractor", messages, repeat=repeat, cuttable_index=1)
     memory, notes = memory_from_reply(completion.text)
     return ExtractionResult(memory=memory, prompt_tokens=completion.prompt_tokens,
-                            completion_tokens=completion.completion_tokens, notes=[*completion.notes, *notes])
+                            completion_tokens=completion.completion_tokens, notes=[*completion.notes, *notes],
+                            messages=completion.sent_messages or messages, completion=completion)

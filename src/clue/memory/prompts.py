@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from clue.errors import BadInputError, NotFoundError
+
 NO_MEMORY = "no-memory"
 BUILTIN_PROMPTS = ("simple", "mem0-style", "reasoningbank-style", "openmemory-style", "success-failure",
                    "factual-experiential", "survey")
@@ -44,7 +46,7 @@ def load_prompt(name_or_path: str) -> ExtractionPrompt:
     if path.is_file():
         text = path.read_text(encoding="utf-8")
         if not text.strip():
-            raise ValueError(f"{path}: prompt file is empty")
+            raise BadInputError(f"{path}: prompt file is empty")
         return ExtractionPrompt(path.stem, text)
     known = ", ".join((NO_MEMORY, *BUILTIN_PROMPTS))
-    raise ValueError(f"unknown prompt {name_or_path!r}: not a file and not one of {known}")
+    raise NotFoundError(f"unknown prompt {name_or_path!r}: not a file and not one of {known}")

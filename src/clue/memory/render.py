@@ -1,18 +1,33 @@
-"""Render a source conversation for the extractor: role-tagged turns inside a conversation tag."""
+"""Render a source for the extractor: role-tagged turns inside a conversation tag.
+
+One function for every kind of source: a trajectory is shown turn by turn as the released agentic sources
+are (system, task, each action and observation, then the outcome line), so the extractor sees the same
+text whether a trajectory was read from BEHEMOTH or recorded by clue's own episode solver.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
 from clue.llm.types import Message
+from clue.memory.sources import Conversation, Trajectory, conversation
+
+SourceLike = Conversation | Trajectory | Iterable[Mapping[str, str]]
 
 
-def render_conversation(turns: Iterable[Mapping[str, str]]) -> str:
-    body = "\n".join(f"<{turn['role']}>\n{turn['content'].strip()}\n</{turn['role']}>" for turn in turns)
+def render_source(source: SourceLike) -> str:
+    if not isinstance(source, Conversation | Trajectory):
+        source = conversation(source)
+    body = "\n".join(f"<{turn.role}>\n{turn.content.strip()}\n</{turn.role}>" for turn in source.as_turns())
     return f"<conversation>\n{body}\n</conversation>"
 
 
-def extraction_messages(prompt_text: str, turns: Iterable[Mapping[str, str]]) -> list[Message]:
-    """System = the extraction prompt under optimization; user = the rendered conversation (cuttable)."""
+def render_conversation(turns: Iterable[Mapping[str, str]]) -> str:
+    """A plain list of chat turns (kept for callers that hold no typed source)."""
+    return render_source(turns)
+
+
+def extraction_messages(prompt_text: str, source: SourceLike) -> list[Message]:
+    """System = the extraction prompt under optimization; user = the rendered source (cuttable)."""
     return [{"role": "system", "content": prompt_text},
-            {"role": "user", "content": render_conversation(turns)}]
+            {"role": "user", "content": render_source(source)}]

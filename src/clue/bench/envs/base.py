@@ -89,6 +89,12 @@ class EnvSpec:
       `memory_placement` says where the retrieved-memory block goes.
     - `parse_action(reply)`: the action in one agent reply (ReAct "Action: ..." or the reference's form).
     - `parse_transcript(record)`: a released `1-shot/target_output.jsonl` line as a Transcript.
+    - `closing_messages(outcome, last_observation)`: the user turns that end the transcript, as the reference
+      writes them (the last observation, then an outcome line such as "You failed the task."); the
+      extractor later reads them as the trajectory's outcome. Default: `default_closing_messages`.
+    - `valid_actions_command`: an action the episode solver answers itself from `valid_actions()` (listing
+      them, as a step) instead of passing it to `step`; None where the environment answers it itself.
+    - `reusable`: whether one live environment may run several episodes in turn (reset between them).
     """
 
     dataset: str
@@ -101,3 +107,19 @@ class EnvSpec:
     parse_action: Callable[[str], str]
     parse_transcript: Callable[[Mapping[str, Any]], Transcript]
     pool_size: int = 2  # how many live environments at once (a JVM each for ScienceWorld)
+    closing_messages: Callable[[Outcome, str], list[str]] | None = None
+    valid_actions_command: str | None = None
+    reusable: bool = True
+
+
+SUCCESS_LINE = "You successfully finished this task!"
+FAILURE_LINE = "You failed the task."
+
+
+def default_closing_messages(outcome: Outcome, last_observation: str) -> list[str]:
+    """The GMemory-style ending of the released sources: the last observation, then the outcome line."""
+    return [last_observation, SUCCESS_LINE if outcome.success else FAILURE_LINE]
+
+
+def valid_actions_observation(actions: Sequence[str]) -> str:
+    return "The valid actions now are: " + ", ".join(actions)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from clue.bench.envs.base import MemoryPlacement, Outcome
 from clue.bench.events import Event
@@ -37,6 +37,7 @@ class SolveContext:
     llm: LLM
     repeat: int = 0
     record: Callable[[Event], None] = lambda event: None  # every event as it happens (for live logs)
+    task: Any = None  # the dataset's clue.bench.tasks.Task (builds the question), when the runner has one
 
 
 class Solver(Protocol):

@@ -26,10 +26,14 @@ DEFAULT_REMOTE_CONTEXT = 32768
 CHARS_PER_TOKEN_ESTIMATE = 3.0
 
 
+def is_openai_api(base_url: str | None) -> bool:
+    return base_url is None or "api.openai.com" in base_url
+
+
 def response_format_for(json_mode: str, base_url: str | None, schema: dict[str, Any]) -> dict[str, Any] | None:
     """llama.cpp's server wants json_object+schema; OpenAI's own API wants the json_schema form."""
     if json_mode == "auto":
-        json_mode = "json_schema" if base_url is None or "api.openai.com" in base_url else "json_object_schema"
+        json_mode = "json_schema" if is_openai_api(base_url) else "json_object_schema"
     if json_mode == "json_object_schema":
         return {"type": "json_object", "schema": schema}
     if json_mode == "json_schema":
@@ -67,6 +71,10 @@ class OpenAIBackend:
                 body["response_format"] = response_format
         if decoding.seed is not None:
             body["seed"] = decoding.seed
+        if decoding.thinking is not None and not is_openai_api(self.base_url):
+            # What the OpenAI client sends as extra_body={"chat_template_kwargs": ...}: vLLM and SGLang pass
+            # it to the chat template (Qwen3's switch). OpenAI's own API has no such argument.
+            body["chat_template_kwargs"] = {"enable_thinking": decoding.thinking}
         started = time.perf_counter()
         try:
             # The client's generic `post` returning the raw response skips the typed
@@ -113,12 +121,17 @@ class OpenAIBackend:
         choice = choices[0]
         message = choice.get("message") or {}
         usage = reply.get("usage") or {}
+        text = message.get("content") or ""
+        finish_reason = choice.get("finish_reason") or "stop"
+        # Servers with a reasoning parser return the thinking apart; a reply cut off inside it has no content.
+        reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
         return Completion(
-            text=message.get("content") or "",
+            text=text,
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
             latency_s=latency,
-            finish_reason=choice.get("finish_reason") or "stop",
+            finish_reason=finish_reason,
+            cut_in_thinking=finish_reason == "length" and not text.strip() and bool(str(reasoning).strip()),
         )
 
     def count_tokens(self, model: str, text: str) -> int:

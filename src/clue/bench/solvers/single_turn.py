@@ -1,0 +1,49 @@
+"""`single_turn`: one solver call on the dataset's question, with the memory where the reference puts it.
+
+- system placement (PrefEval, PersonaMem-v2; also any dataset outside the registry): a short assistant
+  system prompt followed by the retrieved-memory block; the user turn is the question.
+- user placement (MemBench, LongMemEval): the reference sends an empty system prompt and puts the memory
+  in the user turn, before the question, which is asked in the light of past conversations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clue.bench.envs.base import MemoryPlacement
+from clue.bench.events import Event
+from clue.bench.records import Pair
+from clue.bench.solvers.base import Episode, SolveContext, SolverKind
+from clue.bench.solvers.common import call_llm
+from clue.errors import BadInputError
+from clue.llm.types import Message
+from clue.memory.inject import SOLVER_BASE, memory_user_turn, solver_system_prompt
+
+
+@dataclass
+class SingleTurnSolver:
+    memory_placement: MemoryPlacement = "system"
+    kind: SolverKind = "single_turn"
+    system_base: str = SOLVER_BASE  # the system prompt of the system placement, before the memory block
+
+    def messages(self, pair: Pair, memory: str, ctx: SolveContext) -> list[Message]:
+        task = ctx.task
+        if task is None:
+            from clue.bench.tasks import task_for
+
+            task = task_for(pair.dataset)
+        query: list[Message] = list(task.query_messages(pair))
+        if not query or query[-1]["role"] != "user":
+            raise BadInputError(f"{pair.dataset}: the task's query does not end with a user turn")
+        if self.memory_placement == "system":
+            return [{"role": "system", "content": solver_system_prompt(memory, self.system_base)}, *query]
+        last = query[-1]
+        return [{"role": "system", "content": ""}, *query[:-1],
+                {"role": "user", "content": memory_user_turn(memory, last["content"])}]
+
+    async def solve(self, pair: Pair, memory: str, ctx: SolveContext) -> Episode:
+        messages = self.messages(pair, memory, ctx)
+        events: list[Event] = []
+        completion = await call_llm(ctx, messages, events)
+        reply: Message = {"role": "assistant", "content": completion.text}
+        return Episode(messages=[*messages, reply], events=events, final_text=completion.text)
