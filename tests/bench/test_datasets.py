@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import json
 import types
@@ -54,8 +53,6 @@ def test_a_missing_package_or_module_is_named(tmp_path: Path, monkeypatch: pytes
 
 def test_bigcodebench_asks_the_code_tests_solver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = get_dataset("bigcodebench")
-    assert spec.not_wired and "code_tests" in (missing_resources(spec, tmp_path) or "")  # not wired: first
-    wired = dataclasses.replace(spec, not_wired="")
     seen: list[Path] = []
 
     def missing(env_root: Path, data_root: Path | None = None) -> str | None:
@@ -63,6 +60,6 @@ def test_bigcodebench_asks_the_code_tests_solver(tmp_path: Path, monkeypatch: py
         return None if (env_root / "bigcodebench").is_dir() else "bigcodebench needs its tasks"
 
     monkeypatch.setattr(bigcodebench, "missing", missing)
-    assert missing_resources(wired, tmp_path) == "bigcodebench needs its tasks"
+    assert missing_resources(spec, tmp_path) == "bigcodebench needs its tasks"
     (tmp_path / "bigcodebench").mkdir()
-    assert missing_resources(wired, tmp_path) is None and seen == [tmp_path, tmp_path]
+    assert missing_resources(spec, tmp_path) is None and seen == [tmp_path, tmp_path]

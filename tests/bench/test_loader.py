@@ -67,7 +67,7 @@ def test_runnable_flags(tmp_path: Path) -> None:
     runnable = {d.name for d in runnable_datasets(tmp_path)}  # an env root with nothing in it
     assert {"membench-high", "prefeval", "AIME", "GameOf24", "GPQA_Diamond", "longmemeval"} <= runnable
     assert not runnable & {"bigcodebench", "alfworld", "fever", "pddl", "babyai", "scienceworld", "toolbench"}
-    assert "code_tests" in get_dataset("bigcodebench").not_runnable_reason
+    assert "bigcodebench/openai/Qwen3-32B/source_input.jsonl" in get_dataset("bigcodebench").not_runnable_reason
     assert issubclass(NotRunnableError, ValueError)
 
 

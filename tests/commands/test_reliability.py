@@ -43,10 +43,13 @@ def fake() -> Iterator[FakeOpenAI]:
 
 
 def test_not_runnable_dataset_is_refused_before_any_call(tmp_path: Path) -> None:
-    code, output = run(*SCRIPTED, "evolve", "--datasets", "bigcodebench", "--out", str(tmp_path / "evo"))
+    empty_env_root = tmp_path / "env"
+    empty_env_root.mkdir()
+    code, output = run(*SCRIPTED, "evolve", "--datasets", "pddl", "--env-root", str(empty_env_root),
+                       "--out", str(tmp_path / "evo"))
     assert code != 0
     line = one_error_line(output)
-    assert "bigcodebench" in line and "cannot run here" in line
+    assert "--datasets pddl: cannot run here" in line and str(empty_env_root) in line
     assert not (tmp_path / "evo").exists(), "nothing is written for a refused run"
 
 

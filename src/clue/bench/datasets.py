@@ -45,7 +45,6 @@ class DatasetSpec:
     # What it needs beyond the data root: nothing, an environment (`clue.bench.envs.registry`, keyed by the
     # lower-cased name) or the sandboxed unit-test runner. Whether it can run depends on what is installed.
     resources: Resources = "none"
-    not_wired: str = ""  # why this build cannot run it whatever is installed ("" when it can)
 
     @property
     def split_dir(self) -> str:
@@ -68,8 +67,6 @@ class DatasetSpec:
 
 def missing_resources(spec: DatasetSpec, env_root: Path | None = None) -> str | None:
     """One line saying what `spec` lacks to run (package, Java, game files, cache directory), or None."""
-    if spec.not_wired:
-        return f"{spec.name}: {spec.not_wired}"
     if spec.resources == "none":
         return None
     from clue.bench.envs.root import default_env_root
@@ -80,7 +77,10 @@ def missing_resources(spec: DatasetSpec, env_root: Path | None = None) -> str | 
             from clue.bench.bigcodebench import missing as code_tests_missing
         except ImportError:
             return f"{spec.name}: the sandboxed unit-test runner is not part of this build"
-        reason: str | None = code_tests_missing(root)
+        from clue.bench.loader import default_data_root
+
+        # The release's pairs count too: without sources and targets there is nothing to evaluate.
+        reason: str | None = code_tests_missing(root, data_root=default_data_root())
         return reason
     from clue.bench.envs.registry import ENV_MODULES, env_spec
 
@@ -119,9 +119,7 @@ DATASETS: tuple[DatasetSpec, ...] = (
     DatasetSpec("MathEquationBalancer", "problem-solving", False, ("MathEquationBalancer",), ProblemTarget),
     # `clue.bench.bigcodebench.missing` says what a machine lacks for it (tasks file, sandbox, packages).
     DatasetSpec("bigcodebench", "problem-solving", False, ("bigcodebench",), BigCodeBenchTarget,
-                resources="code_tests",
-                not_wired="the runner does not call the code_tests solver yet; the public BEHEMOTH release has "
-                "no bigcodebench sources or targets"),
+                resources="code_tests"),
     DatasetSpec("GPQA_Diamond", "problem-solving", True, ("GPQA_Diamond",), ProblemTarget),
     # agentic
     *(DatasetSpec(name, "agentic", ood, (name,), model, resources="environment") for name, ood, model in _AGENTIC),

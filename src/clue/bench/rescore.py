@@ -83,7 +83,8 @@ def rescore_file(dataset: str, path: Path, warn: Warn, data_root: Path | None = 
         return _rescore_fever(path, warn)
     task = task_for(spec.name)
     if not isinstance(task, AnswerTask):
-        raise NotRunnableError(f"dataset {spec.name} is judge-scored; its labels cannot be rescored here")
+        how = "its environment's outcome" if spec.category == "agentic" else "an LLM judge"
+        raise NotRunnableError(f"dataset {spec.name} is scored by {how}; its labels cannot be rescored here")
     report = RescoreReport(dataset=spec.name, path=path)
     lines = load_reference_outputs(path, warn=warn)
     check_same_dataset(spec.name, path, lines, data_root, warn)

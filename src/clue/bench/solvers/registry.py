@@ -53,7 +53,7 @@ SOLVERS: dict[str, SolverChoice] = {
 }
 GENERIC = SolverChoice("single_turn", "system", "the task's own scorer")
 
-# Solvers built by other modules, by import path (class takes no argument).
+# Solvers built by other modules, by import path.
 SOLVER_CLASSES: dict[SolverKind, str] = {
     "code_rounds": "clue.bench.solvers.code_rounds:CodeRoundsSolver",
     "code_tests": "clue.bench.solvers.code_tests:CodeTestsSolver",
@@ -113,7 +113,10 @@ class SolverRegistry:
         except ModuleNotFoundError as exc:
             raise NotRunnableError(f"dataset {dataset} needs the {choice.kind} solver, which is not available "
                                    f"({exc})") from None
-        solver: Solver = getattr(module, class_name)()
+        solver_class = getattr(module, class_name)
+        # code_tests reads its tasks (and their unit tests) from the env root; code_rounds needs nothing.
+        solver: Solver = solver_class(env_root=self.options.env_root) if choice.kind == "code_tests" \
+            else solver_class()
         return solver
 
     def _episode_solver(self, dataset: str) -> Solver:
