@@ -52,11 +52,12 @@ def missing(env_root: Path) -> str | None:
 
 def _make_level(game_name: str) -> Any:
     # gymnasium warns that the v0 levels are out of date; the reference plays v0 all the same.
-    with _MAKE_LOCK, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import gymnasium
+    with _MAKE_LOCK:
+        import gymnasium  # installs its own warning filter on first import: import before ours
         import minigrid  # noqa: F401  (registers the BabyAI levels with gymnasium)
 
+    with _MAKE_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         try:
             return gymnasium.make(game_name)
         except gymnasium.error.DeprecatedEnv:
