@@ -161,7 +161,8 @@ def test_prompt_example_is_what_our_environment_shows_and_memory_sits_before_the
     first = BabyAIEnvironment().reset(target)
     block = "## Retrieved memory\n<memory>\n1. Turn until the ball is in sight.\n</memory>"
     message = SPEC.first_user_message(target, first, block)
-    assert message.index("Action: go to red ball 1") < message.index(block) < message.index("Your goal: go to the red ball")
+    goal = message.index("Your goal: go to the red ball")
+    assert message.index("Action: go to red ball 1") < message.index(block) < goal
     assert message.endswith(f"Observation: {first}")
     assert SPEC.first_user_message(target, first, "").count("<memory>") == 0
     assert SPEC.memory_placement == "user" and SPEC.step_cap == 20 and SPEC.system_prompt(target)

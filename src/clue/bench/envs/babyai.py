@@ -16,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import importlib.metadata
-import io
 import importlib.util
+import io
 import threading
 import warnings
 from collections.abc import Mapping

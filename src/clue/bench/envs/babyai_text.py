@@ -282,4 +282,5 @@ def _door_actions(view: View, space: ActionSpace) -> None:
         if route == []:
             moves["toggle"] = [TOGGLE]
         if "closed door" in seen.name:
-            refusals[f"go through {label}"] = f"You cannot go through {label}, as it is closed. You should toggle it first."
+            refusals[f"go through {label}"] = (
+                f"You cannot go through {label}, as it is closed. You should toggle it first.")

@@ -60,7 +60,8 @@ def _java_problem() -> str | None:
 def missing(env_root: Path) -> str | None:
     """What ScienceWorld lacks to run here (package, Java), or None. It needs no files under env_root."""
     if importlib.util.find_spec("scienceworld") is None:
-        return f"scienceworld needs the Python package scienceworld=={SCIENCEWORLD_VERSION} (pip install 'clue[agentic]')"
+        return (f"scienceworld needs the Python package scienceworld=={SCIENCEWORLD_VERSION} "
+                "(pip install 'clue[agentic]')")
     version = importlib.metadata.version("scienceworld")
     if version != SCIENCEWORLD_VERSION:
         return (f"scienceworld needs scienceworld=={SCIENCEWORLD_VERSION} exactly, found {version} "
@@ -109,7 +110,8 @@ class ScienceWorldEnvironment:
             inventory = self._simulator.inventory()
         except Exception as error:  # py4j errors: the JVM died or refused the task
             self.close()
-            raise EnvironmentFailure(f"scienceworld could not start task {target.get('task_name')!r}: {error}") from error
+            task = target.get("task_name")
+            raise EnvironmentFailure(f"scienceworld could not start task {task!r}: {error}") from error
         self._progress = SubgoalProgress(list(target.get("subgoals", [])))
         self._done, self._steps = False, 0
         return f"{observation}\n{inventory}"

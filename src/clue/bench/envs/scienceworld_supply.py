@@ -23,8 +23,8 @@ DEFAULT_SPARE = 1
 class Simulator(Protocol):
     """The part of `scienceworld.ScienceWorldEnv` the environment uses."""
 
-    def load(self, taskName: str, variationIdx: int = ..., simplificationStr: str = ...,  # noqa: N803
-             generateGoldPath: bool = ...) -> None: ...  # noqa: N803
+    def load(self, taskName: str, variationIdx: int = ..., simplificationStr: str = ...,
+             generateGoldPath: bool = ...) -> None: ...
 
     def reset(self) -> tuple[str, dict[str, Any]]: ...
 
@@ -62,7 +62,8 @@ class SimulatorSupply:
         self._start = start
         self._lock = threading.Lock()
         self._starting: deque[Future[Simulator]] = deque()
-        self._workers = ThreadPoolExecutor(max_workers=spare, thread_name_prefix="scienceworld-start") if spare else None
+        self._workers = (ThreadPoolExecutor(max_workers=spare, thread_name_prefix="scienceworld-start")
+                         if spare else None)
         self._closed = False
 
     def _top_up(self) -> None:
