@@ -62,6 +62,9 @@ class DatasetReport:
 def importable(datasets: Sequence[str]) -> dict[str, EnvSpec]:
     specs: dict[str, EnvSpec] = {}
     for dataset in datasets:
+        if dataset not in ENV_MODULES:
+            print(f"{dataset}: skipped, not an agentic dataset (known: {', '.join(ENV_MODULES)})")
+            continue
         try:
             specs[dataset] = env_spec(dataset)
         except ImportError as error:

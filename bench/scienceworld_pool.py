@@ -3,11 +3,11 @@
 Every episode needs a never-used simulator (a JVM), as the reference does. Measured here:
 - the cost of one JVM start, and of loading a task and resetting on it;
 - the memory one idle spare JVM holds;
-- the wall time of the same released episodes played one after another with `spare` = 0 (start the JVM at
+- the wall time of the same (shortest) released episodes played one after another with `spare` = 0 (start the JVM at
   reset) and with `spare` = 1, 2 (the next JVMs start in the background while an episode runs), and how much
   of it each episode spent waiting at reset.
 
-    .venv/bin/python bench/scienceworld_pool.py [--episodes 4] [--starts 2] [--spares 0,1]
+    .venv/bin/python bench/scienceworld_pool.py [--episodes 3] [--starts 2] [--spares 0,1]
 
 The last line is `spare_speedup: X` (episode wall time with spare 0 / with the largest spare measured).
 """
@@ -54,7 +54,8 @@ def measure_start(starts: int) -> None:
 
 
 def measure_episodes(data_root: Path, env_root: Path, episodes: int, spare: int) -> float:
-    runs = list(released_runs(data_root, "scienceworld"))[:episodes]
+    # the shortest released episodes: start-up is what differs between the supplies
+    runs = sorted(released_runs(data_root, "scienceworld"), key=lambda run: run[1]["num_steps"])[:episodes]
     supply = SimulatorSupply(spare=spare)
     spec = dataclasses.replace(SPEC, make=lambda root: ScienceWorldEnvironment(supply))
     supply.prime()
@@ -75,7 +76,7 @@ def measure_episodes(data_root: Path, env_root: Path, episodes: int, spare: int)
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--episodes", type=int, default=4)
+    parser.add_argument("--episodes", type=int, default=3)
     parser.add_argument("--starts", type=int, default=2)
     parser.add_argument("--spares", default="0,1")
     parser.add_argument("--data-root", type=Path, default=CHECKOUT.parent / "shared" / "behemoth")
