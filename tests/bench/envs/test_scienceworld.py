@@ -28,8 +28,9 @@ def runs() -> dict[int, tuple[dict[str, Any], dict[str, Any]]]:
     return {int(target["id"]): (target, output) for target, output in released_runs(DATA_ROOT, "scienceworld")}
 
 
-# 74: five steps to success; 7: free-text replies, `check valid actions`, success on the last step.
-@pytest.mark.parametrize("target_id", [74, 7])
+# 74: five steps to success. (Target 7, with free-text replies and `check valid actions`, replays identically
+# too, in the bench: each episode here costs a JVM start.)
+@pytest.mark.parametrize("target_id", [74])
 def test_released_transcript_replays_identically(runs: dict[int, tuple[dict[str, Any], dict[str, Any]]],
                                                  target_id: int) -> None:
     target, output = runs[target_id]
