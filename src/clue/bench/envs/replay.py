@@ -26,7 +26,8 @@ class ReplayResult:
     outcome_identical: bool = False
     ours: tuple[bool, float] = (False, 0.0)
     theirs: tuple[bool, float] = (False, 0.0)
-    env_seconds: float = 0.0
+    env_seconds: float = 0.0  # building, resetting, stepping and closing the environment
+    reset_seconds: float = 0.0  # of which building and resetting (a JVM start for ScienceWorld)
     first_mismatch: str | None = None  # "step N: ours ... | theirs ..."
     mismatches: list[int] = field(default_factory=list)
 
@@ -60,6 +61,7 @@ def replay(spec: EnvSpec, env_root: Path, target: Mapping[str, Any], transcript:
     env = spec.make(env_root)
     try:
         first = env.reset(target)
+        result.reset_seconds = time.perf_counter() - started
         if transcript.initial_observation is not None:
             result.initial_identical = _same(first, transcript.initial_observation)
         for index, step in enumerate(transcript.steps[: spec.step_cap], start=1):
