@@ -122,4 +122,4 @@ def test_eval_reports_a_down_endpoint_in_one_line(tmp_path: Path, data_root: Pat
               "--no-cache", "--data-root", str(data_root), "--role", "extractor.retries=1",
               "--role", "solver.retries=1", *_eval_args(tmp_path / "run")])
     assert result.exit_code == 5  # TransientError: may pass when retried later
-    assert "unreachable" in result.output and "127.0.0.1" in result.output
+    assert "connection refused" in result.output and "127.0.0.1" in result.output

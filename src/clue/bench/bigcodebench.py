@@ -14,7 +14,6 @@ import functools
 import gzip
 import importlib.util
 import json
-import os
 import re
 import secrets
 import subprocess
@@ -24,10 +23,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from clue.bench.envs.root import ENV_ROOT_ENV, default_env_root
 from clue.bench.sandbox import GiB, MiB, RunResult, Sandbox, SandboxLimits, detect_isolation, unsafe_code_allowed
 from clue.errors import BadInputError, NotFoundError
 
-ENV_ROOT_ENV = "CLUE_ENV_ROOT"
 TASKS_FILE = Path("bigcodebench") / "BigCodeBench.jsonl.gz"
 # The reference's hard timeout per solution; its evaluator's own limits (MB and seconds) follow.
 CHECK_LIMITS = SandboxLimits(wall_seconds=120.0, cpu_seconds=120, memory_bytes=8 * GiB,
@@ -82,14 +81,6 @@ class TestOutcome:
     status: str  # pass | fail | timeout | syntax error | dangerous code | empty code | error
     detail: str = ""
     run: RunResult | None = None
-
-
-def default_env_root() -> Path:
-    """`$CLUE_ENV_ROOT`, else `../shared/agentic` next to the repository root."""
-    from_env = os.environ.get(ENV_ROOT_ENV)
-    if from_env:
-        return Path(from_env)
-    return (Path(__file__).resolve().parents[3] / ".." / "shared" / "agentic").resolve()
 
 
 @functools.cache

@@ -21,6 +21,7 @@ from clue.bench.scorers.game24 import puzzle_numbers, score_game24
 from clue.bench.scorers.judge import JudgeFn, judge_longmemeval
 from clue.bench.scorers.mcq import letter_of, options_from_text, score_choice
 from clue.bench.scorers.score import Score, wrong
+from clue.bench.scorers.sopr import ToolBenchTask
 from clue.errors import BadInputError
 from clue.llm.types import Message
 
@@ -201,6 +202,7 @@ _TASKS: dict[str, Task] = {
     "MMLU_Pro_Engineering": _LETTERED,
     "MathEquationBalancer": EquationTask(),
     "GPQA_Diamond": _LETTERED,
+    "toolbench": ToolBenchTask(),  # the SoPR judge reads the episode's final answer
 }
 
 
@@ -211,7 +213,7 @@ def task_for(dataset_name: str) -> Task:
     (`clue.bench.datasets.missing_resources`)."""
     spec = get_dataset(dataset_name)
     task = _TASKS.get(spec.name)
-    if task is None and spec.runnable and (spec.category == "agentic" or spec.name == "bigcodebench"):
+    if task is None and (spec.category == "agentic" or spec.name == "bigcodebench"):
         task = OutcomeTask()
     if task is None:
         reason = spec.not_runnable_reason or "no task is defined for it"

@@ -93,7 +93,7 @@ def eval_command(
         base = load_results(baseline) if baseline is not None else None
         llm = LLM(opts.settings())
         llm.on_notice = warn
-        options = SolverOptions(pool_size=env_pool)
+        options = SolverOptions(env_root=opts.resolved_env_root(), pool_size=env_pool)
         runner = Runner(llm, solvers=SolverRegistry(options))
         try:
             with run_dir_lock(out), rollout_progress(plan.total, f"{chosen.name} on {split}") as on_rollout:

@@ -52,6 +52,7 @@ def evolve_command(
     from clue.bench.loader import load_pairs
     from clue.bench.rundir import ensure_run_dir, run_dir_lock
     from clue.bench.runlog import check_resume
+    from clue.bench.solvers.registry import SolverOptions
     from clue.errors import BadInputError
     from clue.evolve.budget import Budget
     from clue.evolve.reporting import RichReporter
@@ -104,7 +105,8 @@ def evolve_command(
                 if resume or not (out / "state.json").exists():  # a refused run leaves the old log alone
                     record_spec(out, spec)
                 outcome = await run_evolution(method, prompt, train, test, llm, settings, budget, out,
-                                              resume=resume, reporter=RichReporter(console))
+                                              resume=resume, reporter=RichReporter(console),
+                                              solver_options=SolverOptions(env_root=opts.resolved_env_root()))
         finally:
             await llm.aclose()
         console.print(f"stopped: {outcome.optimization.stopped_by}; budget used: {outcome.budget}",

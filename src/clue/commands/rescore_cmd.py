@@ -62,7 +62,8 @@ def _rescore_code(outputs: Path, env_root: Path | None, show: int, unsafe_code: 
     import asyncio
     from dataclasses import replace
 
-    from clue.bench.bigcodebench import CHECK_LIMITS, default_env_root
+    from clue.bench.bigcodebench import CHECK_LIMITS
+    from clue.bench.envs.root import default_env_root
     from clue.bench.rescore_code import SolutionResult, format_passed, rescore_solutions
     from clue.bench.sandbox import Sandbox, allow_unsafe_code, require_isolation
 

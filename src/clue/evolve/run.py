@@ -39,6 +39,7 @@ from clue.bench.runlog import (
     write_runlog,
 )
 from clue.bench.runner import InfoLookup, Runner, TaskLookup
+from clue.bench.solvers.registry import SolverOptions, SolverRegistry
 from clue.errors import BadInputError, ClueError, NotFoundError
 from clue.evolve.budget import Budget, BudgetMeter
 from clue.evolve.harness import Harness
@@ -121,7 +122,8 @@ async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs:
                         tasks: TaskLookup | None = None, info: InfoLookup | None = None,
                         test_repeats: Sequence[int] = (0,), concurrency: int = 32,
                         warn: Callable[[str], None] | None = None,
-                        description: dict[str, Any] | None = None) -> EvolutionOutcome:
+                        description: dict[str, Any] | None = None,
+                        solver_options: SolverOptions | None = None) -> EvolutionOutcome:
     """Evolve `seed_prompt` on `train_pairs` within `budget`, then evaluate seed and best on `test_pairs`.
 
     `resume=False` refuses a run directory that already holds a run (state.json); `resume=True` continues
@@ -145,7 +147,8 @@ async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs:
     if reporter is not None and hasattr(optimizer, "reporter"):
         optimizer.reporter = reporter
     lookups: dict[str, Any] = {k: v for k, v in (("tasks", tasks), ("info", info)) if v is not None}
-    runner = Runner(llm, concurrency=concurrency, **lookups)
+    runner = Runner(llm, concurrency=concurrency, solvers=SolverRegistry(solver_options or SolverOptions()),
+                    **lookups)
     store = RolloutStore(run_dir / "rollouts.jsonl")
     log.warnings = list(store.skipped_lines)
     for line in store.skipped_lines:

@@ -247,6 +247,11 @@ def parse_transcript(record: Mapping[str, Any]) -> Transcript:
                       steps=steps, success=bool(record["success"]), reward=float(record["reward"]))
 
 
+def closing_messages(outcome: Outcome, last_observation: str) -> list[str]:
+    """BabyAI's transcripts end on the last observation, with the harness's notice appended on a failure."""
+    return [last_observation if outcome.success else last_observation + NOT_COMPLETED]
+
+
 SPEC = EnvSpec(
     dataset="babyai",
     step_cap=STEP_CAP,
@@ -258,4 +263,5 @@ SPEC = EnvSpec(
     parse_action=parse_action,
     parse_transcript=parse_transcript,
     pool_size=2,
+    closing_messages=closing_messages,
 )

@@ -350,4 +350,5 @@ SPEC = EnvSpec(
     parse_action=parse_action,
     parse_transcript=parse_transcript,
     pool_size=4,
+    closing_messages=closing_messages,
 )

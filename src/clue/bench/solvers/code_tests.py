@@ -14,11 +14,11 @@ from clue.bench.bigcodebench import (
     CHECK_LIMITS,
     BigCodeBenchTask,
     check_solution,
-    default_env_root,
     extract_code,
     load_tasks,
 )
 from clue.bench.envs.base import MemoryPlacement, Outcome
+from clue.bench.envs.root import default_env_root
 from clue.bench.events import Event, NoteEvent, ScoreEvent
 from clue.bench.records import Pair
 from clue.bench.sandbox import Sandbox

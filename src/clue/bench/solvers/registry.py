@@ -8,13 +8,13 @@ table (the built-in demo set, test worlds) get a `single_turn` solver with the m
 from __future__ import annotations
 
 import importlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clue.bench.datasets import NotRunnableError
 from clue.bench.envs.base import MemoryPlacement
+from clue.bench.envs.root import default_env_root
 from clue.bench.solvers.base import Solver, SolverKind
 
 if TYPE_CHECKING:
@@ -58,14 +58,6 @@ SOLVER_CLASSES: dict[SolverKind, str] = {
     "code_rounds": "clue.bench.solvers.code_rounds:CodeRoundsSolver",
     "code_tests": "clue.bench.solvers.code_tests:CodeTestsSolver",
 }
-
-
-def default_env_root() -> Path:
-    """Where environments find their files: `$CLUE_ENV_ROOT`, else `../shared/agentic` beside the checkout."""
-    from_env = os.environ.get("CLUE_ENV_ROOT")
-    if from_env:
-        return Path(from_env)
-    return (Path(__file__).resolve().parents[4] / ".." / "shared" / "agentic").resolve()
 
 
 def solver_choice(dataset: str) -> SolverChoice:
