@@ -51,6 +51,10 @@ def make_backend(config: RoleConfig) -> Backend:
 
         return OpenAIBackend(config.base_url, api_key_env=config.api_key_env, timeout_s=config.timeout_s,
                              json_mode=config.json_mode, context_size=config.context_size)
+    if config.backend == "local" and config.local_slots > 1:
+        from clue.llm.backends.local_server import LocalServerBackend
+
+        return LocalServerBackend(slots=config.local_slots, n_ctx=config.context_size, timeout_s=config.timeout_s)
     if config.backend == "local":
         from clue.llm.backends.local import LocalBackend
 
