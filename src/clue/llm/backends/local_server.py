@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import httpx
+import aiohttp
 
 from clue.llm.backends.llama_runtime import available_cpus, prepare_openmp
 from clue.llm.backends.openai_backend import OpenAIBackend
@@ -139,6 +139,11 @@ class LocalServerBackend:
                            f"{server.log_tail()}")
         return await server.client.complete(model, messages, decoding, json_schema)
 
+    async def start(self, model: str) -> str:
+        """Start (or reuse) the model's server; its base URL, e.g. for llama-server's native endpoints."""
+        server = await self._server(model)
+        return str(server.client.base_url).removesuffix("/v1")
+
     async def _server(self, model: str) -> _Server:
         server = self._servers.get(model)
         if server is not None:
@@ -179,15 +184,16 @@ class LocalServerBackend:
 
     async def _wait_ready(self, model: str, server: _Server, base_url: str) -> None:
         deadline = time.monotonic() + self._start_timeout_s
-        async with httpx.AsyncClient(timeout=5.0) as http:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5.0)) as http:
             while time.monotonic() < deadline:
                 if server.process.poll() is not None:
                     raise LLMError(f"local model {model}: llama-server exited at start "
                                    f"({server.process.returncode}): {server.log_tail()}")
                 try:
-                    if (await http.get(f"{base_url}/health")).status_code == 200:
-                        return
-                except httpx.TransportError:
+                    async with http.get(f"{base_url}/health") as response:
+                        if response.status == 200:
+                            return
+                except (aiohttp.ClientError, asyncio.TimeoutError):
                     pass
                 await asyncio.sleep(0.2)
         raise LLMError(f"local model {model}: llama-server not ready after {self._start_timeout_s:.0f}s: "
