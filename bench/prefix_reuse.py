@@ -16,12 +16,12 @@ import asyncio
 import os
 import time
 
-from clue.llm.backends.local import DEFAULT_N_BATCH, LocalBackend  # sets OMP_WAIT_POLICY before llama_cpp
-from clue.llm.backends.prefix_cache import PrefillStats
 from clue.bench.demo import demo_info, demo_task, load_demo_pairs
 from clue.bench.rollouts import Rollout
 from clue.bench.runner import Runner
 from clue.config import load_settings, parse_role_overrides
+from clue.llm.backends.local import DEFAULT_N_BATCH, LocalBackend  # sets OMP_WAIT_POLICY before llama_cpp
+from clue.llm.backends.prefix_cache import PrefillStats
 from clue.llm.client import LLM
 from clue.llm.weights import MODELS
 from clue.memory.prompts import BUILTIN_PROMPTS, load_prompt

@@ -193,7 +193,7 @@ class LocalServerBackend:
                     async with http.get(f"{base_url}/health") as response:
                         if response.status == 200:
                             return
-                except (aiohttp.ClientError, asyncio.TimeoutError):
+                except (TimeoutError, aiohttp.ClientError):
                     pass
                 await asyncio.sleep(0.2)
         raise LLMError(f"local model {model}: llama-server not ready after {self._start_timeout_s:.0f}s: "

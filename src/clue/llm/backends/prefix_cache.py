@@ -97,10 +97,10 @@ class PrefixCache:
         state = self._store[key]
         self._store.move_to_end(key)
         llama = self.llama
-        llama._ctx.kv_cache_clear()
+        llama._ctx.kv_cache_clear()  # type: ignore[no-untyped-call]
         buffer = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
         if llama_cpp.llama_state_seq_set_data(llama._ctx.ctx, buffer, len(state), 0) != len(state):
-            llama._ctx.kv_cache_clear()
+            llama._ctx.kv_cache_clear()  # type: ignore[no-untyped-call]
             llama.n_tokens = 0
             del self._store[key]
             return False
