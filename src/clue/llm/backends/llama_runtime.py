@@ -19,10 +19,11 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-# libgomp's default lets idle OpenMP threads spin before they sleep. Measured with SmolLM2-135M and
-# qwen2.5-coder-1.5b on 2 cores (bench/local_model_speed.py): when two other busy processes share the
-# machine, spinning threads take the CPU from the sibling they wait for and throughput collapses by
-# one to two orders of magnitude; PASSIVE keeps it near the fair share. A user's own setting wins.
+# libgomp's default lets idle OpenMP threads spin before they sleep; with more runnable threads than
+# cores each parallel section then waits for a descheduled sibling. Measured with SmolLM2-135M, 2 threads,
+# on the shared 2-core machine (load average 12-20, bench/local_model_speed.py, back to back):
+# decode 16-21 tok/s with PASSIVE, 0.9-2.9 with libgomp's default, 0.4-1.3 with a build without OpenMP
+# (ggml's own threadpool spins in its barrier). PASSIVE is set unless the user chose a policy.
 DEFAULT_OMP_WAIT_POLICY = "PASSIVE"
 
 

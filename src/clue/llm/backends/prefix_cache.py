@@ -136,7 +136,7 @@ class PrefixCache:
         size = llama_cpp.llama_state_seq_get_size(ctx, 0)
         buffer = (ctypes.c_uint8 * size)()
         written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
-        return bytes(buffer)[:written]
+        return ctypes.string_at(buffer, written)
 
     def _put(self, key: tuple[int, ...], state: bytes) -> None:
         if len(state) > self.store_bytes:
