@@ -19,7 +19,7 @@ ROLLOUTS = 12
 
 
 class SlowSerialModel(LocalBackend):
-    """The real LocalBackend queue and worker thread; only the model itself is a 10 ms stand-in."""
+    """The real LocalBackend queue and worker thread; only the model itself is a 50 ms stand-in."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,11 +34,11 @@ class SlowSerialModel(LocalBackend):
 
     def _complete_blocking(self, model: str, loaded: _LoadedModel, messages: list[Message],
                            decoding: Decoding, json_schema: dict[str, Any] | None) -> Completion:
-        time.sleep(0.01)
+        time.sleep(0.05)  # long against the event loop's turnaround, even on a loaded machine
         with self._lock:
             self.finished_calls += 1
         return Completion(text="1. use every number once\n<answer>(4+4)*3</answer>", prompt_tokens=10,
-                          completion_tokens=5, latency_s=0.01)
+                          completion_tokens=5, latency_s=0.05)
 
 
 async def test_the_first_rollout_finishes_within_two_rollouts_of_model_time() -> None:
