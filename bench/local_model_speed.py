@@ -1,10 +1,15 @@
-"""Prefill and decode speed of an embedded model on this machine, plus one end-to-end chat call.
+"""Prefill and decode speed of an embedded model on this machine, idle and beside two busy processes.
 
     .venv/bin/python bench/local_model_speed.py [--model qwen2.5-coder-1.5b] [--prompt-tokens 512]
 
 Prefill evaluates a prompt of exactly --prompt-tokens tokens in one go; decode then generates
 --decode-tokens tokens greedily, one eval per token (EOS is not honoured, so the count is exact).
-The chat call goes through `LocalBackend` with the same thread count, as clue itself would.
+Then the same again while two competing busy processes run (started here, each stopped by this
+script and, at the latest, by its own --busy-seconds deadline). The chat call goes through
+`LocalBackend` with the same thread count, as clue itself would. The last line is
+`contention_ratio: X idle_prefill_tps: Y`, X = prefill speed under contention / idle prefill speed.
+The OpenMP wait policy is clue's (PASSIVE unless OMP_WAIT_POLICY is set); the load average is printed
+because "idle" means only this script's own work on a shared machine.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 # llama_cpp is imported inside functions, after this module: it sets the OpenMP wait policy first.
+from clue.llm.backends.llama_runtime import available_cpus
 from clue.llm.backends.local import LocalBackend
 from clue.llm.types import Decoding
 from clue.llm.weights import DEFAULT_LOCAL_MODEL, MODELS, ensure_model
@@ -88,12 +96,45 @@ def measure_raw(llm: Llama, n_prompt: int, n_decode: int) -> tuple[Phase, Phase]
     return prefill, timed(n_decode, decode_greedily)
 
 
+BUSY = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
+
+
+def median(phases: list[Phase]) -> Phase:
+    return sorted(phases, key=lambda phase: phase.rate)[len(phases) // 2]
+
+
 def report(name: str, phases: list[Phase], threads: int) -> str:
-    median = sorted(phases, key=lambda phase: phase.rate)[len(phases) // 2]
+    middle = median(phases)
     # Below 100% the threads did not get their cores: other processes shared the machine.
-    busy = 100 * median.cpu_s / (median.wall_s * threads)
-    return (f"{name:8} {median.rate:7.1f} tok/s  ({median.tokens} tokens, median of {len(phases)}; "
+    busy = 100 * middle.cpu_s / (middle.wall_s * threads)
+    return (f"{name:8} {middle.rate:7.1f} tok/s  ({middle.tokens} tokens, median of {len(phases)}; "
             f"threads got {busy:.0f}% of their cores)")
+
+
+def load_average() -> str:
+    return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def measure(llm: Llama, args: argparse.Namespace) -> tuple[list[Phase], list[Phase]]:
+    prefill, decode = [], []
+    for _ in range(args.repeats):
+        prefill_phase, decode_phase = measure_raw(llm, args.prompt_tokens, args.decode_tokens)
+        prefill.append(prefill_phase)
+        decode.append(decode_phase)
+    return prefill, decode
+
+
+def under_contention(llm: Llama, args: argparse.Namespace) -> tuple[list[Phase], list[Phase]]:
+    """The same measurement beside `--busy` CPU-bound processes, always stopped before returning."""
+    hogs = [subprocess.Popen([sys.executable, "-c", BUSY, str(args.busy_seconds)]) for _ in range(args.busy)]
+    try:
+        time.sleep(0.5)  # let them get scheduled
+        return measure(llm, args)
+    finally:
+        for hog in hogs:
+            hog.kill()
+        for hog in hogs:
+            hog.wait()
 
 
 async def measure_chat(model: str, n_ctx: int, threads: int, n_prompt: int) -> str:
@@ -116,9 +157,12 @@ def main() -> None:
     parser.add_argument("--prompt-tokens", type=int, default=512)
     parser.add_argument("--decode-tokens", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--threads", type=int, default=available_cpus())
     parser.add_argument("--flash-attn", action="store_true")
     parser.add_argument("--no-chat", action="store_true", help="skip the end-to-end chat call")
+    parser.add_argument("--busy", type=int, default=2, help="competing busy processes (default 2)")
+    parser.add_argument("--busy-seconds", type=float, default=300.0,
+                        help="each busy process stops by itself after this long at the latest")
     args = parser.parse_args()
 
     from llama_cpp import Llama
@@ -132,18 +176,23 @@ def main() -> None:
                 n_threads_batch=args.threads, flash_attn=args.flash_attn, verbose=False)
     load_s = time.perf_counter() - started
     print(f"{args.model} ({spec.description}), {args.threads} threads, n_ctx {spec.context_size}, "
-          f"flash_attn={args.flash_attn}: model ready in {ready_s:.2f}s, loaded in {load_s:.2f}s")
+          f"flash_attn={args.flash_attn}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}: "
+          f"model ready in {ready_s:.2f}s, loaded in {load_s:.2f}s")
 
-    prefill, decode = [], []
-    for _ in range(args.repeats):
-        prefill_phase, decode_phase = measure_raw(llm, args.prompt_tokens, args.decode_tokens)
-        prefill.append(prefill_phase)
-        decode.append(decode_phase)
-    llm.close()
+    print(f"idle ({load_average()}):")
+    prefill, decode = measure(llm, args)
     print(report("prefill:", prefill, args.threads))
     print(report("decode:", decode, args.threads))
+    print(f"with {args.busy} competing busy processes ({load_average()}):")
+    busy_prefill, busy_decode = under_contention(llm, args)
+    print(report("prefill:", busy_prefill, args.threads))
+    print(report("decode:", busy_decode, args.threads))
+    llm.close()
     if not args.no_chat:
         print(asyncio.run(measure_chat(args.model, spec.context_size, args.threads, args.prompt_tokens)))
+    idle_prefill = median(prefill).rate
+    print(f"decode_contention_ratio: {median(busy_decode).rate / median(decode).rate:.3f}")
+    print(f"contention_ratio: {median(busy_prefill).rate / idle_prefill:.3f} idle_prefill_tps: {idle_prefill:.1f}")
 
 
 if __name__ == "__main__":

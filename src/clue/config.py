@@ -33,6 +33,8 @@ class RoleConfig(BaseModel):
     seed: int = 42
     context_size: int | None = None  # None: ask the backend (local knows it; openai assumes 32768)
     concurrency: int = Field(8, ge=1)  # in-flight requests per endpoint; 0 would deadlock
+    # backend "local" only: >1 serves the model with llama.cpp's llama-server, that many parallel slots
+    local_slots: int = Field(1, ge=1)
     json_mode: JsonMode = "auto"
     timeout_s: float = 180.0  # per request; a silent endpoint errors after 2 tries (see clue.llm.client)
     retries: int = 5

@@ -119,3 +119,35 @@ async def test_long_string_bounds_do_not_crash_the_grammar() -> None:
     finally:
         await backend.aclose()
     assert reply.text.lstrip().startswith("{")
+
+
+SYSTEM = ("You keep notes for a user. " + "Record each fact about their projects, tools and preferences "
+          "as a short numbered line, and never invent details that were not said. ") * 6
+
+
+def notes_request(question: str) -> list[Message]:
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
+
+
+async def test_prefix_reuse_computes_fewer_tokens_and_changes_no_reply(models_dir: Path) -> None:
+    """Shared whole blocks are reused, from the live context or the RAM store, bit-identically."""
+    sampled = Decoding(temperature=1.0, top_p=0.95, max_tokens=16, seed=11)
+    first = notes_request("I use vim and Rust for a compiler project, and I review code every morning. " * 4)
+    second = notes_request("My cat is called Miso; she wakes me at six and likes the balcony. " * 4)
+    reusing = LocalBackend(cache_dir=models_dir, n_batch=64)
+    fresh = LocalBackend(cache_dir=models_dir, n_batch=64, reuse_prompt_prefix=False)
+    try:
+        replies = [await reusing.complete(MODEL, request, sampled) for request in (first, second, first)]
+        expected = [await fresh.complete(MODEL, request, sampled) for request in (first, second)]
+        stats = reusing.prefill_stats()
+    finally:
+        await reusing.aclose()
+        await fresh.aclose()
+
+    assert [reply.text for reply in replies] == [expected[0].text, expected[1].text, expected[0].text]
+    assert stats.requested == sum(reply.prompt_tokens for reply in replies)
+    # The second call reuses the shared system prompt's whole blocks; the third restores the first
+    # call's prompt from the store (the live context then held the second one).
+    assert stats.restored == 1
+    assert stats.computed < stats.requested - 2 * 64
+    assert fresh.prefill_stats().requested == 0  # no reuse, no accounting

@@ -15,6 +15,7 @@ from clue.llm.backends.base import Backend
 from clue.llm.cache import ResponseCache, cache_key
 from clue.llm.context import fit_messages
 from clue.llm.ledger import Ledger
+from clue.llm.scheduling import RankedSemaphore
 from clue.llm.structured import json_schema_for, parse_structured
 from clue.llm.text import ends_inside_thinking, strip_thinking
 from clue.llm.types import (
@@ -50,6 +51,10 @@ def make_backend(config: RoleConfig) -> Backend:
 
         return OpenAIBackend(config.base_url, api_key_env=config.api_key_env, timeout_s=config.timeout_s,
                              json_mode=config.json_mode, context_size=config.context_size)
+    if config.backend == "local" and config.local_slots > 1:
+        from clue.llm.backends.local_server import LocalServerBackend
+
+        return LocalServerBackend(slots=config.local_slots, n_ctx=config.context_size, timeout_s=config.timeout_s)
     if config.backend == "local":
         from clue.llm.backends.local import LocalBackend
 
@@ -70,7 +75,7 @@ class LLM:
         self.cache = cache
         self._override = backend
         self._backends: dict[str, Backend] = {}
-        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._limits: dict[str, RankedSemaphore] = {}
         self._retry_wait_s = retry_wait_s
         # Called with a one-line notice when an endpoint stays silent (commands print it as a warning).
         self.on_notice: Callable[[str], None] | None = None
@@ -89,11 +94,12 @@ class LLM:
             self._backends[endpoint] = make_backend(config)
         return self._backends[endpoint]
 
-    def _limit(self, role: Role) -> asyncio.Semaphore:
+    def _limit(self, role: Role) -> RankedSemaphore:
         config = self.config(role)
         endpoint = config.endpoint()
         if endpoint not in self._limits:
-            self._limits[endpoint] = asyncio.Semaphore(config.concurrency)
+            # Ranked: a started rollout's next call overtakes new rollouts' first calls (progressive results).
+            self._limits[endpoint] = RankedSemaphore(config.concurrency)
         return self._limits[endpoint]
 
     def count_tokens(self, role: Role, text: str) -> int:

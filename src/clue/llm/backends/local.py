@@ -1,24 +1,27 @@
 """In-process inference with llama-cpp-python on an embedded GGUF (see `clue.llm.weights`).
 
 Models load lazily, once per model name, and stay loaded. All inference in the process runs on one
-dedicated worker thread, one call at a time: a llama.cpp context is not thread-safe, and every call
-already uses all cores, so two models (or two backends) generating at once only slow each other down.
-Waiting calls queue on that thread instead of blocking the event loop or asyncio's default executor.
+worker thread (`llama_runtime.INFERENCE`), one call at a time: a llama.cpp context is not thread-safe,
+and every call already uses all the CPUs it may. Waiting calls queue there, ranked so that calls of
+rollouts already under way go first (`clue.llm.scheduling`). Prompt prefixes shared between calls are
+evaluated once (`prefix_cache`), without changing any reply.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
+import math
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from clue.llm.backends.llama_runtime import INFERENCE, available_cpus, prepare_openmp
+from clue.llm.backends.prefix_cache import DEFAULT_STORE_BYTES, PrefillStats, PrefixCache
+from clue.llm.scheduling import call_rank
 from clue.llm.types import Completion, ContextOverflowError, Decoding, LLMError, Message
 from clue.llm.weights import MODELS, ModelFileError, ensure_model
 
@@ -26,14 +29,13 @@ if TYPE_CHECKING:
     from llama_cpp import Llama
     from llama_cpp.llama_grammar import LlamaGrammar
 
-# llama.cpp's OpenMP threads spin briefly before they sleep (libgomp's default). On an idle machine that
-# is fastest (decode 13.6 tok/s vs 10.1 with OMP_WAIT_POLICY=PASSIVE for qwen2.5-coder-1.5b on 2 cores);
-# on a machine shared with other busy processes spinning starves the working thread, and
-# OMP_WAIT_POLICY=PASSIVE (read by libgomp when llama_cpp loads) is the better choice. We leave it to the user.
+prepare_openmp()  # before anything imports llama_cpp
 
 # For a GGUF given by path we know nothing about; every model we ship runs at 8192 by default.
 DEFAULT_CONTEXT_SIZE = 8192
-_INFERENCE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clue-llama")
+# Prompts are evaluated, and their prefixes reused, in blocks of this many tokens. Smaller blocks reuse
+# more of a shared prefix (an extraction prompt is ~300 tokens); prefill speed measured in bench runs.
+DEFAULT_N_BATCH = 256
 _INSTALL_HINT = "install the local extra: pip install -e '.[local]' (or `make venv`)"
 
 
@@ -46,11 +48,14 @@ def _one_line(error: BaseException) -> str:
 class _LoadedModel:
     llama: Llama
     n_ctx: int
+    prefixes: PrefixCache | None
     grammars: dict[str, LlamaGrammar] = field(default_factory=dict)
+    closed: bool = False
 
 
 def _close_all(models: Mapping[str, _LoadedModel]) -> None:
     for loaded in models.values():
+        loaded.closed = True
         loaded.llama.close()
 
 
@@ -58,23 +63,26 @@ class LocalBackend:
     """`Backend` over llama-cpp-python. `model` is a name from `clue.llm.weights.MODELS` or a .gguf path.
 
     `n_ctx` overrides the context size: one int for every model, or a mapping from model to size.
-    `reuse_prompt_prefix` lets a call skip re-evaluating the prompt prefix it shares with the previous
-    call. It is off by default because it breaks repeatability: llama.cpp then recomputes the last
-    prompt token alone instead of inside the prompt batch, the logits differ in the last bits, and the
-    same seed can sample a different reply depending on which call came before.
+    `n_threads` defaults to the CPUs this process may use (affinity mask and container quota).
+    `reuse_prompt_prefix` evaluates whole `n_batch`-token blocks of a prompt prefix only once; replies
+    stay bit-identical to a fresh evaluation (see `prefix_cache`). `prefix_store_bytes` bounds the RAM
+    kept for earlier prefixes, per model; 0 reuses only the live context.
     """
 
     name = "local"
 
     def __init__(self, *, n_ctx: int | Mapping[str, int] | None = None, n_threads: int | None = None,
                  seed: int = 0, cache_dir: Path | None = None, flash_attn: bool = False,
-                 reuse_prompt_prefix: bool = False) -> None:
+                 reuse_prompt_prefix: bool = True, n_batch: int = DEFAULT_N_BATCH,
+                 prefix_store_bytes: int = DEFAULT_STORE_BYTES) -> None:
         self._n_ctx = n_ctx
-        self._n_threads = n_threads or len(os.sched_getaffinity(0)) or 1
+        self._n_threads = n_threads or available_cpus()
         self._seed = seed
         self._cache_dir = cache_dir
         self._flash_attn = flash_attn
         self._reuse_prompt_prefix = reuse_prompt_prefix
+        self._n_batch = n_batch
+        self._prefix_store_bytes = prefix_store_bytes
         self._models: dict[str, _LoadedModel] = {}
         self._load_lock = threading.Lock()
 
@@ -96,18 +104,29 @@ class LocalBackend:
         except Exception as exc:
             raise LLMError(f"local model {model}: tokenizing failed: {_one_line(exc)}") from exc
 
+    def prefill_stats(self) -> PrefillStats:
+        """Prompt tokens requested and actually evaluated, summed over this backend's models."""
+        total = PrefillStats()
+        for loaded in self._models.values():
+            if loaded.prefixes is not None:
+                total.requested += loaded.prefixes.stats.requested
+                total.computed += loaded.prefixes.stats.computed
+                total.restored += loaded.prefixes.stats.restored
+        return total
+
     async def complete(self, model: str, messages: list[Message], decoding: Decoding,
                        json_schema: dict[str, Any] | None = None) -> Completion:
+        rank = call_rank()
         loaded = await asyncio.to_thread(self._loaded, model)
-        return await asyncio.get_running_loop().run_in_executor(
-            _INFERENCE_THREAD, self._complete_blocking, model, loaded, messages, decoding, json_schema)
+        return await asyncio.wrap_future(INFERENCE.submit(
+            rank, lambda: self._complete_blocking(model, loaded, messages, decoding, json_schema)))
 
     async def aclose(self) -> None:
         with self._load_lock:
             models, self._models = self._models, {}
         if models:
-            # Queued behind any call still using these models.
-            await asyncio.get_running_loop().run_in_executor(_INFERENCE_THREAD, _close_all, models)
+            # Ranked last: runs after every call already queued for these models.
+            await asyncio.wrap_future(INFERENCE.submit(math.inf, lambda: _close_all(models)))
 
     def _model_path(self, model: str) -> Path:
         if model in MODELS:
@@ -137,11 +156,12 @@ class LocalBackend:
             raise LLMError(f"local model {model}: llama-cpp-python is missing; {_INSTALL_HINT}") from exc
         try:
             llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=self._n_threads,
-                          n_threads_batch=self._n_threads, seed=self._seed, flash_attn=self._flash_attn,
-                          verbose=False)
+                          n_threads_batch=self._n_threads, n_batch=self._n_batch, seed=self._seed,
+                          flash_attn=self._flash_attn, verbose=False)
         except Exception as exc:
             raise LLMError(f"local model {model}: loading {path} failed: {_one_line(exc)}") from exc
-        return _LoadedModel(llama=llama, n_ctx=n_ctx)
+        prefixes = PrefixCache(llama, store_bytes=self._prefix_store_bytes) if self._reuse_prompt_prefix else None
+        return _LoadedModel(llama=llama, n_ctx=n_ctx, prefixes=prefixes)
 
     def _grammar_for(self, model: str, loaded: _LoadedModel, json_schema: dict[str, Any]) -> LlamaGrammar:
         """The schema's grammar, compiled here so an unsupported schema fails loudly.
@@ -164,14 +184,23 @@ class LocalBackend:
 
     def _complete_blocking(self, model: str, loaded: _LoadedModel, messages: list[Message],
                            decoding: Decoding, json_schema: dict[str, Any] | None) -> Completion:
+        if loaded.closed:
+            raise LLMError(f"local model {model}: the backend was closed")
         grammar = self._grammar_for(model, loaded, json_schema) if json_schema is not None else None
         started = time.perf_counter()
         try:
-            if not self._reuse_prompt_prefix:
+            if loaded.prefixes is None:
                 loaded.llama.reset()  # type: ignore[no-untyped-call]
-            response = loaded.llama.create_chat_completion(
-                messages=cast(Any, messages), temperature=decoding.temperature, top_p=decoding.top_p,
-                max_tokens=decoding.max_tokens, seed=decoding.seed, grammar=grammar)
+            try:
+                response = loaded.llama.create_chat_completion(
+                    messages=cast(Any, messages), temperature=decoding.temperature, top_p=decoding.top_p,
+                    max_tokens=decoding.max_tokens, seed=decoding.seed, grammar=grammar)
+            except BaseException:
+                if loaded.prefixes is not None:
+                    loaded.prefixes.forget_live()
+                raise
+            if loaded.prefixes is not None:
+                loaded.prefixes.after_call()
         except ValueError as exc:
             if "exceed context window" in str(exc):
                 raise ContextOverflowError(f"local model {model}: prompt does not fit n_ctx {loaded.n_ctx}: "
