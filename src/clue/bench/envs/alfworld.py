@@ -33,7 +33,7 @@ from clue.bench.envs.base import (
     Outcome,
     StepResult,
     Transcript,
-    TranscriptStep,
+    turn_by_turn_transcript,
 )
 
 STEP_CAP = 20
@@ -210,18 +210,8 @@ def parse_action(reply: str) -> str:
 
 
 def parse_transcript(record: Mapping[str, Any]) -> Transcript:
-    """A released ALFWorld 1-shot run: the first user turn is the initial observation; each assistant turn
-    is answered by the next user turn; the last user turn is the outcome line."""
-    messages = list(record.get("messages", []))
-    initial = next((m["content"] for m in messages if m.get("role") == "user"), None)
-    steps: list[TranscriptStep] = []
-    for index, message in enumerate(messages):
-        if message.get("role") != "assistant":
-            continue
-        reply = messages[index + 1]["content"] if index + 1 < len(messages) else ""
-        steps.append(TranscriptStep(action=parse_action(message["content"]), observation=reply))
-    return Transcript(target_id=int(record["id"]), initial_observation=initial, steps=steps,
-                      success=bool(record.get("success")), reward=float(record.get("reward", 0.0)))
+    """A released ALFWorld 1-shot run, turn by turn."""
+    return turn_by_turn_transcript(record, parse_action)
 
 
 SPEC = EnvSpec(

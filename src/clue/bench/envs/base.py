@@ -123,3 +123,18 @@ def default_closing_messages(outcome: Outcome, last_observation: str) -> list[st
 
 def valid_actions_observation(actions: Sequence[str]) -> str:
     return "The valid actions now are: " + ", ".join(actions)
+
+
+def turn_by_turn_transcript(record: Mapping[str, Any], parse_action: Callable[[str], str]) -> Transcript:
+    """A released GMemory-style 1-shot run (ALFWorld, PDDL): the first user turn is the initial observation,
+    each assistant turn is answered by the next user turn, and the last user turn is the outcome line."""
+    messages = list(record.get("messages", []))
+    initial = next((m["content"] for m in messages if m.get("role") == "user"), None)
+    steps: list[TranscriptStep] = []
+    for index, message in enumerate(messages):
+        if message.get("role") != "assistant":
+            continue
+        reply = messages[index + 1]["content"] if index + 1 < len(messages) else ""
+        steps.append(TranscriptStep(action=parse_action(message["content"]), observation=reply))
+    return Transcript(target_id=int(record["id"]), initial_observation=initial, steps=steps,
+                      success=bool(record.get("success")), reward=float(record.get("reward", 0.0)))
