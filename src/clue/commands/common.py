@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,10 @@ from clue.llm.types import LLMError
 
 T = TypeVar("T")
 # soft_wrap: text is never hard-wrapped, so piped output (`clue extract ... | cat`) is the text itself.
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+# Without a terminal (piped, CI) rich would assume 80 columns and squeeze tables; give them room instead.
+PIPED_WIDTH = 160
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
+err_console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
 
 
 @dataclass
