@@ -8,7 +8,6 @@ fails validation gives one `path:LINE: reason` warning and is skipped. Only an u
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -42,11 +41,9 @@ class DataRootError(NotFoundError):
 
 def default_data_root() -> Path:
     """`$CLUE_DATA_ROOT`, else `../shared/behemoth` next to the repository root."""
-    from_env = os.environ.get(DATA_ROOT_ENV)
-    if from_env:
-        return Path(from_env)
-    repo_root = Path(__file__).resolve().parents[3]
-    return (repo_root / ".." / "shared" / "behemoth").resolve()
+    from clue.bench.envs.root import from_env_or_shared
+
+    return from_env_or_shared(DATA_ROOT_ENV, "behemoth")
 
 
 def check_data_root(data_root: Path) -> None:

@@ -14,8 +14,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from clue.config import ConfigError, Settings, load_settings, parse_role_overrides
-from clue.llm.types import LLMError
+from clue.config import Settings, load_settings, parse_role_overrides
 
 T = TypeVar("T")
 # soft_wrap: text is never hard-wrapped, so piped output (`clue extract ... | cat`) is the text itself.
@@ -69,9 +68,6 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 def _user_error(exc: BaseException) -> BaseException | None:
     """The error to show for `exc`: itself if a user can act on it, the first such one inside an exception
     group (concurrent work that failed), else None (a bug: let its traceback show)."""
-    from clue.bench.datasets import NotRunnableError, UnknownDatasetError
-    from clue.bench.evaluation import RunDirError
-    from clue.bench.runner import RunAborted
     from clue.errors import ClueError
 
     if isinstance(exc, BaseExceptionGroup):
@@ -80,9 +76,9 @@ def _user_error(exc: BaseException) -> BaseException | None:
             if found is not None:
                 return found
         return None
-    known = (ClueError, ConfigError, UnknownDatasetError, NotRunnableError, RunDirError, RunAborted, LLMError,
-             FileNotFoundError, FileExistsError)
-    return exc if isinstance(exc, known) else None
+    # Every clue error (datasets, config, run dirs, LLM endpoints, environments) is a ClueError; a file the
+    # OS could not find or create is the user's to fix as well.
+    return exc if isinstance(exc, ClueError | FileNotFoundError | FileExistsError) else None
 
 
 def _exit_code(exc: BaseException) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.released_runs import count_actions_read_as_released
 
 from clue.bench.envs.babyai import SPEC, BabyAIEnvironment, _make_level, parse_action
 from clue.bench.envs.babyai_prompt import example_episode
@@ -43,13 +44,7 @@ def test_released_transcript_replays_identically(runs: dict[int, tuple[dict[str,
 
 def test_parse_action_reads_every_reply_as_the_reference_did(
         runs: dict[int, tuple[dict[str, Any], dict[str, Any]]]) -> None:
-    checked = 0
-    for _, output in runs.values():
-        replies = [message["content"] for message in output["messages"] if message["role"] == "assistant"]
-        for reply, item in zip(replies, output["trajectory"], strict=True):
-            assert parse_action(reply) == item["action"]
-            checked += 1
-    assert checked == 1842
+    assert count_actions_read_as_released((output for _, output in runs.values()), parse_action) == 1842
 
 
 _PRIMITIVE_TEXT = {0: "turn left", 1: "turn right", 2: "move forward", 5: "toggle"}

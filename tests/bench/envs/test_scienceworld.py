@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.released_runs import count_actions_read_as_released
 
 from clue.bench.envs import scienceworld
 from clue.bench.envs.base import EnvironmentUnavailable
@@ -44,13 +45,7 @@ def test_released_transcript_replays_identically(runs: dict[int, tuple[dict[str,
 
 def test_parse_action_reads_every_reply_as_the_reference_did(
         runs: dict[int, tuple[dict[str, Any], dict[str, Any]]]) -> None:
-    checked = 0
-    for _, output in runs.values():
-        replies = [message["content"] for message in output["messages"] if message["role"] == "assistant"]
-        for reply, item in zip(replies, output["trajectory"], strict=True):
-            assert parse_action(reply) == item["action"]
-            checked += 1
-    assert checked == 2410
+    assert count_actions_read_as_released((output for _, output in runs.values()), parse_action) == 2410
     assert SPEC.parse_transcript(runs[0][1]).steps[-1].observation == "No known action matches that input."
 
 

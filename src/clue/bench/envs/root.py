@@ -12,10 +12,15 @@ from pathlib import Path
 ENV_ROOT_ENV = "CLUE_ENV_ROOT"
 
 
-def default_env_root() -> Path:
-    """`$CLUE_ENV_ROOT`, else `../shared/agentic` next to the repository root."""
-    from_env = os.environ.get(ENV_ROOT_ENV)
+def from_env_or_shared(variable: str, folder: str) -> Path:
+    """`$variable`, else `../shared/<folder>` next to the repository root (how tests and CI find data)."""
+    from_env = os.environ.get(variable)
     if from_env:
         return Path(from_env)
     repo_root = Path(__file__).resolve().parents[4]
-    return (repo_root / ".." / "shared" / "agentic").resolve()
+    return (repo_root / ".." / "shared" / folder).resolve()
+
+
+def default_env_root() -> Path:
+    """`$CLUE_ENV_ROOT`, else `../shared/agentic` next to the repository root."""
+    return from_env_or_shared(ENV_ROOT_ENV, "agentic")
