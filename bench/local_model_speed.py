@@ -8,8 +8,11 @@ Then the same again while two competing busy processes run (started here, each s
 script and, at the latest, by its own --busy-seconds deadline). The chat call goes through
 `LocalBackend` with the same thread count, as clue itself would. The last line is
 `contention_ratio: X idle_prefill_tps: Y`, X = prefill speed under contention / idle prefill speed.
-The OpenMP wait policy is clue's (PASSIVE unless OMP_WAIT_POLICY is set); the load average is printed
-because "idle" means only this script's own work on a shared machine.
+The OpenMP wait policy is clue's (a short spin, GOMP_SPINCOUNT=10000, unless OMP_WAIT_POLICY or
+GOMP_SPINCOUNT is set); `--omp libgomp` leaves both unset, as llama-cpp-python alone would, and
+`--omp passive` sleeps at every barrier. Decode steps use the cores other processes leave free, as clue
+does (`cpu_share`), unless --fixed-threads. The load average is printed because "idle" means only this
+script's own work on a shared machine.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 # llama_cpp is imported inside functions, after this module: it sets the OpenMP wait policy first.
+from clue.llm.backends.cpu_share import ThreadGovernor, govern_decode_threads
 from clue.llm.backends.llama_runtime import available_cpus
-from clue.llm.backends.local import LocalBackend
+from clue.llm.backends.local import DEFAULT_N_BATCH, LocalBackend
 from clue.llm.types import Decoding
 from clue.llm.weights import DEFAULT_LOCAL_MODEL, MODELS, ensure_model
 
@@ -137,8 +141,8 @@ def under_contention(llm: Llama, args: argparse.Namespace) -> tuple[list[Phase],
             hog.wait()
 
 
-async def measure_chat(model: str, n_ctx: int, threads: int, n_prompt: int) -> str:
-    backend = LocalBackend(n_ctx=n_ctx, n_threads=threads)
+async def measure_chat(model: str, n_ctx: int, threads: int, n_prompt: int, fair_threads: bool) -> str:
+    backend = LocalBackend(n_ctx=n_ctx, n_threads=threads, fair_decode_threads=fair_threads)
     try:
         repeats = max(1, n_prompt // 110)
         messages = [{"role": "user", "content": FILLER * repeats + "\nSummarise the discussion in one line."}]
@@ -159,11 +163,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=available_cpus())
     parser.add_argument("--flash-attn", action="store_true")
+    parser.add_argument("--n-batch", type=int, default=DEFAULT_N_BATCH,
+                        help=f"tokens per prompt-evaluation batch (clue's default {DEFAULT_N_BATCH}; llama.cpp's 512)")
     parser.add_argument("--no-chat", action="store_true", help="skip the end-to-end chat call")
     parser.add_argument("--busy", type=int, default=2, help="competing busy processes (default 2)")
     parser.add_argument("--busy-seconds", type=float, default=300.0,
                         help="each busy process stops by itself after this long at the latest")
+    parser.add_argument("--omp", choices=("clue", "libgomp", "passive"), default="clue",
+                        help="clue's OpenMP wait policy, libgomp's default (nothing set), or PASSIVE")
+    parser.add_argument("--fixed-threads", action="store_true",
+                        help="decode with every thread whatever else runs, as llama-cpp-python does")
     args = parser.parse_args()
+    if args.omp != "clue":  # llama_cpp is not loaded yet, so this still counts
+        os.environ.pop("GOMP_SPINCOUNT", None)
+        os.environ.pop("OMP_WAIT_POLICY", None)
+        if args.omp == "passive":
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 
     from llama_cpp import Llama
 
@@ -173,10 +188,14 @@ def main() -> None:
     ready_s = time.perf_counter() - started
     started = time.perf_counter()
     llm = Llama(model_path=str(path), n_ctx=spec.context_size, n_threads=args.threads,
-                n_threads_batch=args.threads, flash_attn=args.flash_attn, verbose=False)
+                n_threads_batch=args.threads, n_batch=args.n_batch, flash_attn=args.flash_attn, verbose=False)
     load_s = time.perf_counter() - started
-    print(f"{args.model} ({spec.description}), {args.threads} threads, n_ctx {spec.context_size}, "
-          f"flash_attn={args.flash_attn}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}: "
+    if not args.fixed_threads:
+        govern_decode_threads(llm, ThreadGovernor(args.threads))
+    print(f"{args.model} ({spec.description}), {args.threads} threads"
+          f"{' (fixed)' if args.fixed_threads else ' (decode: free cores)'}, n_ctx {spec.context_size}, "
+          f"n_batch {args.n_batch}, flash_attn={args.flash_attn}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+          f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}: "
           f"model ready in {ready_s:.2f}s, loaded in {load_s:.2f}s")
 
     print(f"idle ({load_average()}):")
@@ -189,7 +208,8 @@ def main() -> None:
     print(report("decode:", busy_decode, args.threads))
     llm.close()
     if not args.no_chat:
-        print(asyncio.run(measure_chat(args.model, spec.context_size, args.threads, args.prompt_tokens)))
+        print(asyncio.run(measure_chat(args.model, spec.context_size, args.threads, args.prompt_tokens,
+                                       not args.fixed_threads)))
     idle_prefill = median(prefill).rate
     print(f"decode_contention_ratio: {median(busy_decode).rate / median(decode).rate:.3f}")
     print(f"contention_ratio: {median(busy_prefill).rate / idle_prefill:.3f} idle_prefill_tps: {idle_prefill:.1f}")

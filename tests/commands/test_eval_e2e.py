@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from clue.cli import app
+from clue.llm.backends.llama_runtime import openmp_environment
 from clue.llm.weights import ensure_model
 
 pytestmark = pytest.mark.model
@@ -85,7 +86,7 @@ def llama_server(tmp_path: Path) -> str:
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "4096", "--n_threads", str(os.cpu_count() or 1),
          "--model_alias", "smollm2"], stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})  # llama.cpp threads otherwise spin on a busy machine
+        env={**os.environ, **openmp_environment()})  # llama.cpp threads otherwise spin on a busy machine
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 120

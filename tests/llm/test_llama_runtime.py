@@ -12,8 +12,9 @@ from clue.llm.backends.llama_runtime import available_cpus
 CHECK_ENV = """
 import os, sys
 import clue.llm.backends.local
-print(os.environ.get("OMP_WAIT_POLICY"), "llama_cpp" in sys.modules)
+print(os.environ.get("OMP_WAIT_POLICY"), os.environ.get("GOMP_SPINCOUNT"), "llama_cpp" in sys.modules)
 """
+WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
 def _policy_after_import(env: dict[str, str]) -> str:
@@ -22,14 +23,18 @@ def _policy_after_import(env: dict[str, str]) -> str:
     return child.stdout.strip()
 
 
-def test_importing_the_local_backend_sets_a_passive_wait_policy_before_llama_cpp_loads() -> None:
-    env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
-    # The policy is set, and llama_cpp (which loads libgomp, reading it once) is not imported yet.
-    assert _policy_after_import(env) == "PASSIVE False"
+def _without_wait_variables() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key not in WAIT_VARIABLES}
 
 
-def test_a_user_wait_policy_is_kept() -> None:
-    assert _policy_after_import({**os.environ, "OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE False"
+def test_importing_the_local_backend_bounds_the_spin_before_llama_cpp_loads() -> None:
+    # The spin is bounded, and llama_cpp (which loads libgomp, reading it once) is not imported yet.
+    assert _policy_after_import(_without_wait_variables()) == "None 10000 False"
+
+
+def test_a_user_wait_policy_or_spin_count_is_kept() -> None:
+    assert _policy_after_import({**_without_wait_variables(), "OMP_WAIT_POLICY": "PASSIVE"}) == "PASSIVE None False"
+    assert _policy_after_import({**_without_wait_variables(), "GOMP_SPINCOUNT": "0"}) == "None 0 False"
 
 
 def test_a_cgroup_v2_quota_caps_the_thread_count(tmp_path: Path) -> None:

@@ -151,3 +151,31 @@ async def test_prefix_reuse_computes_fewer_tokens_and_changes_no_reply(models_di
     assert stats.restored == 1
     assert stats.computed < stats.requested - 2 * 64
     assert fresh.prefill_stats().requested == 0  # no reuse, no accounting
+
+
+async def test_decoding_on_fewer_threads_beside_busy_processes_changes_no_reply(
+        models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import llama_cpp
+
+    import clue.llm.backends.local as local_module
+    from clue.llm.backends.cpu_share import ThreadGovernor
+
+    prompts = [ask("Write a haiku about rivers."), ask("List three prime numbers and explain why.")]
+    sampled = Decoding(temperature=0.8, top_p=0.95, max_tokens=40, seed=3)
+    fixed = LocalBackend(cache_dir=models_dir, n_threads=2, fair_decode_threads=False)
+    try:
+        expected = [await fixed.complete(MODEL, p, d) for p in prompts for d in (GREEDY, sampled)]
+    finally:
+        await fixed.aclose()
+
+    # As if the machine were full of busy processes: decode steps run on one thread, prompt batches on two.
+    monkeypatch.setattr(local_module, "ThreadGovernor", lambda cpus: ThreadGovernor(cpus, others=lambda: 1000))
+    crowded = LocalBackend(cache_dir=models_dir, n_threads=2, fair_decode_threads=True)
+    try:
+        replies = [await crowded.complete(MODEL, p, d) for p in prompts for d in (GREEDY, sampled)]
+        ctx = crowded._models[MODEL].llama.ctx
+        assert (llama_cpp.llama_n_threads(ctx), llama_cpp.llama_n_threads_batch(ctx)) == (1, 2)
+    finally:
+        await crowded.aclose()
+    assert [r.text for r in replies] == [r.text for r in expected]
+    assert all(r.completion_tokens > 5 for r in replies)

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -135,7 +134,3 @@ def test_report_in_headless_chromium(study: Study, tmp_path: Path) -> None:
         assert any("undefinedCall" in e for e in page.errors())
         assert "http://127.0.0.1:9/x.png" in page.foreign_requests()
 
-
-@pytest.fixture(autouse=True)
-def _passive_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")

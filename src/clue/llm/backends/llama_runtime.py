@@ -1,6 +1,6 @@
 """How llama.cpp runs in this process: its OpenMP wait policy, its thread count, and its one worker thread.
 
-`prepare_openmp()` must run before `llama_cpp` is first imported: libgomp reads OMP_WAIT_POLICY once,
+`prepare_openmp()` must run before `llama_cpp` is first imported: libgomp reads its wait policy once,
 when llama.cpp's CPU library is loaded. Importing `clue.llm.backends.local` calls it.
 """
 
@@ -19,18 +19,31 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-# libgomp's default lets idle OpenMP threads spin before they sleep; with more runnable threads than
-# cores each parallel section then waits for a descheduled sibling. Measured with SmolLM2-135M, 2 threads,
-# on the shared 2-core machine (load average 12-20, bench/local_model_speed.py, back to back):
-# decode 16-21 tok/s with PASSIVE, 0.9-2.9 with libgomp's default, 0.4-1.3 with a build without OpenMP
-# (ggml's own threadpool spins in its barrier). PASSIVE is set unless the user chose a policy.
-DEFAULT_OMP_WAIT_POLICY = "PASSIVE"
+# llama.cpp's OpenMP threads meet at a barrier after every operation, hundreds of times per decoded token.
+# libgomp's default lets a waiting thread spin for 300,000 rounds before it sleeps: on a machine shared
+# with other busy processes the spinner holds a core its descheduled sibling needs, and decoding collapses
+# (SmolLM2 0.7 tok/s instead of 56). OMP_WAIT_POLICY=PASSIVE fixes that but sleeps at every barrier, and
+# waking a sleeping vCPU is slow: idle decode lost 35% (1.5B) to 60% (SmolLM2). A short spin keeps the
+# idle speed and bounds what a spinner can waste (bench/omp_wait_policy.py has the measurements), and
+# `ThreadGovernor` decodes with fewer threads while other processes want the cores.
+DEFAULT_GOMP_SPINCOUNT = "10000"
 
 
 def prepare_openmp() -> bool:
-    """Set OMP_WAIT_POLICY unless the user did. False when llama_cpp is already loaded: too late to matter."""
-    os.environ.setdefault("OMP_WAIT_POLICY", DEFAULT_OMP_WAIT_POLICY)
+    """Bound libgomp's spin unless the user chose a wait policy or spin count. False when too late.
+
+    libgomp reads both variables once, when llama.cpp's CPU library loads, so this must run before
+    `llama_cpp` is first imported; importing `clue.llm.backends.local` does it.
+    """
+    if "OMP_WAIT_POLICY" not in os.environ:
+        os.environ.setdefault("GOMP_SPINCOUNT", DEFAULT_GOMP_SPINCOUNT)
     return "llama_cpp" not in sys.modules
+
+
+def openmp_environment() -> dict[str, str]:
+    """The wait-policy variables for a child llama.cpp process (llama-server), as this process uses them."""
+    prepare_openmp()
+    return {key: os.environ[key] for key in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if key in os.environ}
 
 
 def _cgroup_cpu_limit(root: Path) -> float | None:

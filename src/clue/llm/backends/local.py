@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from clue.llm.backends.cpu_share import ThreadGovernor, govern_decode_threads, governed_by_default
 from clue.llm.backends.llama_runtime import INFERENCE, available_cpus, prepare_openmp
 from clue.llm.backends.prefix_cache import DEFAULT_STORE_BYTES, PrefillStats, PrefixCache
 from clue.llm.scheduling import call_rank
@@ -63,7 +64,9 @@ class LocalBackend:
     """`Backend` over llama-cpp-python. `model` is a name from `clue.llm.weights.MODELS` or a .gguf path.
 
     `n_ctx` overrides the context size: one int for every model, or a mapping from model to size.
-    `n_threads` defaults to the CPUs this process may use (affinity mask and container quota).
+    `n_threads` defaults to the CPUs this process may use (affinity mask and container quota); with
+    `fair_decode_threads` single-token decode steps use only the CPUs other busy processes leave free
+    (`cpu_share`; default on, off with CLUE_LOCAL_FIXED_THREADS=1).
     `reuse_prompt_prefix` evaluates whole `n_batch`-token blocks of a prompt prefix only once; replies
     stay bit-identical to a fresh evaluation (see `prefix_cache`). `prefix_store_bytes` bounds the RAM
     kept for earlier prefixes, per model; 0 reuses only the live context.
@@ -74,9 +77,10 @@ class LocalBackend:
     def __init__(self, *, n_ctx: int | Mapping[str, int] | None = None, n_threads: int | None = None,
                  seed: int = 0, cache_dir: Path | None = None, flash_attn: bool = False,
                  reuse_prompt_prefix: bool = True, n_batch: int = DEFAULT_N_BATCH,
-                 prefix_store_bytes: int = DEFAULT_STORE_BYTES) -> None:
+                 prefix_store_bytes: int = DEFAULT_STORE_BYTES, fair_decode_threads: bool | None = None) -> None:
         self._n_ctx = n_ctx
         self._n_threads = n_threads or available_cpus()
+        self._fair_decode_threads = governed_by_default() if fair_decode_threads is None else fair_decode_threads
         self._seed = seed
         self._cache_dir = cache_dir
         self._flash_attn = flash_attn
@@ -160,6 +164,8 @@ class LocalBackend:
                           flash_attn=self._flash_attn, verbose=False)
         except Exception as exc:
             raise LLMError(f"local model {model}: loading {path} failed: {_one_line(exc)}") from exc
+        if self._fair_decode_threads and self._n_threads > 1:
+            govern_decode_threads(llama, ThreadGovernor(self._n_threads))
         prefixes = PrefixCache(llama, store_bytes=self._prefix_store_bytes) if self._reuse_prompt_prefix else None
         return _LoadedModel(llama=llama, n_ctx=n_ctx, prefixes=prefixes)
 

@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import aiohttp
 
-from clue.llm.backends.llama_runtime import available_cpus, prepare_openmp
+from clue.llm.backends.llama_runtime import available_cpus, openmp_environment, prepare_openmp
 from clue.llm.backends.openai_backend import OpenAIBackend
 from clue.llm.types import Completion, Decoding, LLMError, Message
 from clue.llm.weights import MODELS, ModelFileError, ensure_model
@@ -168,7 +168,7 @@ class LocalServerBackend:
         tokenizer = await asyncio.to_thread(self._vocab, model)
         port = free_port()
         log = tempfile.NamedTemporaryFile(prefix="clue-llama-server-", suffix=".log", delete=False)  # noqa: SIM115
-        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+        env = {**os.environ, **openmp_environment()}
         process = subprocess.Popen(self._command(binary, path, port, n_ctx), stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, env=env, preexec_fn=_die_with_parent)
         base_url = f"http://127.0.0.1:{port}"
