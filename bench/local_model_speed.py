@@ -31,7 +31,7 @@ import numpy as np
 
 # llama_cpp is imported inside functions, after this module: it sets the OpenMP wait policy first.
 from clue.llm.backends.cpu_share import ThreadGovernor, govern_decode_threads
-from clue.llm.backends.llama_runtime import available_cpus
+from clue.llm.backends.llama_runtime import OPENMP_WAIT_VARIABLES, available_cpus
 from clue.llm.backends.local import DEFAULT_N_BATCH, LocalBackend
 from clue.llm.types import Decoding
 from clue.llm.weights import DEFAULT_LOCAL_MODEL, MODELS, ensure_model
@@ -175,8 +175,8 @@ def main() -> None:
                         help="decode with every thread whatever else runs, as llama-cpp-python does")
     args = parser.parse_args()
     if args.omp != "clue":  # llama_cpp is not loaded yet, so this still counts
-        os.environ.pop("GOMP_SPINCOUNT", None)
-        os.environ.pop("OMP_WAIT_POLICY", None)
+        for variable in OPENMP_WAIT_VARIABLES:
+            os.environ.pop(variable, None)
         if args.omp == "passive":
             os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
 

@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from clue.llm.backends.llama_runtime import OPENMP_WAIT_VARIABLES
 from clue.llm.weights import DEFAULT_LOCAL_MODEL, MODELS
 
 SPEED = Path(__file__).with_name("local_model_speed.py")
@@ -27,7 +28,7 @@ RATE = re.compile(r"^(prefill|decode):\s+([\d.]+) tok/s", re.MULTILINE)
 
 def variant_command(variant: str) -> tuple[list[str], dict[str, str]]:
     """Extra arguments and environment for one variant."""
-    env = {key: value for key, value in os.environ.items() if key not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env = {key: value for key, value in os.environ.items() if key not in OPENMP_WAIT_VARIABLES}
     if variant == "clue":
         return [], env
     if variant in ("libgomp", "passive"):

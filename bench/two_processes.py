@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from clue.llm.backends.llama_runtime import OPENMP_WAIT_VARIABLES
 from clue.llm.weights import MODELS
 
 PROMPT = (
@@ -55,7 +56,7 @@ async def worker(model: str, calls: int, max_tokens: int, plain: bool) -> dict[s
 def run_workers(count: int, args: argparse.Namespace) -> list[dict[str, float]]:
     command = [sys.executable, str(Path(__file__)), "--worker", "--model", args.model,
                "--calls", str(args.calls), "--max-tokens", str(args.max_tokens)]
-    env = {key: value for key, value in os.environ.items() if key not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env = {key: value for key, value in os.environ.items() if key not in OPENMP_WAIT_VARIABLES}
     if args.plain_llama:
         command.append("--plain-llama")
     processes = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(count)]
@@ -79,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         if args.plain_llama:
-            import clue.llm.backends.llama_runtime  # noqa: F401  (sets the policy; llama_cpp not loaded yet)
+            import clue.llm.backends.local  # noqa: F401  (sets clue's spin now; llama_cpp is not loaded yet)
 
             os.environ.pop("GOMP_SPINCOUNT", None)
         print(json.dumps(asyncio.run(worker(args.model, args.calls, args.max_tokens, args.plain_llama))))

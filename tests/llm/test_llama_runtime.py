@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from clue.llm.backends.llama_runtime import available_cpus
+from clue.llm.backends.llama_runtime import OPENMP_WAIT_VARIABLES, available_cpus
 
 CHECK_ENV = """
 import os, sys
 import clue.llm.backends.local
 print(os.environ.get("OMP_WAIT_POLICY"), os.environ.get("GOMP_SPINCOUNT"), "llama_cpp" in sys.modules)
 """
-WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+
 
 
 def _policy_after_import(env: dict[str, str]) -> str:
@@ -24,7 +24,7 @@ def _policy_after_import(env: dict[str, str]) -> str:
 
 
 def _without_wait_variables() -> dict[str, str]:
-    return {key: value for key, value in os.environ.items() if key not in WAIT_VARIABLES}
+    return {key: value for key, value in os.environ.items() if key not in OPENMP_WAIT_VARIABLES}
 
 
 def test_importing_the_local_backend_bounds_the_spin_before_llama_cpp_loads() -> None:

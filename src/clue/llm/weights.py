@@ -245,6 +245,16 @@ def ensure_model(name: str, cache_dir: Path | None = None, spec: ModelSpec | Non
     return target
 
 
+def local_model_path(model: str, cache_dir: Path | None = None) -> Path:
+    """A model name from `MODELS` (assembled and verified on first use) or the path of a .gguf file."""
+    if model in MODELS:
+        return ensure_model(model, cache_dir)
+    if model.endswith(".gguf") and Path(model).is_file():
+        return Path(model)
+    raise ModelFileError(f"unknown local model {model!r}; use one of {', '.join(MODELS)} "
+                         "or the path of a .gguf file")
+
+
 def _assemble_from_cli(names: Sequence[str], cache_dir: Path | None) -> int:
     for name in names:
         spec = get_spec(name)

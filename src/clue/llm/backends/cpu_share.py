@@ -91,14 +91,15 @@ def govern_decode_threads(llama: Llama, governor: ThreadGovernor) -> None:
     import llama_cpp
 
     evaluate = llama.eval
-    current = [-1]
+    current = -1
 
     def eval_with_free_cores(tokens: Sequence[int], *args: Any, **kwargs: Any) -> Any:
+        nonlocal current
         if len(tokens) == 1:
             threads = governor.decode_threads()
-            if threads != current[0]:
+            if threads != current:
                 llama_cpp.llama_set_n_threads(llama.ctx, threads, governor.cpus)
-                current[0] = threads
+                current = threads
         return evaluate(tokens, *args, **kwargs)
 
     llama.eval = eval_with_free_cores  # type: ignore[method-assign]

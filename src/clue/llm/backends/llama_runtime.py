@@ -27,6 +27,7 @@ T = TypeVar("T")
 # idle speed and bounds what a spinner can waste (bench/omp_wait_policy.py has the measurements), and
 # `ThreadGovernor` decodes with fewer threads while other processes want the cores.
 DEFAULT_GOMP_SPINCOUNT = "10000"
+OPENMP_WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 
 
 def prepare_openmp() -> bool:
@@ -43,7 +44,7 @@ def prepare_openmp() -> bool:
 def openmp_environment() -> dict[str, str]:
     """The wait-policy variables for a child llama.cpp process (llama-server), as this process uses them."""
     prepare_openmp()
-    return {key: os.environ[key] for key in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if key in os.environ}
+    return {key: os.environ[key] for key in OPENMP_WAIT_VARIABLES if key in os.environ}
 
 
 def _cgroup_cpu_limit(root: Path) -> float | None:

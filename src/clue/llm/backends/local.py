@@ -24,7 +24,7 @@ from clue.llm.backends.llama_runtime import INFERENCE, available_cpus, prepare_o
 from clue.llm.backends.prefix_cache import DEFAULT_STORE_BYTES, PrefillStats, PrefixCache
 from clue.llm.scheduling import call_rank
 from clue.llm.types import Completion, ContextOverflowError, Decoding, LLMError, Message
-from clue.llm.weights import MODELS, ModelFileError, ensure_model
+from clue.llm.weights import MODELS, local_model_path
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -132,14 +132,6 @@ class LocalBackend:
             # Ranked last: runs after every call already queued for these models.
             await asyncio.wrap_future(INFERENCE.submit(math.inf, lambda: _close_all(models)))
 
-    def _model_path(self, model: str) -> Path:
-        if model in MODELS:
-            return ensure_model(model, self._cache_dir)
-        if model.endswith(".gguf") and Path(model).is_file():
-            return Path(model)
-        raise ModelFileError(f"unknown local model {model!r}; use one of {', '.join(MODELS)} "
-                             "or the path of a .gguf file")
-
     def _loaded(self, model: str) -> _LoadedModel:
         loaded = self._models.get(model)
         if loaded is not None:
@@ -152,7 +144,7 @@ class LocalBackend:
         return loaded
 
     def _load(self, model: str) -> _LoadedModel:
-        path = self._model_path(model)
+        path = local_model_path(model, self._cache_dir)
         n_ctx = self.context_size(model) or DEFAULT_CONTEXT_SIZE
         try:
             from llama_cpp import Llama

@@ -28,7 +28,7 @@ import aiohttp
 from clue.llm.backends.llama_runtime import available_cpus, openmp_environment, prepare_openmp
 from clue.llm.backends.openai_backend import OpenAIBackend
 from clue.llm.types import Completion, Decoding, LLMError, Message
-from clue.llm.weights import MODELS, ModelFileError, ensure_model
+from clue.llm.weights import MODELS, local_model_path
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -113,14 +113,6 @@ class LocalServerBackend:
             return self._n_ctx
         return MODELS[model].context_size if model in MODELS else DEFAULT_CONTEXT_SIZE
 
-    def _model_path(self, model: str) -> Path:
-        if model in MODELS:
-            return ensure_model(model, self._cache_dir)
-        if model.endswith(".gguf") and Path(model).is_file():
-            return Path(model)
-        raise ModelFileError(f"unknown local model {model!r}; use one of {', '.join(MODELS)} "
-                             "or the path of a .gguf file")
-
     def count_tokens(self, model: str, text: str) -> int:
         server = self._servers.get(model)
         tokenizer = server.tokenizer if server else self._vocab(model)
@@ -129,7 +121,7 @@ class LocalServerBackend:
     def _vocab(self, model: str) -> Llama:
         from llama_cpp import Llama
 
-        return Llama(model_path=str(self._model_path(model)), vocab_only=True, verbose=False)
+        return Llama(model_path=str(local_model_path(model, self._cache_dir)), vocab_only=True, verbose=False)
 
     async def complete(self, model: str, messages: list[Message], decoding: Decoding,
                        json_schema: dict[str, Any] | None = None) -> Completion:
@@ -163,7 +155,7 @@ class LocalServerBackend:
 
     async def _start(self, model: str) -> _Server:
         binary = self._binary or find_llama_server()
-        path = await asyncio.to_thread(self._model_path, model)
+        path = await asyncio.to_thread(local_model_path, model, self._cache_dir)
         n_ctx = self.context_size(model) or DEFAULT_CONTEXT_SIZE
         tokenizer = await asyncio.to_thread(self._vocab, model)
         port = free_port()
