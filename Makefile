@@ -101,4 +101,4 @@ demo: $(STAMP_VENV) $(STAMP_MODELS)
 	$(BIN)/clue demo
 
 bench-local: $(STAMP_VENV) $(STAMP_MODELS)
-	$(BIN)/python bench/local_model_speed.py
+	$(BIN)/python perf/local_model_speed.py

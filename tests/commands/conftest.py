@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from clue.bench.loader import default_data_root
+from clue.bench.data.loader import default_data_root
 
 
 @pytest.fixture()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from clue.bench.datasets import DATASETS
+from clue.bench.data.datasets import DATASETS
 from clue.cli import app
 
 

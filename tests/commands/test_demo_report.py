@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from clue.bench.rollouts import read_rollouts
+from clue.bench.run.rollouts import read_rollouts
 from clue.cli import app
 
 

@@ -10,8 +10,8 @@ import pytest
 import typer
 from rich.console import Console
 
-from clue.bench.results import aggregate
-from clue.bench.rollouts import Rollout
+from clue.bench.run.results import aggregate
+from clue.bench.run.rollouts import Rollout
 from clue.commands.common import run_sync
 from clue.errors import BadInputError, NotFoundError
 from clue.evolve.run import check_same_method

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from clue.bench.loader import load_pairs
+from clue.bench.data.loader import load_pairs
 from clue.cli import app
 from clue.memory.prompts import prompt_hash
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from clue.bench import sandbox as sandbox_module
-from clue.bench.bigcodebench import default_env_root, load_tasks
+from clue.bench.sandbox import isolation as sandbox_module
+from clue.bench.sandbox.bigcodebench import default_env_root, load_tasks
 from clue.cli import app
 
 pytestmark = pytest.mark.skipif(not sandbox_module.detect_isolation().available,

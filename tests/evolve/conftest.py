@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clue.bench.records import Pair, Turn
-from clue.bench.rollouts import RolloutStore
-from clue.bench.runner import Runner
+from clue.bench.data.records import Pair, Turn
+from clue.bench.run.rollouts import RolloutStore
+from clue.bench.run.runner import Runner
 from clue.bench.scorers.judge import JudgeFn
 from clue.bench.scorers.score import Score
 from clue.config import Settings, load_settings

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from support.locker_world import FakeTask, locker_reply, make_pairs
 
-from clue.bench.rollouts import Rollout, RolloutStore, read_rollouts
-from clue.bench.runner import Runner
+from clue.bench.run.rollouts import Rollout, RolloutStore, read_rollouts
+from clue.bench.run.runner import Runner
 from clue.config import load_settings
 from clue.evolve.ace import CURATOR_SYSTEM, REFLECTOR_SYSTEM, AceOptimizer, AceState, cited_bullets
 from clue.evolve.ace_playbook import CuratorOp, seed_playbook

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clue.bench.rollouts import read_rollouts
+from clue.bench.run.rollouts import read_rollouts
 from clue.evolve.budget import Budget
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.memevolve import MemEvolveOptimizer
@@ -110,7 +110,7 @@ async def test_rollouts_per_round_at_the_default_settings(tmp_path: Path, reuse:
     await ClueOptimizer(reporter).optimize(load_prompt("simple"), make_pairs(80), setup.harness, defaults,
                                            tmp_path, False)
     per_round = [r.new_rollouts for r in reporter.rounds]
-    if reuse:  # base 35 + 3 candidates x 35 + 2 finalists x 35 new pairs (bench/evolve_cost.py: 2 rounds)
+    if reuse:  # base 35 + 3 candidates x 35 + 2 finalists x 35 new pairs (perf/evolve_cost.py: 2 rounds)
         assert per_round == [35 + 3 * 35 + 2 * 35]
     else:  # base 35, then base and 3 candidates x 35 in the tournament, 2 finalists x (10 + 35)
         assert per_round == [35 + 4 * 35 + 2 * 45]

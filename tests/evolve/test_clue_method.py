@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from clue.bench.evaluation import RunDirError
-from clue.bench.records import Turn
-from clue.bench.rollouts import read_rollouts
+from clue.bench.run.evaluation import RunDirError
+from clue.bench.data.records import Turn
+from clue.bench.run.rollouts import read_rollouts
 from clue.evolve.analyze import Group, analyze_group, overview_page
 from clue.evolve.budget import Budget
 from clue.evolve.clue_method import ClueOptimizer
@@ -91,7 +91,7 @@ async def test_summaries_never_carry_dataset_names(tmp_path: Path) -> None:
 
 
 def _group() -> Group:
-    from clue.bench.rollouts import Rollout
+    from clue.bench.run.rollouts import Rollout
 
     logs = []
     for i, pair in enumerate(make_pairs(12)):

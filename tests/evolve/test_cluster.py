@@ -6,7 +6,7 @@ import itertools
 import json
 from collections.abc import Callable
 
-from clue.bench.rollouts import Rollout
+from clue.bench.run.rollouts import Rollout
 from clue.evolve.cluster import (
     ProposedCluster,
     cluster_examples,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from support.locker_world import make_pairs
 
-from clue.bench.events import CodeRunEvent, EnvResetEvent, EnvStepEvent, LLMCallEvent
-from clue.bench.rollouts import Rollout
+from clue.bench.run.events import CodeRunEvent, EnvResetEvent, EnvStepEvent, LLMCallEvent
+from clue.bench.run.rollouts import Rollout
 from clue.evolve.feedback import FeedbackPolicy, outcome_label, render_rollout, solver_view, succeeded
 from clue.evolve.gepa_method import FAILURE_FEEDBACK, SUCCESS_FEEDBACK, feedback_for
 from clue.evolve.summarize import ExampleLog

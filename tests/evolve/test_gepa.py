@@ -9,8 +9,8 @@ from typing import Any
 
 from support.locker_world import FakeTask, locker_reply, make_pairs
 
-from clue.bench.rollouts import RolloutStore, read_rollouts
-from clue.bench.runner import Runner
+from clue.bench.run.rollouts import RolloutStore, read_rollouts
+from clue.bench.run.runner import Runner
 from clue.config import load_settings
 from clue.evolve.budget import Budget, BudgetMeter
 from clue.evolve.gepa_method import FAILURE_FEEDBACK, SUCCESS_FEEDBACK, GepaOptimizer, feedback_for, split_pool
@@ -136,7 +136,7 @@ async def test_resume_reuses_finished_rollouts(tmp_path: Path) -> None:
 
 
 def test_feedback_asks_what_helped_or_what_was_missing() -> None:
-    from clue.bench.rollouts import Rollout
+    from clue.bench.run.rollouts import Rollout
 
     base: dict[str, Any] = {"rollout_id": "r", "prompt_name": "p", "prompt_hash": "h", "dataset": "d",
                             "subset": "d", "category": "personalization", "ood": False, "source_id": 1,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from clue.bench.rollouts import read_rollouts
+from clue.bench.run.rollouts import read_rollouts
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.memevolve import MemEvolveOptimizer
 from clue.evolve.protocol import EvolveSettings

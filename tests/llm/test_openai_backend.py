@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from support.fake_openai import FakeOpenAI, chat_reply, free_port, make_llm
 
-from clue.bench.records import Pair, Turn
-from clue.bench.rollouts import RolloutStore
-from clue.bench.runner import RunAborted, Runner
+from clue.bench.data.records import Pair, Turn
+from clue.bench.run.rollouts import RolloutStore
+from clue.bench.run.runner import RunAborted, Runner
 from clue.bench.scorers.score import Score
 from clue.llm.backends.openai_backend import OpenAIBackend
 from clue.llm.client import LLM

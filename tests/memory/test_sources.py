@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from clue.bench.loader import default_data_root, load_pairs
+from clue.bench.data.loader import default_data_root, load_pairs
 from clue.memory.render import extraction_messages, render_conversation, render_source
 from clue.memory.sources import Conversation, Trajectory, TrajectoryStep, Turn, trajectory_from_turns
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from evolve.conftest import World, fake_tasks, make_pairs, settings  # the evolution tests' scripted world
 
-from clue.bench.evaluation import EvalPlan, run_plan
-from clue.bench.events import (
+from clue.bench.run.evaluation import EvalPlan, run_plan
+from clue.bench.run.events import (
     CodeRunEvent,
     EnvResetEvent,
     EnvStepEvent,
@@ -28,9 +28,9 @@ from clue.bench.events import (
     NoteEvent,
     ScoreEvent,
 )
-from clue.bench.results import aggregate
-from clue.bench.rollouts import Rollout, RolloutStore, rollout_id
-from clue.bench.runlog import (
+from clue.bench.run.results import aggregate
+from clue.bench.run.rollouts import Rollout, RolloutStore, rollout_id
+from clue.bench.run.runlog import (
     RUNLOG,
     EvolutionLog,
     RoleSpec,
@@ -42,7 +42,7 @@ from clue.bench.runlog import (
     read_runlog,
     write_runlog,
 )
-from clue.bench.runner import Runner
+from clue.bench.run.runner import Runner
 from clue.evolve.budget import Budget
 from clue.evolve.protocol import EvolveSettings
 from clue.evolve.reporting import Reporter, RoundReport

@@ -7,7 +7,7 @@ import time
 
 from rich.console import Console
 
-from clue.bench.rollouts import Rollout
+from clue.bench.run.rollouts import Rollout
 from clue.report.progress import rollout_progress
 
 

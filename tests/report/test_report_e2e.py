@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from clue.bench.rollouts import read_rollouts
+from clue.bench.run.rollouts import read_rollouts
 from clue.cli import app
 
 pytestmark = pytest.mark.model

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from clue.bench.results import aggregate, with_gain
-from clue.bench.rollouts import Rollout
+from clue.bench.run.results import aggregate, with_gain
+from clue.bench.run.rollouts import Rollout
 from clue.report.tables import comparison_table, results_table
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from clue.bench.records import Pair, Turn
+from clue.bench.data.records import Pair, Turn
 from clue.bench.scorers.judge import JudgeFn
 from clue.bench.scorers.score import Score
 from clue.llm.types import Message

@@ -43,7 +43,7 @@ class GlobalOptions:
                              no_cache=self.no_cache)
 
     def resolved_data_root(self) -> Path:
-        from clue.bench.loader import check_data_root, default_data_root
+        from clue.bench.data.loader import check_data_root, default_data_root
 
         root = self.data_root or default_data_root()
         check_data_root(root)

@@ -14,7 +14,7 @@ def datasets_command(ctx: typer.Context) -> None:
 
     Example: CLUE_ENV_ROOT=~/agentic clue datasets
     """
-    from clue.bench.datasets import DATASETS, missing_resources
+    from clue.bench.data.datasets import DATASETS, missing_resources
 
     root = options(ctx).resolved_env_root()
     missing = {spec.name: missing_resources(spec, root) for spec in DATASETS}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from clue.bench.records import Pair
+from clue.bench.data.records import Pair
 from clue.commands.common import console, options, run_async, warn
 
 STATIC_PROMPTS = ("no-memory", "simple", "factual-experiential")
@@ -30,10 +30,10 @@ def demo_command(
 
     Example: clue demo            (or: clue --model smollm2-135m demo --no-evolve, for a fast plumbing check)
     """
-    from clue.bench.demo import demo_info, demo_task, load_demo_pairs, split_demo
-    from clue.bench.evaluation import EvalPlan, run_plan
-    from clue.bench.results import Results, with_gain
-    from clue.bench.runner import Runner
+    from clue.bench.data.demo import demo_info, demo_task, load_demo_pairs, split_demo
+    from clue.bench.run.evaluation import EvalPlan, run_plan
+    from clue.bench.run.results import Results, with_gain
+    from clue.bench.run.runner import Runner
     from clue.llm.client import LLM
     from clue.memory.prompts import load_prompt
     from clue.report.progress import rollout_progress

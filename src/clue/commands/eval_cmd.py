@@ -20,7 +20,7 @@ def parse_datasets(text: str) -> list[str]:
 def check_runnable(names: list[str], env_root: Path) -> None:
     """Refuse, before any model call, datasets that are unknown or cannot run here (with what is missing:
     a package, Java, game files, a cache directory under `env_root`)."""
-    from clue.bench.datasets import NotRunnableError, get_dataset, missing_resources
+    from clue.bench.data.datasets import NotRunnableError, get_dataset, missing_resources
 
     for name in names:
         spec = get_dataset(name)
@@ -52,16 +52,16 @@ def eval_command(
 
     Example: clue eval --prompt simple --datasets membench-high,GameOf24 --split test --limit 5 --out runs/simple
     """
-    from clue.bench.datasets import get_dataset
-    from clue.bench.evaluation import EvalPlan, load_results, repeats_for, run_plan
-    from clue.bench.loader import load_pairs
-    from clue.bench.records import Pair
-    from clue.bench.results import Results, check_failures
-    from clue.bench.rundir import ensure_run_dir, run_dir_lock
-    from clue.bench.runlog import read_runlog
-    from clue.bench.runner import Runner
+    from clue.bench.data.datasets import get_dataset
+    from clue.bench.run.evaluation import EvalPlan, load_results, repeats_for, run_plan
+    from clue.bench.data.loader import load_pairs
+    from clue.bench.data.records import Pair
+    from clue.bench.run.results import Results, check_failures
+    from clue.bench.run.rundir import ensure_run_dir, run_dir_lock
+    from clue.bench.run.runlog import read_runlog
+    from clue.bench.run.runner import Runner
     from clue.bench.solvers.registry import SolverOptions, SolverRegistry
-    from clue.bench.split import default_repeats
+    from clue.bench.data.split import default_repeats
     from clue.llm.client import LLM
     from clue.memory.prompts import load_prompt
     from clue.report.progress import rollout_progress
@@ -69,7 +69,7 @@ def eval_command(
 
     opts = options(ctx)
     if unsafe_code:
-        from clue.bench.sandbox import allow_unsafe_code
+        from clue.bench.sandbox.isolation import allow_unsafe_code
 
         allow_unsafe_code()
     names = parse_datasets(datasets)

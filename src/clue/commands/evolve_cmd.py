@@ -7,10 +7,10 @@ from pathlib import Path
 
 import typer
 
-from clue.bench.records import Pair
-from clue.bench.results import Results
-from clue.bench.runlog import RoleSpec, RunSpec
-from clue.bench.runner import Runner
+from clue.bench.data.records import Pair
+from clue.bench.run.results import Results
+from clue.bench.run.runlog import RoleSpec, RunSpec
+from clue.bench.run.runner import Runner
 from clue.commands.common import console, fail, options, run_async, warn
 from clue.commands.eval_cmd import check_runnable, parse_datasets
 from clue.config import Settings
@@ -49,9 +49,9 @@ def evolve_command(
 
     Example: clue evolve --method clue --datasets membench-high,GameOf24 --rounds 2 --batch 10 --out runs/evo
     """
-    from clue.bench.loader import load_pairs
-    from clue.bench.rundir import ensure_run_dir, run_dir_lock
-    from clue.bench.runlog import check_resume
+    from clue.bench.data.loader import load_pairs
+    from clue.bench.run.rundir import ensure_run_dir, run_dir_lock
+    from clue.bench.run.runlog import check_resume
     from clue.bench.solvers.registry import SolverOptions
     from clue.errors import BadInputError
     from clue.evolve.budget import Budget
@@ -64,7 +64,7 @@ def evolve_command(
 
     opts = options(ctx)
     if unsafe_code:
-        from clue.bench.sandbox import allow_unsafe_code
+        from clue.bench.sandbox.isolation import allow_unsafe_code
 
         allow_unsafe_code()
     names = parse_datasets(datasets)

@@ -40,8 +40,8 @@ def rescore_command(
     Example (from the data root):
     clue rescore --dataset AIME --outputs data_collection/train/AIME_2024/openai/Qwen3-32B/zero-shot/target_output.jsonl
     """
-    from clue.bench.datasets import get_dataset
-    from clue.bench.rescore import format_agreement, rescore_file
+    from clue.bench.data.datasets import get_dataset
+    from clue.bench.scorers.rescore import format_agreement, rescore_file
     from clue.errors import NotFoundError
 
     if not outputs.is_file():
@@ -62,10 +62,10 @@ def _rescore_code(outputs: Path, env_root: Path | None, show: int, unsafe_code: 
     import asyncio
     from dataclasses import replace
 
-    from clue.bench.bigcodebench import CHECK_LIMITS
+    from clue.bench.sandbox.bigcodebench import CHECK_LIMITS
     from clue.bench.envs.root import default_env_root
-    from clue.bench.rescore_code import SolutionResult, format_passed, rescore_solutions
-    from clue.bench.sandbox import Sandbox, allow_unsafe_code, require_isolation
+    from clue.bench.sandbox.rescore_code import SolutionResult, format_passed, rescore_solutions
+    from clue.bench.sandbox.isolation import Sandbox, allow_unsafe_code, require_isolation
 
     if unsafe_code:
         allow_unsafe_code()

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from clue.bench.runlog import RunLog
+from clue.bench.run.runlog import RunLog
 from clue.commands.common import console, run_sync
 
 
@@ -44,8 +44,8 @@ def show_command(
 
     Example: clue show runs/simple
     """
-    from clue.bench.results import Results
-    from clue.bench.runlog import read_runlog
+    from clue.bench.run.results import Results
+    from clue.bench.run.runlog import read_runlog
     from clue.report.tables import print_table, results_table, usage_table
 
     def job() -> None:

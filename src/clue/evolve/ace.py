@@ -27,9 +27,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from clue.bench.records import Pair
-from clue.bench.rollouts import Rollout
-from clue.bench.runlog import RoundProgress
+from clue.bench.data.records import Pair
+from clue.bench.run.rollouts import Rollout
+from clue.bench.run.runlog import RoundProgress
 from clue.errors import BadInputError
 from clue.evolve.ace_playbook import CuratorOp, Playbook, seed_playbook
 from clue.evolve.baseline_records import prompt_diff, read_json, write_json_atomic, write_text_atomic

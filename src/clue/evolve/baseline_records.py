@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from clue.bench.runlog import RoundProgress
+from clue.bench.run.runlog import RoundProgress
 from clue.evolve.budget import BudgetMeter
 from clue.evolve.progress import record_round
 from clue.evolve.reporting import Reporter

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from clue.bench.events import CodeRunEvent, EnvResetEvent, EnvStepEvent, LLMCallEvent
-from clue.bench.records import Pair
-from clue.bench.rollouts import Rollout
+from clue.bench.run.events import CodeRunEvent, EnvResetEvent, EnvStepEvent, LLMCallEvent
+from clue.bench.data.records import Pair
+from clue.bench.run.rollouts import Rollout
 from clue.memory.render import render_conversation
 
 SUCCESS_RULE = "the dataset's own success flag where it reports one, otherwise reward >= 1.0"

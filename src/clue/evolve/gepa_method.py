@@ -30,8 +30,8 @@ from gepa.api import optimize as gepa_optimize
 from gepa.core.adapter import EvaluationBatch
 from gepa.core.state import GEPAState
 
-from clue.bench.records import Pair
-from clue.bench.rollouts import Rollout
+from clue.bench.data.records import Pair
+from clue.bench.run.rollouts import Rollout
 from clue.evolve.baseline_records import LineageRecorder
 from clue.evolve.budget import BudgetExhausted, BudgetMeter
 from clue.evolve.feedback import (

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 
-from clue.bench.records import Pair
+from clue.bench.data.records import Pair
 
 _WORD = re.compile(r"[a-z0-9]+")
 _BLOCK_OPEN = re.compile(r"^\s*<([A-Za-z][\w-]*)>\s*$")

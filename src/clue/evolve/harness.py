@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from clue.bench.records import Pair
-from clue.bench.rollouts import Rollout, RolloutStore, rollout_id
-from clue.bench.runner import Runner
+from clue.bench.data.records import Pair
+from clue.bench.run.rollouts import Rollout, RolloutStore, rollout_id
+from clue.bench.run.runner import Runner
 from clue.evolve.budget import BudgetMeter
 from clue.llm.client import LLM
 from clue.memory.prompts import ExtractionPrompt

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clue.bench.runlog import RUNLOG, EvolutionLog, RoundProgress, RunLog, RunSpec, now, write_runlog
+from clue.bench.run.runlog import RUNLOG, EvolutionLog, RoundProgress, RunLog, RunSpec, now, write_runlog
 from clue.evolve.state import RoundState, RunState
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from clue.bench.records import Pair
+from clue.bench.data.records import Pair
 from clue.evolve.harness import Harness
 from clue.memory.prompts import ExtractionPrompt
 

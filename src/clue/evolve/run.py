@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clue.bench.evaluation import RunDirError
-from clue.bench.records import Pair
-from clue.bench.results import Results, aggregate, with_gain
-from clue.bench.rollouts import RolloutStore
-from clue.bench.runlog import (
+from clue.bench.run.evaluation import RunDirError
+from clue.bench.data.records import Pair
+from clue.bench.run.results import Results, aggregate, with_gain
+from clue.bench.run.rollouts import RolloutStore
+from clue.bench.run.runlog import (
     RUNLOG,
     EvolutionLog,
     RunLog,
@@ -38,7 +38,7 @@ from clue.bench.runlog import (
     role_specs,
     write_runlog,
 )
-from clue.bench.runner import InfoLookup, Runner, TaskLookup
+from clue.bench.run.runner import InfoLookup, Runner, TaskLookup
 from clue.bench.solvers.registry import SolverOptions, SolverRegistry
 from clue.errors import BadInputError, ClueError, NotFoundError
 from clue.evolve.budget import Budget, BudgetMeter

@@ -14,8 +14,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field
 
-from clue.bench.records import Pair
-from clue.bench.rollouts import Rollout
+from clue.bench.data.records import Pair
+from clue.bench.run.rollouts import Rollout
 from clue.evolve.feedback import FeedbackPolicy, QueryFn, outcome_label, render_rollout, succeeded
 from clue.llm.client import LLM
 from clue.llm.types import LLMError, Message, TransientLLMError

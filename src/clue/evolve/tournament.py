@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from clue.bench.records import Pair
-from clue.bench.rollouts import Rollout, rollout_id
+from clue.bench.data.records import Pair
+from clue.bench.run.rollouts import Rollout, rollout_id
 from clue.errors import BadInputError
 from clue.evolve.budget import BudgetExhausted
 from clue.evolve.feedback import FeedbackPolicy, task_query

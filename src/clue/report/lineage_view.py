@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from clue.bench.rollouts import Rollout, rollout_id
+from clue.bench.run.rollouts import Rollout, rollout_id
 from clue.evolve.feedback import succeeded
 from clue.report.rundata import RunData
 

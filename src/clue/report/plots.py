@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import matplotlib
 from matplotlib.figure import Figure
 
-from clue.bench.results import Results
+from clue.bench.run.results import Results
 
 # Colour-blind-safe (Okabe-Ito); one colour per run or method, in order.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")

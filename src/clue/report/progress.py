@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from clue.bench.rollouts import Rollout
+from clue.bench.run.rollouts import Rollout
 
 RolloutCallback = Callable[[Rollout, bool], None]
 LOG_INTERVAL_S = 30.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from clue.bench.results import Results, with_gain
+from clue.bench.run.results import Results, with_gain
 from clue.report import plots
 from clue.report.rundata import RunData
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clue.bench.results import Results, aggregate
-from clue.bench.rollouts import Rollout, read_rollouts
-from clue.bench.runlog import RUNLOG, EvolutionLog, RunLog, RunSpec, SamplesRef, read_runlog
+from clue.bench.run.results import Results, aggregate
+from clue.bench.run.rollouts import Rollout, read_rollouts
+from clue.bench.run.runlog import RUNLOG, EvolutionLog, RunLog, RunSpec, SamplesRef, read_runlog
 from clue.errors import BadInputError, NotFoundError
 
 TEST_SAMPLES = "test_rollouts.jsonl"  # an evolution's final seed-vs-best comparison on the test pairs

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from clue.bench.results import Results
+from clue.bench.run.results import Results
 
 
 def _pct(value: float | None) -> str:

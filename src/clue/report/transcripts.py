@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clue.bench.rollouts import Rollout
+from clue.bench.run.rollouts import Rollout
 from clue.report.lineage_view import outcome
 from clue.report.rundata import TEST_SAMPLES, RunData
 

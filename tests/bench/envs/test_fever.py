@@ -13,7 +13,7 @@ from clue.bench.envs.base import EnvironmentUnavailable, Outcome
 from clue.bench.envs.fever_pages import WikiPages, ensure_index, missing_pages
 from clue.bench.envs.registry import env_spec
 from clue.bench.envs.replay import released_runs, replay
-from clue.bench.loader import default_data_root
+from clue.bench.data.loader import default_data_root
 
 PAGES = [
     {"title": "Soul Food (film)", "text": "Soul Food is a 1997 American comedy-drama film.\n\n"
@@ -157,7 +157,7 @@ def test_replaying_the_released_runs_over_their_own_pages(tmp_path: Path) -> Non
 
 
 def test_rescore_reports_agreement_and_catches_a_wrong_label(tmp_path: Path) -> None:
-    from clue.bench.rescore import format_agreement, rescore_file
+    from clue.bench.scorers.rescore import format_agreement, rescore_file
 
     released = (default_data_root() / "data_collection/train/fever/openai/Qwen3-32B/1-shot/target_output.jsonl")
     lines = [json.loads(line) for line in released.read_text(encoding="utf-8").splitlines()[:20]]

@@ -1,6 +1,6 @@
 """ScienceWorld: released transcripts replay identically; the simulator's own gold path succeeds by the
 subgoal rules; a fresh simulator per episode. Each episode starts a JVM (seconds), so few episodes run here;
-`bench/agentic_replay.py --datasets scienceworld` replays all 90."""
+`perf/agentic_replay.py --datasets scienceworld` replays all 90."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Replay a released 1-shot transcript's actions in our environment and compare, step by step.
 
-Used by the fidelity tests (a fast subset) and by `bench/agentic_replay.py` (all of them).
+Used by the fidelity tests (a fast subset) and by `perf/agentic_replay.py` (all of them).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every episode gets a simulator (a JVM) that has never run another episode, as the reference does. Starting
 a JVM costs seconds, so a supply may keep `spare` simulators starting in the background: they are just as
 fresh when taken (started, never loaded), and the next episode does not wait for the start.
-`CLUE_SCIENCEWORLD_SPARE` sets the shared supply's spare count (`bench/scienceworld_pool.py` measures it).
+`CLUE_SCIENCEWORLD_SPARE` sets the shared supply's spare count (`perf/scienceworld_pool.py` measures it).
 """
 
 from __future__ import annotations

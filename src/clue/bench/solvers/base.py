@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from clue.bench.envs.base import MemoryPlacement, Outcome
-from clue.bench.events import Event
-from clue.bench.records import Pair
+from clue.bench.run.events import Event
+from clue.bench.data.records import Pair
 from clue.llm.types import Message
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class SolveContext:
     llm: LLM
     repeat: int = 0
     record: Callable[[Event], None] = lambda event: None  # every event as it happens (for live logs)
-    task: Any = None  # the dataset's clue.bench.tasks.Task (builds the question), when the runner has one
+    task: Any = None  # the dataset's clue.bench.scorers.tasks.Task (builds the question), when the runner has one
 
 
 class Solver(Protocol):

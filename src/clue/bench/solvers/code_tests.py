@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clue.bench.bigcodebench import (
+from clue.bench.sandbox.bigcodebench import (
     CHECK_LIMITS,
     BigCodeBenchTask,
     check_solution,
@@ -19,9 +19,9 @@ from clue.bench.bigcodebench import (
 )
 from clue.bench.envs.base import MemoryPlacement, Outcome
 from clue.bench.envs.root import default_env_root
-from clue.bench.events import Event, NoteEvent, ScoreEvent
-from clue.bench.records import Pair
-from clue.bench.sandbox import Sandbox
+from clue.bench.run.events import Event, NoteEvent, ScoreEvent
+from clue.bench.data.records import Pair
+from clue.bench.sandbox.isolation import Sandbox
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
 from clue.bench.solvers.code_rounds import llm_event
 from clue.errors import BadInputError

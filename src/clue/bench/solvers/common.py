@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clue.bench.events import Event, LLMCallEvent
+from clue.bench.run.events import Event, LLMCallEvent
 from clue.bench.solvers.base import SolveContext
 from clue.llm.types import Completion, Message, Role
 

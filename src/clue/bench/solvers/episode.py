@@ -21,8 +21,8 @@ from clue.bench.envs.base import (
     valid_actions_observation,
 )
 from clue.bench.envs.pool import EnvPool, LiveEnv
-from clue.bench.events import EnvResetEvent, EnvStepEvent, Event, NoteEvent
-from clue.bench.records import Pair
+from clue.bench.run.events import EnvResetEvent, EnvStepEvent, Event, NoteEvent
+from clue.bench.data.records import Pair
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
 from clue.bench.solvers.common import call_llm, record
 from clue.llm.types import Message

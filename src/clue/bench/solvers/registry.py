@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from clue.bench.datasets import NotRunnableError
+from clue.bench.data.datasets import NotRunnableError
 from clue.bench.envs.base import MemoryPlacement
 from clue.bench.envs.root import default_env_root
 from clue.bench.solvers.base import Solver, SolverKind

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clue.bench.envs.base import MemoryPlacement
-from clue.bench.events import Event
-from clue.bench.records import Pair
+from clue.bench.run.events import Event
+from clue.bench.data.records import Pair
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
 from clue.bench.solvers.common import call_llm
 from clue.errors import BadInputError
@@ -29,7 +29,7 @@ class SingleTurnSolver:
     def messages(self, pair: Pair, memory: str, ctx: SolveContext) -> list[Message]:
         task = ctx.task
         if task is None:
-            from clue.bench.tasks import task_for
+            from clue.bench.scorers.tasks import task_for
 
             task = task_for(pair.dataset)
         query: list[Message] = list(task.query_messages(pair))

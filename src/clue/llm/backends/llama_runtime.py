@@ -24,7 +24,7 @@ T = TypeVar("T")
 # with other busy processes the spinner holds a core its descheduled sibling needs, and decoding collapses
 # (SmolLM2 0.7 tok/s instead of 56). OMP_WAIT_POLICY=PASSIVE fixes that but sleeps at every barrier, and
 # waking a sleeping vCPU is slow: idle decode lost 35% (1.5B) to 60% (SmolLM2). A short spin keeps the
-# idle speed and bounds what a spinner can waste (bench/omp_wait_policy.py has the measurements), and
+# idle speed and bounds what a spinner can waste (perf/omp_wait_policy.py has the measurements), and
 # `ThreadGovernor` decodes with fewer threads while other processes want the cores.
 DEFAULT_GOMP_SPINCOUNT = "10000"
 OPENMP_WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")

@@ -1,0 +1,105 @@
+"""The built-in demo set: original short pairs across the three categories, written for clue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from clue.bench.data.records import Pair, Turn
+from clue.bench.scorers.aime import score_integer
+from clue.bench.scorers.equation import parse_question, score_equation
+from clue.bench.scorers.extract import extract_answer
+from clue.bench.scorers.game24 import puzzle_numbers, score_game24
+from clue.bench.scorers.mcq import score_choice
+from clue.bench.scorers.score import Score
+from clue.bench.scorers.tasks import LETTER_ENDING, JudgeFn, lettered_options
+from clue.errors import BadInputError
+from clue.llm.types import Message
+
+DemoScorer = Literal["mcq", "integer", "game24", "equation"]
+# The demo runs on a small CPU model: ask for the answer alone so replies stay a few tokens long.
+ANSWER_ONLY = "Reply with the answer alone inside <answer></answer> tags, with no explanation."
+
+
+class DemoRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pair_id: str
+    category: Literal["personalization", "problem-solving", "agentic"]
+    scorer: DemoScorer
+    source: list[Turn]
+    target: dict[str, Any]
+
+
+def demo_dataset_name(category: str) -> str:
+    return f"demo-{category}"
+
+
+def load_demo_records() -> list[DemoRecord]:
+    text = resources.files("clue.bench.data").joinpath("demo_data/demo_pairs.jsonl").read_text(encoding="utf-8")
+    return [DemoRecord.model_validate_json(line) for line in text.splitlines() if line.strip()]
+
+
+def load_demo_pairs() -> list[Pair]:
+    pairs = []
+    for index, record in enumerate(load_demo_records()):
+        name = demo_dataset_name(record.category)
+        pairs.append(Pair(dataset=name, subset=name, source_id=index, target_id=index,
+                          source_messages=record.source,
+                          target={**record.target, "scorer": record.scorer, "pair_id": record.pair_id}))
+    return pairs
+
+
+def split_demo(pairs: list[Pair]) -> tuple[list[Pair], list[Pair]]:
+    """(train, held out): every third pair of each category is held out from evolution."""
+    seen: dict[str, int] = {}
+    train: list[Pair] = []
+    held_out: list[Pair] = []
+    for pair in pairs:
+        position = seen.get(pair.dataset, 0)
+        seen[pair.dataset] = position + 1
+        (held_out if position % 3 == 2 else train).append(pair)
+    return train, held_out
+
+
+def demo_info(dataset: str) -> tuple[str, bool]:
+    return dataset.removeprefix("demo-"), False
+
+
+@dataclass(frozen=True)
+class DemoTask:
+    def query_messages(self, pair: Pair) -> list[Message]:
+        target = pair.target
+        kind = target["scorer"]
+        if kind == "mcq":
+            body = f"{target['question']}\n\n{lettered_options(target['choices'])}\n\n{LETTER_ENDING}"
+        elif kind == "integer":
+            body = f"{target['question']}\n\nThe answer is an integer."
+        elif kind == "game24":
+            body = (f"Use the numbers {target['numbers']} once each, with + - * / and parentheses, to make 24. "
+                    "Give one expression.")
+        else:
+            body = (f"Fill each ? with one of + - * / so the equation holds (usual precedence): "
+                    f"{target['equation']}\nGive the full equation.")
+        return [{"role": "user", "content": f"{body}\n{ANSWER_ONLY}"}]
+
+    async def score(self, pair: Pair, solver_text: str, judge: JudgeFn | None) -> Score:
+        target = pair.target
+        answer = extract_answer(solver_text)
+        kind = target["scorer"]
+        if kind == "mcq":
+            return score_choice(answer, target["ground_truth"], target["choices"])
+        if kind == "integer":
+            return score_integer(answer, str(target["answer"]))
+        if kind == "game24":
+            return score_game24(answer, puzzle_numbers(target["numbers"]))
+        question = parse_question(target["equation"])
+        if question is None:
+            raise BadInputError(f"demo pair {target['pair_id']}: unreadable equation {target['equation']!r}")
+        return score_equation(answer, question)
+
+
+def demo_task(dataset: str) -> DemoTask:
+    return DemoTask()

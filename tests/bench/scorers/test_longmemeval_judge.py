@@ -1,0 +1,57 @@
+"""LongMemEval is graded per question type, as the benchmark's own judge grades."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clue.bench.data.loader import load_pairs
+from clue.bench.scorers.judge import judge_longmemeval, longmemeval_messages
+from clue.bench.scorers.tasks import task_for
+from clue.llm.types import Message
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DATA_ROOT = REPO_ROOT / "../shared/behemoth"
+
+
+def prompt(question_type: str, **kwargs: bool) -> str:
+    return longmemeval_messages(question_type, "How many days?", "18 days", "19 days", **kwargs)[1]["content"]
+
+
+def test_each_question_type_gets_its_own_rule() -> None:
+    assert "off-by-one" in prompt("temporal-reasoning") and "off-by-one" not in prompt("multi-session")
+    assert "outdated" in prompt("knowledge-update") and "outdated" not in prompt("single-session-user")
+    preference = prompt("single-session-preference")
+    assert "Rubric: 18 days" in preference and "personal information" in preference
+    assert "Correct answer: 18 days" in prompt("single-session-assistant")
+    abstention = prompt("temporal-reasoning", abstention=True)
+    assert "unanswerable" in abstention and "Explanation: 18 days" in abstention and "off-by-one" not in abstention
+    with pytest.raises(ValueError, match="unknown LongMemEval question type 'trivia'"):
+        prompt("trivia")
+
+
+async def test_abstention_is_read_from_the_question_id() -> None:
+    seen: list[str] = []
+
+    async def judge(messages: list[Message]) -> str:
+        seen.append(messages[1]["content"])
+        return "yes"
+
+    score = await judge_longmemeval(judge, "multi-session", "q", "not mentioned", "I don't know that.",
+                                    question_id="gpt4_123_abs")
+    assert score.reward == 1.0 and "unanswerable" in seen[0]
+    assert (await judge_longmemeval(judge, "multi-session", "q", "a", "  ")).reward == 0.0 and len(seen) == 1
+
+
+async def test_the_released_preference_questions_are_graded_by_rubric() -> None:
+    pairs = load_pairs(DATA_ROOT, "longmemeval", "ood", limit=3, warn=lambda m: None)
+    assert pairs and all(p.target["question_type"] == "single-session-preference" for p in pairs)
+    seen: list[str] = []
+
+    async def judge(messages: list[Message]) -> str:
+        seen.append(messages[1]["content"])
+        return "no"
+
+    score = await task_for("longmemeval").score(pairs[0], "<answer>Try a generic course.</answer>", judge)
+    assert score.reward == 0.0 and f"Rubric: {pairs[0].target['answer']}" in seen[0]
