@@ -41,6 +41,12 @@ class RoleConfig(BaseModel):
     strip_thinking: bool = True
     # Sent as the chat-template argument `enable_thinking` (vLLM, SGLang; Qwen3-style models). None: not sent.
     thinking: bool | None = None
+    # Final answers held to the task's format by a grammar (a letter, an integer, an expression). None: on
+    # for the embedded backend, whose small models drift from the format; endpoints keep free text.
+    constrained_answers: bool | None = None
+
+    def answers_constrained(self) -> bool:
+        return self.backend == "local" if self.constrained_answers is None else self.constrained_answers
 
     def decoding(self, *, repeat: int = 0, max_tokens: int | None = None) -> Decoding:
         return Decoding(temperature=self.temperature, top_p=self.top_p,

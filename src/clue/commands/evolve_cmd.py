@@ -130,7 +130,8 @@ def run_spec(role_settings: Settings, method: str, prompt: ExtractionPrompt, set
     from clue import __version__
 
     roles: dict[str, RoleSpec] = {name: RoleSpec(backend=cfg.backend, model=cfg.model, base_url=cfg.base_url,
-                            temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed)
+                            temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens, seed=cfg.seed,
+                            constrained_answers=cfg.answers_constrained())
              for name, cfg in role_settings.roles.items()}
     return RunSpec(clue_version=__version__, command="evolve", roles=roles, data_root=data_root, split="train",
                    datasets=datasets, prompt_name=prompt.name, prompt_hash=prompt.hash, prompt_text=prompt.text,

@@ -106,9 +106,14 @@ class LLM:
         return self.backend(role).count_tokens(self.config(role).model, text)
 
     async def chat(self, role: Role, messages: list[Message], *, repeat: int = 0, max_tokens: int | None = None,
-                   cuttable_index: int | None = None, json_schema: dict[str, Any] | None = None) -> Completion:
-        """One call for `role`. `cuttable_index` names the message that may be cut to fit the context."""
+                   cuttable_index: int | None = None, json_schema: dict[str, Any] | None = None,
+                   answer_grammar: str | None = None) -> Completion:
+        """One call for `role`. `cuttable_index` names the message that may be cut to fit the context.
+
+        `answer_grammar` (GBNF) constrains the reply only where the role's `constrained_answers` is on (by
+        default: the embedded backend); elsewhere the reply stays free text."""
         config = self.config(role)
+        grammar = answer_grammar if config.answers_constrained() else None
         backend = self.backend(role)
         decoding = config.decoding(repeat=repeat, max_tokens=max_tokens)
         notes: list[str] = []
@@ -121,12 +126,13 @@ class LLM:
             if fitted.note:
                 notes.append(fitted.note)
         if self.cache is None:
-            completion = await self._call_with_retries(role, backend, messages, decoding, json_schema)
+            completion = await self._call_with_retries(role, backend, messages, decoding, json_schema, grammar)
         else:
-            key = cache_key(config.endpoint(), config.model, messages, decoding, json_schema)
+            key = cache_key(config.endpoint(), config.model, messages, decoding, json_schema, grammar)
             cached = self.cache.get(key)
             if cached is None:
-                completion = await self._call_with_retries(role, backend, messages, decoding, json_schema)
+                completion = await self._call_with_retries(role, backend, messages, decoding, json_schema,
+                                                           grammar)
                 self.cache.put(key, completion)
             else:
                 completion = cached
@@ -149,14 +155,14 @@ class LLM:
         return completion
 
     async def _call_with_retries(self, role: Role, backend: Backend, messages: list[Message], decoding: Any,
-                                 json_schema: dict[str, Any] | None) -> Completion:
+                                 json_schema: dict[str, Any] | None, grammar: str | None = None) -> Completion:
         config = self.config(role)
         attempts = max(config.retries, 1)
         try:
             async with self._limit(role):
                 # The first attempt runs bare: building tenacity's machinery costs more than a fast call.
                 try:
-                    return await self._watched(role, backend, messages, decoding, json_schema)
+                    return await self._watched(role, backend, messages, decoding, json_schema, grammar)
                 except TransientLLMError as exc:
                     if not _worth_retrying(exc, 2, attempts):
                         raise
@@ -171,7 +177,7 @@ class LLM:
                 )
                 async for attempt in retrying:
                     with attempt:
-                        return await self._watched(role, backend, messages, decoding, json_schema)
+                        return await self._watched(role, backend, messages, decoding, json_schema, grammar)
         except TransientLLMError as exc:
             self.ledger.record_failure(role)
             raise type(exc)(f"{exc} (gave up after {_tried(exc, attempts)})") from exc
@@ -181,7 +187,7 @@ class LLM:
         raise AssertionError("unreachable: tenacity either returns or reraises")
 
     async def _watched(self, role: Role, backend: Backend, messages: list[Message], decoding: Any,
-                       json_schema: dict[str, Any] | None) -> Completion:
+                       json_schema: dict[str, Any] | None, grammar: str | None = None) -> Completion:
         """One backend call; if it stays silent for `notice_after_s`, say so once per endpoint."""
         config = self.config(role)
         endpoint = config.endpoint()
@@ -190,7 +196,10 @@ class LLM:
         if self.on_notice is not None and config.backend == "openai":
             handle = loop.call_later(self.notice_after_s, self._notice_waiting, endpoint, config)
         try:
-            completion = await backend.complete(config.model, messages, decoding, json_schema)
+            if grammar is None:  # backends written before grammars (test doubles) keep working
+                completion = await backend.complete(config.model, messages, decoding, json_schema)
+            else:
+                completion = await backend.complete(config.model, messages, decoding, json_schema, grammar=grammar)
         finally:
             if handle is not None:
                 handle.cancel()

@@ -33,6 +33,7 @@ class RoleSpec(BaseModel):
     max_tokens: int
     thinking: bool | None = None  # None: the endpoint's default (no enable_thinking sent)
     seed: int | None = None
+    constrained_answers: bool | None = None  # final answers held to the task's format (None: not recorded)
 
 
 class RunSpec(BaseModel):
@@ -120,7 +121,8 @@ def read_runlog(run_dir: Path) -> RunLog:
 
 
 # What decides a reply: a resumed run may not change any of these for a role it uses.
-DECIDING_FIELDS = ("backend", "model", "base_url", "temperature", "top_p", "max_tokens", "thinking", "seed")
+DECIDING_FIELDS = ("backend", "model", "base_url", "temperature", "top_p", "max_tokens", "thinking", "seed",
+                   "constrained_answers")
 
 
 def clue_version() -> str:
@@ -135,7 +137,8 @@ def clue_version() -> str:
 def role_specs(settings: Settings) -> dict[str, RoleSpec]:
     return {role: RoleSpec(backend=config.backend, model=config.model, base_url=config.base_url,
                            temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens,
-                           thinking=config.thinking, seed=config.seed)
+                           thinking=config.thinking, seed=config.seed,
+                           constrained_answers=config.answers_constrained())
             for role, config in settings.roles.items()}
 
 

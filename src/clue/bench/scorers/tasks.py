@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from clue.bench.data.datasets import NotRunnableError, get_dataset
 from clue.bench.data.records import ChoiceTarget, LongMemEvalTarget, Pair, PrefEvalTarget, ProblemTarget
 from clue.bench.scorers.aime import score_integer
+from clue.bench.scorers.answer_format import AnswerFormat, letter_format
 from clue.bench.scorers.equation import parse_question, score_equation
 from clue.bench.scorers.extract import extract_answer
 from clue.bench.scorers.game24 import puzzle_numbers, score_game24
@@ -43,6 +44,8 @@ class Task(Protocol):
 
 _QUESTION_NUMBER = re.compile(r"Question #\d+:\s*\n")
 LETTER_ENDING = "End your reply with <answer>X</answer>, where X is the letter of the option you choose."
+# Constrained answers (embedded backend): room for a short reasoning before the letter, then the letter.
+REASONING_CHARS = 600
 
 
 def _user(text: str) -> list[Message]:
@@ -86,6 +89,9 @@ class ChoiceQuestionTask(AnswerTask):
         record = ChoiceTarget.model_validate(target)
         return score_choice(answer, record.ground_truth, record.choices)
 
+    def answer_format(self, pair: Pair) -> AnswerFormat:
+        return letter_format(ChoiceTarget.model_validate(pair.target).choices, reasoning_chars=REASONING_CHARS)
+
 
 class PrefEvalTask(AnswerTask):
     """PrefEval: pick the reply that respects the user's (unstated) preference."""
@@ -100,6 +106,9 @@ class PrefEvalTask(AnswerTask):
     def score_answer(self, target: Mapping[str, Any], answer: str | None) -> Score:
         record = PrefEvalTarget.model_validate(target)
         return score_choice(answer, record.correct_idx, record.options)
+
+    def answer_format(self, pair: Pair) -> AnswerFormat:
+        return letter_format(PrefEvalTarget.model_validate(pair.target).options, reasoning_chars=REASONING_CHARS)
 
 
 class LetteredProblemTask(AnswerTask):

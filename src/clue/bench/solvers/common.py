@@ -17,9 +17,11 @@ def llm_event(role: Role, messages: list[Message], completion: Completion) -> LL
 
 
 async def call_llm(ctx: SolveContext, messages: list[Message], events: list[Event], *, role: Role = "solver",
-                   cuttable_index: int | None = None) -> Completion:
-    """One chat call whose event goes to `events` and to the context's live recorder."""
-    completion = await ctx.llm.chat(role, messages, repeat=ctx.repeat, cuttable_index=cuttable_index)
+                   cuttable_index: int | None = None, answer_grammar: str | None = None) -> Completion:
+    """One chat call whose event goes to `events` and to the context's live recorder. `answer_grammar`
+    holds the reply to the task's answer format where the role constrains answers (`clue.config`)."""
+    completion = await ctx.llm.chat(role, messages, repeat=ctx.repeat, cuttable_index=cuttable_index,
+                                    answer_grammar=answer_grammar)
     event = llm_event(role, messages, completion)
     events.append(event)
     ctx.record(event)
