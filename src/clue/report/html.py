@@ -60,7 +60,8 @@ def _asset(name: str) -> Markup:
 
 
 def render_report(runs: list[RunData], *, baseline: RunData | None = None, title: str | None = None,
-                  max_chars: int = DEFAULT_MAX_CHARS) -> str:
+                  max_chars: int = DEFAULT_MAX_CHARS, summary: list[str] | None = None) -> str:
+    """`summary`: sentences shown above everything else (`clue demo` says there what memory did)."""
     from clue import __version__
 
     transcripts = pack_transcripts(runs, max_chars=max_chars)
@@ -95,6 +96,7 @@ def render_report(runs: list[RunData], *, baseline: RunData | None = None, title
         "css": _asset("report.css"),
         "js": _asset("report.js"),
         "warnings": [w for run in runs for w in run.warnings],
+        "summary": summary or [],
     }
     return _environment().get_template("report.html.j2").render(**context)
 
@@ -107,7 +109,7 @@ class WrittenReport:
 
 
 def write_report(run_dirs: list[Path], out: Path, *, baseline_dir: Path | None = None, title: str | None = None,
-                 max_chars: int = DEFAULT_MAX_CHARS) -> WrittenReport:
+                 max_chars: int = DEFAULT_MAX_CHARS, summary: list[str] | None = None) -> WrittenReport:
     if not run_dirs:
         raise BadInputError("no run directory given")
     runs = load_runs(run_dirs)
@@ -120,7 +122,7 @@ def write_report(run_dirs: list[Path], out: Path, *, baseline_dir: Path | None =
             runs = [baseline, *runs]
         if not baseline.results:
             raise BadInputError(f"{baseline_dir}: the baseline run has no results yet")
-    html = render_report(runs, baseline=baseline, title=title, max_chars=max_chars)
+    html = render_report(runs, baseline=baseline, title=title, max_chars=max_chars, summary=summary)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(html, encoding="utf-8")

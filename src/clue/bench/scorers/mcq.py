@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from clue.bench.scorers.extract import strip_wrappers
 from clue.bench.scorers.score import Score, correct, wrong
@@ -78,7 +78,7 @@ def _option_named(text: str, options: Mapping[str, str]) -> str | None:
     if not wanted:
         return None
     texts = {letter: _normalise_text(option) for letter, option in options.items()}
-    tests = [lambda option: option == wanted]
+    tests: list[Callable[[str], bool]] = [lambda option: option == wanted]
     if len(wanted) >= _MIN_NAMED_CHARS:  # a short answer inside a longer text could be anything
         tests += [lambda option: _has_words(wanted, option), lambda option: _has_words(option, wanted)]
     for test in tests:

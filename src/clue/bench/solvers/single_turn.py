@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from clue.bench.data.records import Pair
 from clue.bench.envs.base import MemoryPlacement
 from clue.bench.run.events import Event
-from clue.bench.data.records import Pair
 from clue.bench.scorers.answer_format import AnswerFormat
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
 from clue.bench.solvers.common import call_llm
