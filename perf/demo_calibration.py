@@ -9,8 +9,8 @@ record's `oracle`); and the memory each static extraction prompt writes from the
 sampling seeds of repeat r. A pair is kept when the oracle solves it and no memory does not, each in at
 least 2 of the runs (2 of 3 by default). Every answer goes to `OUT/calibration.jsonl` as it is scored
 (one line per pair, condition and run), and replies are cached in `OUT/cache.sqlite`, so an interrupted
-calibration continues where it stopped. Ends with a markdown table: per pair, solved counts per condition
-and the verdict, then per category how many pairs are kept.
+calibration continues where it stopped. Ends with a markdown table: per pair, solved / ran per condition
+and the verdict, then per category how many pairs are kept (`--report-only` prints it for what is measured).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ async def calibrate(args: argparse.Namespace) -> dict[tuple[str, str, int], dict
     started = time.perf_counter()
     try:
         with lines.open("a", encoding="utf-8") as sink:
-            for condition in [*CONTROL_CONDITIONS, *args.prompts]:
+            for condition in [*args.controls, *args.prompts]:
                 for pair in pairs:
                     for run in range(args.runs):
                         key = (pair.target["pair_id"], condition, run)
@@ -96,27 +96,30 @@ async def calibrate(args: argparse.Namespace) -> dict[tuple[str, str, int], dict
     return results
 
 
-def kept(counts: dict[str, int], runs: int) -> bool:
-    need = (2 * runs + 2) // 3  # 2 of 3
-    return counts.get("oracle", 0) >= need and runs - counts.get("no-memory", 0) >= need
+def kept(solved: dict[str, int], ran: dict[str, int], runs: int) -> bool:
+    """Oracle solves and no memory fails, each in at least 2 of 3 runs (2/3 of `runs`, rounded up)."""
+    need = (2 * runs + 2) // 3
+    return solved.get("oracle", 0) >= need and ran.get("no-memory", 0) - solved.get("no-memory", 0) >= need
 
 
 def report(results: dict[tuple[str, str, int], dict[str, Any]], args: argparse.Namespace) -> str:
     conditions = [*CONTROL_CONDITIONS, *args.prompts]
     solved: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    ran: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     category: dict[str, str] = {}
     for (pair_id, condition, run), row in results.items():
         if condition in conditions and run < args.runs:
             solved[pair_id][condition] += int(row["solved"])
+            ran[pair_id][condition] += 1
             category[pair_id] = row["category"]
     lines = [f"| pair | {' | '.join(conditions)} | kept |", "|---" * (len(conditions) + 2) + "|"]
     kept_by_category: dict[str, list[str]] = defaultdict(list)
     for pair_id in sorted(solved):
         counts = solved[pair_id]
-        verdict = kept(counts, args.runs)
+        verdict = kept(counts, ran[pair_id], args.runs)
         if verdict:
             kept_by_category[category[pair_id]].append(pair_id)
-        cells = " | ".join(f"{counts.get(c, 0)}/{args.runs}" for c in conditions)
+        cells = " | ".join(f"{counts.get(c, 0)}/{ran[pair_id].get(c, 0)}" for c in conditions)
         lines.append(f"| {pair_id} | {cells} | {'yes' if verdict else 'no'} |")
     lines.append("")
     for name in sorted(set(category.values())):
@@ -132,12 +135,15 @@ def main() -> None:
     parser.add_argument("--prompts", type=lambda text: [p for p in text.split(",") if p],
                         default=["simple", "factual-experiential"],
                         help=f"static prompts whose memory is tried (any of {', '.join(BUILTIN_PROMPTS)}; '' for none)")
+    parser.add_argument("--controls", type=lambda text: [c for c in text.split(",") if c],
+                        default=list(CONTROL_CONDITIONS), help="controls to run (no-memory, oracle; '' for none)")
     parser.add_argument("--pairs", type=lambda text: set(text.split(",")), default=set())
+    parser.add_argument("--report-only", action="store_true", help="print the table of what is measured; run nothing")
     parser.add_argument("--out", type=Path, default=Path("runs/demo-calibration"))
     args = parser.parse_args()
     print(f"{args.model}: demo calibration, {args.runs} runs, prompts {args.prompts}, "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
-    results = asyncio.run(calibrate(args))
+    results = done_lines(args.out / "calibration.jsonl") if args.report_only else asyncio.run(calibrate(args))
     print(report(results, args))
 
 
