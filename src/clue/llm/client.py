@@ -45,6 +45,14 @@ class StructuredResult(Generic[ModelT]):
     notes: list[str] = field(default_factory=list)
 
 
+def _constrains_answers(config: RoleConfig, backend: Backend) -> bool:
+    """The role's setting; by default, whether the backend in use is an embedded one (a backend put in
+    place of the configured one, as tests do, decides by its own kind)."""
+    if config.constrained_answers is not None:
+        return config.constrained_answers
+    return backend.name in ("local", "local-server")
+
+
 def make_backend(config: RoleConfig) -> Backend:
     if config.backend == "openai":
         from clue.llm.backends.openai_backend import OpenAIBackend
@@ -113,8 +121,8 @@ class LLM:
         `answer_grammar` (GBNF) constrains the reply only where the role's `constrained_answers` is on (by
         default: the embedded backend); elsewhere the reply stays free text."""
         config = self.config(role)
-        grammar = answer_grammar if config.answers_constrained() else None
         backend = self.backend(role)
+        grammar = answer_grammar if _constrains_answers(config, backend) else None
         decoding = config.decoding(repeat=repeat, max_tokens=max_tokens)
         notes: list[str] = []
         context_size = config.context_size or backend.context_size(config.model)
