@@ -317,13 +317,14 @@ class TournamentOptimizer(ABC):
         for c in rs.sorted_candidates():
             if c.rejected is not None or c.hash is None:
                 continue
-            # Named by this round's entry order (the prompt record may carry the name of a later twin that was
-            # drafted first, or of an earlier round's prompt with the same text).
             twin = next((name for name, p in entrants_named if p.hash == c.hash), None)
-            if twin is not None:
+            if twin is not None:  # named by entry order, whichever twin was drafted first
                 c.rejected = f"same text as {twin}"
                 self.reporter.rejected(self.name, rs.index + 1, c.name, c.rejected)
                 continue
+            record = run.state.prompts[c.hash]
+            if record.round == rs.index:  # drafted this round: the prompt carries its first entrant's name
+                record.name = c.name
             entrants.append(run.state.prompt(c.hash))
             entrants_named.append((c.name, entrants[-1]))
         results = await run.evaluate_many(rs, entrants, run.batch_pairs(rs), "tournament")
