@@ -151,11 +151,12 @@ async def test_a_duplicate_candidate_names_the_earlier_candidate_it_repeats(tmp_
 
     world = SameTwice(edit=lambda index, user: default_edit(0, user))
     setup = make_setup(tmp_path, world)
+    setup.backend.latency_s = 0.001  # calls really wait, so the two drafts interleave
     reporter = RecordingReporter()
     settings = EvolveSettings(rounds=1, batch=6, candidates=2, top=2, resample=2)
     await ClueOptimizer(reporter).optimize(load_prompt("simple"), make_pairs(30), setup.harness, settings,
                                            tmp_path, False)
-    assert ("rejected", ("clue-r1-c2", "same text as clue-r1-c1")) in reporter.events, [e for e in reporter.events if e[0] == "rejected"]
+    assert ("rejected", ("clue-r1-c2", "same text as clue-r1-c1")) in reporter.events
     state = RunState.model_validate_json((tmp_path / "state.json").read_text())
     first = state.rounds[0].candidates["0"]
     assert state.prompts[first.hash or ""].name == "clue-r1-c1"
