@@ -32,7 +32,6 @@ from clue.bench.data.records import Pair
 from clue.bench.run.rollouts import Rollout
 from clue.evolve.baseline_records import LineageRecorder
 from clue.evolve.budget import BudgetExhausted, BudgetMeter
-from clue.evolve.gepa_bridge import GepaStop, MeterStopper, OptimizerRoleLM, _LoopBridge
 from clue.evolve.feedback import (
     FeedbackPolicy,
     QueryFn,
@@ -42,6 +41,7 @@ from clue.evolve.feedback import (
     succeeded,
     task_query,
 )
+from clue.evolve.gepa_bridge import GepaStop, MeterStopper, OptimizerRoleLM, _LoopBridge
 from clue.evolve.guardrails import LeakChecker, check_candidate
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
