@@ -118,3 +118,22 @@ class BudgetMeter:
         return {"rollouts_spent": self.rollouts_spent, "tokens_spent": self.tokens_spent,
                 "calls_spent": self.calls_spent, "max_rollouts": self.budget.max_rollouts,
                 "max_tokens": self.budget.max_tokens, "max_calls": self.budget.max_calls}
+
+
+def budget_error(exc: BaseException) -> BudgetExhausted | None:
+    """The budget stop inside an error (concurrent steps raise it inside exception groups), or None."""
+    if isinstance(exc, BudgetExhausted):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = budget_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def unwrap(exc: BaseException) -> BaseException:
+    """The single error inside (nested) one-member exception groups, so callers see e.g. an LLMError."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc

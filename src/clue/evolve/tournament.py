@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from clue.bench.data.records import Pair
 from clue.bench.run.rollouts import Rollout, rollout_id
 from clue.errors import BadInputError
-from clue.evolve.budget import BudgetExhausted
+from clue.evolve.budget import budget_error, unwrap
 from clue.evolve.feedback import FeedbackPolicy, task_query
 from clue.evolve.guardrails import LeakChecker, check_candidate
 from clue.evolve.harness import Harness, PromptScore, score_rollouts
@@ -66,24 +66,6 @@ def rank(scores: Sequence[PromptScore], tie_break: str = "incumbent") -> list[Pr
 
 def select_top(scores: Sequence[PromptScore], k: int, tie_break: str = "incumbent") -> list[str]:
     return [s.prompt_hash for s in rank(scores, tie_break)[:max(k, 1)]]
-
-
-def budget_error(exc: BaseException) -> BudgetExhausted | None:
-    if isinstance(exc, BudgetExhausted):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = budget_error(inner)
-            if found is not None:
-                return found
-    return None
-
-
-def unwrap(exc: BaseException) -> BaseException:
-    """The single error inside (nested) one-member exception groups, so callers see e.g. an LLMError."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
 
 
 ResultT = TypeVar("ResultT")
