@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from clue.bench.run.rollouts import read_rollouts
+from clue.bench.run.runlog import read_runlog
 from clue.evolve.budget import Budget
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.memevolve import MemEvolveOptimizer
@@ -117,3 +118,17 @@ async def test_rollouts_per_round_at_the_default_settings(tmp_path: Path, reuse:
     else:  # base 35, then base and 3 candidates x 35 in the tournament, 2 finalists x (10 + 35)
         assert per_round == [35 + 4 * 35 + 2 * 45]
     assert world.counts["extract"] == sum(per_round)
+
+
+@pytest.mark.parametrize("method", ["clue", "memevolve", "ace"])
+async def test_a_unit_cut_short_by_the_token_cap_is_recorded_as_incomplete(tmp_path: Path, method: str) -> None:
+    """With no finished unit to estimate from, a token cap can stop the first round (or ACE sample) part way:
+    it is still in the run log, marked incomplete, and what it spent is counted."""
+    model = LLM(settings(), backend=ScriptedBackend(World()), cache=None)
+    outcome = await run_evolution(method, load_prompt("simple"), make_pairs(30), [], model, SMALL,
+                                  Budget(max_tokens=300), tmp_path, tasks=fake_tasks, info=fake_info)
+    assert outcome.optimization.stopped_by.startswith("budget: token budget spent")
+    (point,) = read_runlog(tmp_path).evolution.progress  # type: ignore[union-attr]
+    assert point.round == 1 and not point.complete
+    assert point.rollouts_spent == outcome.budget["rollouts_spent"] > 0
+    assert point.tokens_spent >= 300
