@@ -202,3 +202,12 @@ async def test_guardrail_rejects_a_leaking_candidate_without_running_it(tmp_path
     rejected = next(e for e in lineage if e["prompt"] == leaking)
     assert rejected["status"] == "rejected" and rejected["reason"].startswith("guardrail: leaks training text")
     assert all(r.prompt_hash == SEED.hash for r in read_rollouts(tmp_path / "rollouts.jsonl"))
+
+
+def test_a_reflection_holds_a_prompt_only_in_a_fenced_block() -> None:
+    from clue.evolve.gepa_bridge import has_prompt
+
+    assert has_prompt("Here it is:\n```\nKeep codes.\n```") and has_prompt("```text\nKeep codes.\n```")
+    assert not has_prompt('{"answer": 42}') and not has_prompt("```\n\n```")
+    assert not has_prompt("Reply within ``` blocks.<answer>A</answer>")  # an echo of the instructions
+    assert has_prompt("```\nKeep codes and", truncated=True) and not has_prompt("```\nKeep codes and")

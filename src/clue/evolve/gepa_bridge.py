@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -26,7 +27,6 @@ from clue.llm.types import Message
 
 T = TypeVar("T")
 IDLE_ITERATIONS = 10
-FENCE = "```"
 
 
 class GepaStop(Exception):
@@ -96,18 +96,15 @@ class MeterStopper:
         return self.reason is not None
 
 
-def has_prompt(reply: str) -> bool:
-    """Whether a reflection reply holds a non-empty prompt inside ``` fences (a closing fence cut off by the
-    token limit is tolerated: the truncation guardrail judges that prompt)."""
-    start = reply.find(FENCE)
-    if start < 0:
-        return False
-    body = reply[start + len(FENCE):]
-    end = body.find(FENCE)
-    inner = body if end < 0 else body[:end]
-    first_line, _, rest = inner.partition("\n")
-    text = rest if first_line.strip().isidentifier() else inner  # a language tag such as ```text
-    return bool(text.strip())
+_BLOCK = re.compile(r"^```[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+_OPENED = re.compile(r"^```[^\n]*\n(.*)", re.MULTILINE | re.DOTALL)
+
+
+def has_prompt(reply: str, truncated: bool = False) -> bool:
+    """Whether a reflection reply holds a non-empty prompt in a ``` block (fences at line starts). A reply cut
+    by the token limit may lack the closing fence: the truncation guardrail judges that prompt."""
+    match = _BLOCK.search(reply) or (_OPENED.search(reply) if truncated else None)
+    return bool(match and match.group(1).strip())
 
 
 class OptimizerRoleLM:
@@ -149,7 +146,7 @@ class OptimizerRoleLM:
         tries = max(self.replies.attempts, 1)
         for attempt in range(1, tries + 1):
             completion = self.bridge.run(self.llm.chat("optimizer", conversation))
-            if has_prompt(completion.text):
+            if has_prompt(completion.text, completion.truncated):
                 self.replies.counts.note("reflection", attempts=attempt, usable=True)
                 self.replies.counts.candidate(usable=True)
                 if completion.truncated:
