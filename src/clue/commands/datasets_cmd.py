@@ -1,4 +1,4 @@
-"""`clue datasets`: the 18 BEHEMOTH datasets, and for each whether it can run with what is installed."""
+"""`clue datasets`: the 18 BEHEMOTH datasets from their entries, and for each whether it can run here."""
 
 from __future__ import annotations
 
@@ -9,26 +9,31 @@ from clue.commands.common import console, options
 
 
 def datasets_command(ctx: typer.Context) -> None:
-    """List every known dataset with its category and split kind, and say what a dataset that cannot run
-    lacks (a package, Java, game files, a cache directory).
+    """List every dataset with its category, split kind, solver and scorer, and say what a dataset that
+    cannot run lacks (its data files, a package, Java, game files, a cache directory, the sandbox).
 
     Example: CLUE_ENV_ROOT=~/agentic clue datasets
     """
-    from clue.bench.data.datasets import DATASETS, missing_resources
+    from clue.bench.data.datasets import DATASETS, missing_to_run
+    from clue.bench.data.root import default_data_root
 
-    root = options(ctx).resolved_env_root()
-    missing = {spec.name: missing_resources(spec, root) for spec in DATASETS}
+    opts = options(ctx)
+    env_root = opts.resolved_env_root()
+    data_root = opts.data_root or default_data_root()  # listed even when it is absent
+    missing = {entry.name: missing_to_run(entry, env_root, data_root) for entry in DATASETS}
     table = Table(title="BEHEMOTH datasets")
-    table.add_column("dataset", no_wrap=True, min_width=max(len(spec.name) for spec in DATASETS))
-    for column in ("category", "split", "runnable"):
-        table.add_column(column, no_wrap=True)
-    for spec in DATASETS:
-        table.add_row(spec.name, spec.category, "OOD" if spec.ood else "ID",
-                      "yes" if missing[spec.name] is None else "no")
+    table.add_column("dataset", no_wrap=True, min_width=max(len(entry.name) for entry in DATASETS))
+    for column in ("category", "split", "solver", "max tokens", "scorer", "runnable"):
+        table.add_column(column, no_wrap=column != "scorer")
+    for entry in DATASETS:
+        table.add_row(entry.name, entry.category, "OOD" if entry.ood else "ID", entry.solver.kind,
+                      str(entry.solver.max_tokens), entry.scorer.description,
+                      "yes" if missing[entry.name] is None else "no")
     console.print(table)
     lacking = [(name, reason) for name, reason in missing.items() if reason is not None]
     if lacking:
-        console.print(f"what is missing (env root {root}):", highlight=False, markup=False, soft_wrap=True)
+        console.print(f"what is missing (data root {data_root}, env root {env_root}):", highlight=False,
+                      markup=False, soft_wrap=True)
         for name, reason in lacking:
             line = reason if reason.startswith(name) else f"{name}: {reason}"
             console.print(f"- {line}", highlight=False, markup=False, soft_wrap=True)

@@ -12,7 +12,6 @@ from clue.bench.run.results import Results
 from clue.bench.run.runlog import RoleSpec, RunSpec
 from clue.bench.run.runner import Runner
 from clue.commands.common import console, fail, options, run_async, warn
-from clue.commands.eval_cmd import check_runnable, parse_datasets
 from clue.config import Settings
 from clue.evolve.budget import Budget
 from clue.evolve.progress import record_spec
@@ -25,7 +24,8 @@ def evolve_command(
     ctx: typer.Context,
     method: str = typer.Option("clue", help="clue | memevolve | gepa | ace."),
     seed_prompt: str = typer.Option("simple", help="Prompt to evolve from (built-in name or file)."),
-    datasets: str = typer.Option(..., help="Comma-separated datasets; training uses their split-file train ids."),
+    datasets: str = typer.Option(..., help="Comma-separated datasets, a category or all (OOD sets are left "
+                                 "out); training uses their split-file train ids."),
     rounds: int = typer.Option(None, min=1, help="Rounds (default 5)."),
     batch: int = typer.Option(None, min=1, help="Training pairs per round (default 35)."),
     candidates: int = typer.Option(None, min=1, help="Candidates synthesized per round (default 3)."),
@@ -53,6 +53,7 @@ def evolve_command(
     from clue.bench.run.rundir import ensure_run_dir, run_dir_lock
     from clue.bench.run.runlog import check_resume
     from clue.bench.solvers.registry import SolverOptions
+    from clue.commands.dataset_choice import choose_datasets, solver_overrides
     from clue.errors import BadInputError
     from clue.evolve.budget import Budget
     from clue.evolve.reporting import RichReporter
@@ -67,7 +68,6 @@ def evolve_command(
         from clue.bench.sandbox.isolation import allow_unsafe_code
 
         allow_unsafe_code()
-    names = parse_datasets(datasets)
     named = {"rounds": rounds, "batch": batch, "candidates": candidates, "top": top, "resample": resample,
              "max_clusters": max_clusters, "seed": seed}
     toml_path = opts.config or (Path("clue.toml") if Path("clue.toml").exists() else None)
@@ -82,8 +82,9 @@ def evolve_command(
                    "tournament")
 
     async def job() -> None:
-        check_runnable(names, opts.resolved_env_root())
         root = opts.resolved_data_root()
+        names = [entry.name for entry in choose_datasets(datasets, "train", env_root=opts.resolved_env_root(),
+                                                         data_root=root, warn=warn)]
         ensure_run_dir(out)
         train: list[Pair] = []
         test: list[Pair] = []
@@ -106,7 +107,9 @@ def evolve_command(
                     record_spec(out, spec)
                 outcome = await run_evolution(method, prompt, train, test, llm, settings, budget, out,
                                               resume=resume, reporter=RichReporter(console),
-                                              solver_options=SolverOptions(env_root=opts.resolved_env_root()))
+                                              solver_options=SolverOptions(
+                                                  env_root=opts.resolved_env_root(), datasets=names,
+                                                  overrides=solver_overrides(opts.config, (), ())))
         finally:
             await llm.aclose()
         console.print(f"stopped: {outcome.optimization.stopped_by}; budget used: {outcome.budget}",
