@@ -42,8 +42,8 @@ def eval_command(
     Example: clue eval --prompt simple --datasets membench-high,GameOf24 --split test --limit 5 --out runs/simple
     """
     from clue.bench.data.loader import count_sources, load_pairs
-    from clue.bench.run.evaluation import EvalPlan, load_results, run_plan
     from clue.bench.data.records import Pair
+    from clue.bench.run.evaluation import EvalPlan, load_results, run_plan
     from clue.bench.run.results import Results, check_failures
     from clue.bench.run.rundir import ensure_run_dir, run_dir_lock
     from clue.bench.run.runlog import read_runlog

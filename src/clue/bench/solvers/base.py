@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from clue.bench.data.entry import SolverKind
+from clue.bench.data.records import Pair
 from clue.bench.envs.base import MemoryPlacement, Outcome
 from clue.bench.run.events import Event
-from clue.bench.data.records import Pair
 from clue.llm.types import Message
 
 __all__ = ["Episode", "SolveContext", "Solver", "SolverKind"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from clue.bench.data.records import Pair
 from clue.bench.envs.base import (
     EnvSpec,
     MemoryPlacement,
@@ -22,7 +23,6 @@ from clue.bench.envs.base import (
 )
 from clue.bench.envs.pool import EnvPool, LiveEnv
 from clue.bench.run.events import EnvResetEvent, EnvStepEvent, Event, NoteEvent
-from clue.bench.data.records import Pair
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
 from clue.bench.solvers.common import ReplyLimits, call_llm, record
 from clue.llm.types import Message
@@ -34,7 +34,7 @@ class EpisodeSolver:
     spec: EnvSpec
     pool: EnvPool
     step_cap: int | None = None  # the dataset entry's cap; None: the environment's own (EnvSpec.step_cap)
-    reply: ReplyLimits = field(default_factory=ReplyLimits)  # the dataset's max tokens and stop strings (one line per reply)
+    reply: ReplyLimits = field(default_factory=ReplyLimits)  # the dataset's max tokens and stop strings
     examples: int = 1  # worked example episodes in the prompt (0: none, as in memory runs of GMemory sets)
     kind: SolverKind = "episode"
     memory_placement: MemoryPlacement = "system"

@@ -1,7 +1,7 @@
 """GPQA-Diamond (OOD, 198 questions): multiple choice in code rounds; at most 3 runs, as the reference."""
 
-from clue.bench.data.entry import DatasetEntry, RepeatsRule
 from clue.bench.data.entries.code_rounds import CODE_ROUNDS, code_rounds_scorer
+from clue.bench.data.entry import DatasetEntry, RepeatsRule
 from clue.bench.data.records import ProblemTarget
 
 ENTRIES = (

@@ -1,7 +1,7 @@
 """MMLU-Pro Physics and Engineering: multiple choice, options inside the problem text."""
 
-from clue.bench.data.entry import DatasetEntry
 from clue.bench.data.entries.code_rounds import CODE_ROUNDS, code_rounds_scorer
+from clue.bench.data.entry import DatasetEntry
 from clue.bench.data.records import ProblemTarget
 
 ENTRIES = tuple(
