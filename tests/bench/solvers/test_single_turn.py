@@ -10,7 +10,8 @@ from clue.bench.data.records import Pair, Turn
 from clue.bench.run.events import LLMCallEvent
 from clue.bench.scorers.tasks import task_for
 from clue.bench.solvers.base import SolveContext
-from clue.bench.solvers.registry import SolverRegistry, solver_choice
+from clue.bench.solvers.registry import SolverRegistry
+from clue.bench.solvers.registry import solver_settings as solver_choice
 from clue.bench.solvers.single_turn import SingleTurnSolver
 from clue.config import load_settings
 from clue.llm.backends.scripted import ScriptedBackend
@@ -84,7 +85,7 @@ def test_the_registry_follows_the_reference_per_dataset() -> None:
                         "MMLU_Pro_Engineering") if solver_choice(d).kind == "code_rounds"} == {
         "GameOf24", "AIME", "MathEquationBalancer", "GPQA_Diamond", "MMLU_Pro_Physics", "MMLU_Pro_Engineering"}
     assert all(solver_choice(d).memory_placement == "user" for d in ("GameOf24", "AIME", "GPQA_Diamond"))
-    assert solver_choice("personamem-v2") == solver_choice("prefeval")
+    assert solver_choice("personamem-v2").memory_placement == solver_choice("prefeval").memory_placement == "system"
     assert solver_choice("bigcodebench").kind == "code_tests"
     assert [solver_choice(d).memory_placement for d in ("alfworld", "fever", "pddl", "babyai", "scienceworld")] \
         == ["system", "system", "system", "user", "user"]
