@@ -66,7 +66,7 @@ def test_all_and_categories_select_in_registry_order() -> None:
     named, grouped = select_datasets("GameOf24, membench-high")
     assert not grouped and [e.name for e in named] == ["GameOf24", "membench-high"]
     assert find_dataset("toy") is not None and "toy" not in [e.name for e in everything]  # a test world
-    with pytest.raises(BadInputError, match="unknown dataset 'nope'.*or all, personalization"):
+    with pytest.raises(BadInputError, match=r"unknown dataset 'nope'.*or all, personalization"):
         select_datasets("nope")
 
 
@@ -134,7 +134,7 @@ def test_bad_max_tokens_override_is_one_line(items: list[str], message: str) -> 
 def test_bad_settings_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="dataset AIME has no step_cap"):
         from_cli(settings=["AIME.step_cap=3"])
-    with pytest.raises(BadInputError, match="expected DATASET.FIELD=VALUE"):
+    with pytest.raises(BadInputError, match=r"expected DATASET\.FIELD=VALUE"):
         from_cli(settings=["AIME.temperature=3"])
     toml = tmp_path / "clue.toml"
     toml.write_text("[datasets.GameOf24]\nmax_token = 5\n")

@@ -138,7 +138,7 @@ def test_limit() -> None:
 
 
 def test_wrong_split_for_the_kind_of_dataset_is_refused_with_the_split_to_use() -> None:
-    with pytest.raises(SplitMismatchError, match="GPQA_Diamond is out-of-distribution.*benchmark"):
+    with pytest.raises(SplitMismatchError, match=r"GPQA_Diamond is out-of-distribution.*benchmark"):
         load_pairs(DATA_ROOT, "GPQA_Diamond", "test", warn=Warnings())
     with pytest.raises(SplitMismatchError, match="GameOf24 is in-distribution"):
         load_pairs(DATA_ROOT, "GameOf24", "ood", warn=Warnings())

@@ -86,7 +86,7 @@ def test_personamem_targets_load_in_both_layouts_and_are_asked_for_the_best_repl
         assert record.correct_letter == "B" and record.options["D"] == "Stay in and work."
     text = query_text("personamem-v2", PERSONAMEM, "(A), (B), (C), (D)")
     assert text.startswith("Can you suggest a weekend plan?") and "B. A quiet hike" in text
-    with pytest.raises(ValueError, match="correct_answer 'Go to the moon.' is not one of the choices"):
+    with pytest.raises(ValueError, match=r"correct_answer 'Go to the moon\.' is not one of the choices"):
         PersonaMemTarget.model_validate({**PERSONAMEM, "correct_answer": "Go to the moon."})
 
 
