@@ -70,3 +70,23 @@ def test_repeats_are_counted_per_test_source_not_per_limited_pair(tmp_path: Path
     assert runs == {("GameOf24", 0), ("GameOf24", 1), ("GameOf24", 2), ("MathEquationBalancer", 0)}
     assert json.loads((out / "log.json").read_text())["spec"]["repeats"] == {"GameOf24": 3,
                                                                             "MathEquationBalancer": 1}
+
+
+@pytest.mark.model
+def test_a_category_on_the_benchmark_split_with_the_real_small_model(tmp_path: Path, data_root: Path) -> None:
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "--backend", "local", "--model", "smollm2-135m", "--no-cache", "--data-root", str(data_root),
+        "--role", "solver.max_tokens=48", "eval", "--prompt", "no-memory",  # no extraction: a quick run
+        "--datasets", "personalization", "--split", "benchmark", "--limit", "1", "--repeats", "1",
+        "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    done = rollouts(out)
+    assert {(r["dataset"], r["ood"]) for r in done} == {("membench-high", False), ("longmemeval", True)}
+    assert all(r["error"] is None and r["solver_output"] for r in done), [r["error"] for r in done]
+    judged = next(r for r in done if r["dataset"] == "longmemeval")
+    judge_calls = [e for e in judged["events"] if e["kind"] == "llm" and e["role"] == "judge"]  # type: ignore[index]
+    assert len(judge_calls) == 1 and judge_calls[0]["completion_tokens"] <= 10
+    results = json.loads((out / "log.json").read_text())["results"]
+    assert {(d["dataset"], d["ood"]) for d in results["datasets"]} == {("membench-high", False),
+                                                                       ("longmemeval", True)}
