@@ -97,9 +97,6 @@ class MemBenchTask(AnswerTask):
         return score_choice(answer, record.ground_truth, record.choices)
 
 
-ChoiceQuestionTask = MemBenchTask  # the name older code knows it by
-
-
 class PersonaMemTask(AnswerTask):
     """PersonaMem-v2: which of the candidate replies fits this user's request best."""
 
