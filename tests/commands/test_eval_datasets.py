@@ -90,3 +90,15 @@ def test_a_category_on_the_benchmark_split_with_the_real_small_model(tmp_path: P
     results = json.loads((out / "log.json").read_text())["results"]
     assert {(d["dataset"], d["ood"]) for d in results["datasets"]} == {("membench-high", False),
                                                                        ("longmemeval", True)}
+
+
+def test_resume_with_other_dataset_settings_is_refused_in_one_line(tmp_path: Path, data_root: Path) -> None:
+    out = tmp_path / "run"
+    args = ("--limit", "1", "--repeats", "1")
+    assert invoke(data_root, out, "membench-high", "test", *args)[0] == 0
+    before = (out / "rollouts.jsonl").read_text()
+    code, output = invoke(data_root, out, "membench-high", "test", *args, "--solver-max-tokens",
+                          "membench-high=99", "--resume")
+    assert code == 2 and "membench-high solver max_tokens (512 there, 99 now)" in output, output
+    assert (out / "rollouts.jsonl").read_text() == before
+    assert invoke(data_root, out, "membench-high", "test", *args, "--resume")[0] == 0
