@@ -48,7 +48,8 @@ def datasets_command(
 def _settings_table() -> Table:
     from clue.bench.data.datasets import DATASETS
 
-    table = Table(title="solver settings per dataset (override: --solver-setting, [datasets.NAME])")
+    table = Table(title="solver settings per dataset (override: --solver-setting, clue.toml datasets.NAME)",
+                  caption="runs: per test source; once where a dataset has 200 or more test sources")
     for column in ("dataset", "solver", "memory in", "max tokens", "stop", "examples", "steps", "runs",
                    "scorer"):
         table.add_column(column, no_wrap=column != "scorer")

@@ -34,8 +34,8 @@ def eval_command(
     solver_max_tokens: list[str] = typer.Option([], "--solver-max-tokens", help="DATASET=N: the solver's "
                                                 "reply limit for one dataset (repeatable; see docs/solvers.md)."),
     solver_setting: list[str] = typer.Option([], "--solver-setting", help="DATASET.FIELD=VALUE with FIELD "
-                                             "max_tokens, stop, examples or step_cap (repeatable; clue.toml: "
-                                             "[datasets.NAME])."),
+                                             "max_tokens, stop, examples or step_cap (repeatable; in clue.toml: "
+                                             "a datasets.NAME table)."),
 ) -> None:
     """Evaluate a prompt: extract memory from each source, solve its target with it, score.
 
