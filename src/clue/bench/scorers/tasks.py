@@ -218,7 +218,7 @@ class JudgedQuestionTask:
     """LongMemEval: an open question answered step by step; an LLM judge grades the WHOLE answer by the
     question's type, as the benchmark grades (one user message, a one-word verdict)."""
 
-    judge_max_tokens: int | None = 10
+    judge_max_tokens: int | None = None  # the entry sets it (10 for LongMemEval); None: the judge role's
 
     def query_messages(self, pair: Pair) -> list[Message]:
         target = LongMemEvalTarget.model_validate(pair.target)
