@@ -100,16 +100,17 @@ def evolve_command(
         llm.on_notice = warn
         try:
             with run_dir_lock(out):
-                spec = run_spec(role_settings, method, prompt, settings, budget, names, str(root))
+                solver_options = SolverOptions(env_root=opts.resolved_env_root(), datasets=names,
+                                               overrides=solver_overrides(opts.config, (), ()))
+                spec = run_spec(role_settings, method, prompt, settings, budget, names, str(root),
+                                solvers=solver_options.as_dict())
                 if resume:  # another model, endpoint or decoding than the run's is refused in one line
                     check_resume(out, spec, ROLES)
                 if resume or not (out / "state.json").exists():  # a refused run leaves the old log alone
                     record_spec(out, spec)
                 outcome = await run_evolution(method, prompt, train, test, llm, settings, budget, out,
                                               resume=resume, reporter=RichReporter(console),
-                                              solver_options=SolverOptions(
-                                                  env_root=opts.resolved_env_root(), datasets=names,
-                                                  overrides=solver_overrides(opts.config, (), ())))
+                                              solver_options=solver_options)
         finally:
             await llm.aclose()
         console.print(f"stopped: {outcome.optimization.stopped_by}; budget used: {outcome.budget}",
@@ -128,8 +129,10 @@ def evolve_command(
 
 
 def run_spec(role_settings: Settings, method: str, prompt: ExtractionPrompt, settings: EvolveSettings,
-             budget: Budget, datasets: list[str], data_root: str) -> RunSpec:
-    """What was asked, every knob included: the roles, the seed prompt, the method's settings, the budget."""
+             budget: Budget, datasets: list[str], data_root: str,
+             solvers: dict[str, object] | None = None) -> RunSpec:
+    """What was asked, every knob included: the roles, the seed prompt, the method's settings, the budget,
+    the solvers' options with each dataset's solver settings."""
     from clue import __version__
 
     roles: dict[str, RoleSpec] = {name: RoleSpec(backend=cfg.backend, model=cfg.model, base_url=cfg.base_url,
@@ -137,7 +140,8 @@ def run_spec(role_settings: Settings, method: str, prompt: ExtractionPrompt, set
              for name, cfg in role_settings.roles.items()}
     return RunSpec(clue_version=__version__, command="evolve", roles=roles, data_root=data_root, split="train",
                    datasets=datasets, prompt_name=prompt.name, prompt_hash=prompt.hash, prompt_text=prompt.text,
-                   method=method, settings={**asdict(settings), "budget": asdict(budget)})
+                   method=method, settings={**asdict(settings), "budget": asdict(budget),
+                                            **({"solvers": solvers} if solvers is not None else {})})
 
 
 def _demo_settings() -> EvolveSettings:
