@@ -299,3 +299,28 @@ def test_a_malformed_line_changes_nothing_but_its_own_pair(tmp_path: Path) -> No
     full_clean = load_pairs(DATA_ROOT, "GameOf24", "test", warn=Warnings())
     full_damaged = load_pairs(tmp_path, "GameOf24", "test", warn=Warnings())
     assert [p.key for p in full_damaged] == [p.key for p in full_clean if p.source_id != broken_id]
+
+
+async def test_personamem_v2_pairs_load_and_score_from_files_in_the_release_layout(tmp_path: Path) -> None:
+    import json
+
+    from clue.bench.scorers.tasks import task_for
+
+    folder = tmp_path / "data_collection/train/personamem-v2-val/openai/Qwen3-32B"
+    folder.mkdir(parents=True)
+    chunk = [{"role": "user", "content": "I get anxious in crowds."}, {"role": "assistant", "content": "Noted."}]
+    (folder / "source_input.jsonl").write_text(json.dumps({"id": 0, "messages": chunk, "target_ids": [0, 1]}) + "\n")
+    choices = ["Go to a packed concert.", "A quiet picnic in a small park."]
+    lines = [{"id": t, "source": "personamem-v2", "task_main": "Plan my Saturday?", "user_query": "Plan my Saturday?",
+              "correct_answer": "A quiet picnic in a small park.", "choices": str(choices) if t else choices}
+             for t in (0, 1)]  # the second line stores its list as a python literal, as some release files do
+    (folder / "target.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (tmp_path / "data_collection/train/global_split_per20.json").write_text(
+        json.dumps({"datasets": [{"name": "personamem-v2-val", "train_source_ids": []}]}))
+    warn = Warnings()
+    pairs = load_pairs(tmp_path, "personamem-v2", "benchmark", warn=warn)
+    assert [p.target_id for p in pairs] == [0, 1] and not warn  # every target of the chunk at test
+    task = task_for("personamem-v2")
+    assert "B. A quiet picnic" in task.query_messages(pairs[0])[0]["content"]
+    assert (await task.score(pairs[1], "Given your comfort, (B).", None)).reward == 1.0
+    assert (await task.score(pairs[1], "(A)", None)).reward == 0.0
