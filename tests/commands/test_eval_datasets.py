@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -20,7 +21,7 @@ def invoke(data_root: Path, out: Path, datasets: str, split: str, *extra: str) -
     return result.exit_code, result.output
 
 
-def rollouts(out: Path) -> list[dict[str, object]]:
+def rollouts(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (out / "rollouts.jsonl").read_text().splitlines() if line.strip()]
 
 
@@ -85,7 +86,7 @@ def test_a_category_on_the_benchmark_split_with_the_real_small_model(tmp_path: P
     assert {(r["dataset"], r["ood"]) for r in done} == {("membench-high", False), ("longmemeval", True)}
     assert all(r["error"] is None and r["solver_output"] for r in done), [r["error"] for r in done]
     judged = next(r for r in done if r["dataset"] == "longmemeval")
-    judge_calls = [e for e in judged["events"] if e["kind"] == "llm" and e["role"] == "judge"]  # type: ignore[index]
+    judge_calls = [e for e in judged["events"] if e["kind"] == "llm" and e["role"] == "judge"]
     assert len(judge_calls) == 1 and judge_calls[0]["completion_tokens"] <= 10
     results = json.loads((out / "log.json").read_text())["results"]
     assert {(d["dataset"], d["ood"]) for d in results["datasets"]} == {("membench-high", False),

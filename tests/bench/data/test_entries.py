@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from clue.bench.data import datasets as registry
+from clue.bench.data import entries as entries_package
 from clue.bench.data.datasets import DATASETS, find_dataset, get_dataset, select_datasets
 from clue.bench.data.overrides import from_cli, from_toml, merged
 from clue.bench.solvers.registry import SolverOptions
@@ -81,11 +82,11 @@ def test_a_new_dataset_is_one_module(tmp_path: Path, monkeypatch: pytest.MonkeyP
                                 SolverSettings("code_rounds", "user", max_tokens=999),
                                 ScorerChoice("clue.bench.scorers.tasks:IntegerProblemTask", "integer")),)
     """))
-    monkeypatch.setattr(registry._entries_package, "__path__", [*registry._entries_package.__path__, str(package)])
+    monkeypatch.setattr(entries_package, "__path__", [*entries_package.__path__, str(package)])
     try:
         collected = registry._collect()
     finally:
-        sys.modules.pop(f"{registry._entries_package.__name__}.mydata", None)
+        sys.modules.pop(f"{entries_package.__name__}.mydata", None)
     names = [e.name for e in collected]
     assert len(names) == len(set(names)) == 20  # 18 BEHEMOTH datasets, the toy world and the new one
     mine = next(e for e in collected if e.name == "MyData")

@@ -149,7 +149,7 @@ def test_wrong_split_for_the_kind_of_dataset_is_refused_with_the_split_to_use() 
 def test_benchmark_is_test_for_in_distribution_sets_and_ood_for_the_others() -> None:
     for name, same in (("GameOf24", "test"), ("AIME", "test"), ("GPQA_Diamond", "ood"), ("longmemeval", "ood")):
         assert load_pairs(DATA_ROOT, name, "benchmark", limit=40, warn=Warnings()) == \
-            load_pairs(DATA_ROOT, name, same, limit=40, warn=Warnings())
+            load_pairs(DATA_ROOT, name, same, limit=40, warn=Warnings())  # type: ignore[arg-type]
     # `all` keeps the training sources; `benchmark` never does
     train = {p.source_id for p in load_pairs(DATA_ROOT, "GameOf24", "train", warn=Warnings())}
     assert train and not train & {p.source_id for p in load_pairs(DATA_ROOT, "GameOf24", "benchmark",
