@@ -103,3 +103,17 @@ def test_resume_with_other_dataset_settings_is_refused_in_one_line(tmp_path: Pat
     assert code == 2 and "membench-high solver max_tokens (512 there, 99 now)" in output, output
     assert (out / "rollouts.jsonl").read_text() == before
     assert invoke(data_root, out, "membench-high", "test", *args, "--resume")[0] == 0
+
+
+def test_a_bad_dataset_setting_in_clue_toml_is_one_line_and_touches_nothing(tmp_path: Path, data_root: Path) -> None:
+    toml = tmp_path / "clue.toml"
+    toml.write_text("[datasets.GameOf24]\nexamples = 1\n")
+    for command in (["eval", "--prompt", "simple", "--split", "test"], ["evolve"]):
+        out = tmp_path / command[0]
+        result = CliRunner().invoke(app, ["--backend", "scripted", "--no-cache", "--config", str(toml),
+                                          "--data-root", str(data_root), *command, "--datasets", "GameOf24",
+                                          "--out", str(out)])
+        errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+        assert result.exit_code == 2 and len(errors) == 1, result.output
+        assert "clue.toml, table datasets.GameOf24: dataset GameOf24 has no examples" in errors[0]
+        assert not out.exists()

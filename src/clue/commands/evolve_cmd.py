@@ -85,6 +85,8 @@ def evolve_command(
         root = opts.resolved_data_root()
         names = [entry.name for entry in choose_datasets(datasets, "train", env_root=opts.resolved_env_root(),
                                                          data_root=root, warn=warn)]
+        solver_options = SolverOptions(env_root=opts.resolved_env_root(), datasets=names,
+                                       overrides=solver_overrides(opts.config, (), ()))
         ensure_run_dir(out)
         train: list[Pair] = []
         test: list[Pair] = []
@@ -100,8 +102,6 @@ def evolve_command(
         llm.on_notice = warn
         try:
             with run_dir_lock(out):
-                solver_options = SolverOptions(env_root=opts.resolved_env_root(), datasets=names,
-                                               overrides=solver_overrides(opts.config, (), ()))
                 spec = run_spec(role_settings, method, prompt, settings, budget, names, str(root),
                                 solvers=solver_options.as_dict())
                 if resume:  # another model, endpoint or decoding than the run's is refused in one line

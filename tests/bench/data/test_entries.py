@@ -139,5 +139,5 @@ def test_bad_settings_are_one_line(tmp_path: Path) -> None:
         from_cli(settings=["AIME.temperature=3"])
     toml = tmp_path / "clue.toml"
     toml.write_text("[datasets.GameOf24]\nmax_token = 5\n")
-    with pytest.raises(BadInputError, match=r"\[datasets.GameOf24\]: dataset GameOf24: max_token: Extra inputs"):
+    with pytest.raises(BadInputError, match=r"table datasets\.GameOf24: dataset GameOf24: max_token: Extra inputs"):
         from_toml(toml)

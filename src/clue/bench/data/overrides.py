@@ -70,12 +70,12 @@ def from_toml(path: Path | None) -> Overrides:
         raise BadInputError(f"{path}: cannot read config: {exc}") from None
     tables = data.get("datasets", {})
     if not isinstance(tables, dict):
-        raise BadInputError(f"{path}: [datasets] must hold one table per dataset, e.g. [datasets.AIME]")
+        raise BadInputError(f"{path}: the datasets table must hold one table per dataset, e.g. datasets.AIME")
     found: Overrides = {}
     for name, changes in tables.items():
         if not isinstance(changes, dict):
             raise BadInputError(f"{path}: datasets.{name} must be a table of solver settings")
-        key, checked = _checked(name, changes, f"{path} [datasets.{name}]")
+        key, checked = _checked(name, changes, f"{path}, table datasets.{name}")
         found.setdefault(key, {}).update(checked)
     return found
 
