@@ -110,3 +110,11 @@ async def test_the_real_model_answers_every_demo_kind_in_its_format() -> None:
             assert extract_answer(reply) is not None
     finally:
         await llm.aclose()
+
+
+def test_the_format_wraps_the_answer_as_the_prompt_asks() -> None:
+    assert letter_format("AB", tags=("", "")).grammar().startswith('root ::= " "? answer " "?\n')
+    choice = letter_format("AB", tags=("<choice>", "</choice>"), reasoning_chars=100).grammar()
+    assert choice.startswith('root ::= prose "<choice>" " "? answer " "? "</choice>"')
+    # Free text needs an opening tag that starts with "<": otherwise where the answer starts is unknown.
+    assert "prose" not in letter_format("AB", tags=("", ""), reasoning_chars=100).grammar()

@@ -26,24 +26,33 @@ MAX_REASONING_CHARS = 1000
 
 @dataclass(frozen=True)
 class AnswerFormat:
+    """`tags` wrap the answer as the task's prompt asks (`("", "")`: the bare answer, as MemBench asks)."""
+
     kind: AnswerKind
     letters: tuple[str, ...] = ()  # kind "letter": the option letters that exist
-    reasoning_chars: int = 0  # free text allowed before the tagged answer
+    reasoning_chars: int = 0  # free text allowed before the opening tag (needs a tag that opens with `<`)
+    tags: tuple[str, str] = ("<answer>", "</answer>")
 
     def grammar(self) -> str:
-        """The GBNF grammar of a reply: [free text,] then `<answer>ANSWER</answer>`."""
+        """The GBNF grammar of a reply: [free text,] then OPEN ANSWER CLOSE."""
         if self.kind == "letter":
             if not self.letters:
                 raise ValueError("a letter answer format needs the option letters")
             answer = " | ".join(f'"{letter}"' for letter in self.letters)
         else:
             answer = _ANSWER_RULES[self.kind]
-        reasoning = min(self.reasoning_chars, MAX_REASONING_CHARS)
-        head = "prose " if reasoning else ""
-        rules = f'root ::= {head}"<answer>" " "? answer " "? "</answer>"\nanswer ::= {answer}\n'
+        opening, closing = self.tags
+        reasoning = min(self.reasoning_chars, MAX_REASONING_CHARS) if opening.startswith("<") else 0
+        parts = ["prose" if reasoning else "", _literal(opening), '" "? answer " "?', _literal(closing)]
+        rules = f"root ::= {' '.join(p for p in parts if p)}\nanswer ::= {answer}\n"
         return rules + (f"prose ::= [^<]{{0,{reasoning}}}\n" if reasoning else "")
 
 
-def letter_format(letters: Iterable[str], *, reasoning_chars: int = 0) -> AnswerFormat:
+def _literal(text: str) -> str:
+    return f'"{text}"' if text else ""
+
+
+def letter_format(letters: Iterable[str], *, reasoning_chars: int = 0,
+                  tags: tuple[str, str] = ("<answer>", "</answer>")) -> AnswerFormat:
     return AnswerFormat("letter", tuple(sorted({letter.strip().upper() for letter in letters})),
-                        reasoning_chars=reasoning_chars)
+                        reasoning_chars=reasoning_chars, tags=tags)

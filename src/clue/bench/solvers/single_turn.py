@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from clue.bench.data.records import Pair
@@ -16,7 +16,7 @@ from clue.bench.envs.base import MemoryPlacement
 from clue.bench.run.events import Event
 from clue.bench.scorers.answer_format import AnswerFormat
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
-from clue.bench.solvers.common import call_llm
+from clue.bench.solvers.common import ReplyLimits, call_llm
 from clue.errors import BadInputError
 from clue.llm.types import Message
 from clue.memory.inject import SOLVER_BASE, memory_user_turn, solver_system_prompt
@@ -27,6 +27,7 @@ class SingleTurnSolver:
     memory_placement: MemoryPlacement = "system"
     kind: SolverKind = "single_turn"
     system_base: str = SOLVER_BASE  # the system prompt of the system placement, before the memory block
+    reply: ReplyLimits = field(default_factory=ReplyLimits)  # the dataset's max tokens and stop strings
 
     def messages(self, pair: Pair, memory: str, ctx: SolveContext) -> list[Message]:
         query: list[Message] = list(_task(pair, ctx).query_messages(pair))
@@ -41,7 +42,8 @@ class SingleTurnSolver:
     async def solve(self, pair: Pair, memory: str, ctx: SolveContext) -> Episode:
         messages = self.messages(pair, memory, ctx)
         events: list[Event] = []
-        completion = await call_llm(ctx, messages, events, answer_grammar=answer_grammar(_task(pair, ctx), pair))
+        completion = await call_llm(ctx, messages, events, limits=self.reply,
+                                    answer_grammar=answer_grammar(_task(pair, ctx), pair))
         reply: Message = {"role": "assistant", "content": completion.text}
         return Episode(messages=[*messages, reply], events=events, final_text=completion.text)
 
