@@ -50,6 +50,13 @@ def missing(env_root: Path) -> str | None:
     return None
 
 
+def import_levels() -> None:
+    """Import gymnasium and minigrid (which registers the BabyAI levels); the pool calls it once."""
+    with _MAKE_LOCK:
+        import gymnasium  # noqa: F401  (installs its own warning filter on first import: import before ours)
+        import minigrid  # noqa: F401
+
+
 def _make_level(game_name: str) -> Any:
     # gymnasium warns that the v0 levels are out of date; the reference plays v0 all the same.
     with _MAKE_LOCK:
@@ -263,5 +270,6 @@ SPEC = EnvSpec(
     parse_action=parse_action,
     parse_transcript=parse_transcript,
     pool_size=2,
+    preload=import_levels,
     closing_messages=closing_messages,
 )

@@ -95,6 +95,9 @@ class EnvSpec:
     - `valid_actions_command`: an action the episode solver answers itself from `valid_actions()` (listing
       them, as a step) instead of passing it to `step`; None where the environment answers it itself.
     - `reusable`: whether one live environment may run several episodes in turn (reset between them).
+    - `preload()`: imports the environment's third-party packages. The pool calls it once per process, under
+      one lock, before its first environment starts: pool threads importing the same package at the same
+      moment see it half-initialized.
     """
 
     dataset: str
@@ -110,6 +113,7 @@ class EnvSpec:
     closing_messages: Callable[[Outcome, str], list[str]] | None = None
     valid_actions_command: str | None = None
     reusable: bool = True
+    preload: Callable[[], None] | None = None
 
 
 SUCCESS_LINE = "You successfully finished this task!"

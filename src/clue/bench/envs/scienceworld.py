@@ -34,7 +34,7 @@ from clue.bench.envs.base import (
     TranscriptStep,
 )
 from clue.bench.envs.scienceworld_prompt import first_user_message, system_prompt
-from clue.bench.envs.scienceworld_supply import Simulator, SimulatorSupply, shared_supply
+from clue.bench.envs.scienceworld_supply import Simulator, SimulatorSupply, import_simulator, shared_supply
 
 SCIENCEWORLD_VERSION = "1.2.2"
 STEP_CAP = 30
@@ -197,4 +197,5 @@ SPEC = EnvSpec(
     parse_action=parse_action,
     parse_transcript=parse_transcript,
     pool_size=2,
+    preload=import_simulator,
 )
