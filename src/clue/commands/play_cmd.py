@@ -40,6 +40,8 @@ def play_command(
         lines = _read_actions(actions) if actions is not None else _stdin_actions(sys.stdin)
         env = spec.make(root)
         try:
+            if spec.goal is not None:
+                typer.echo(f"Your goal: {spec.goal(target)}")
             _play(env, spec.step_cap, target, lines, interactive=actions is None)
             outcome = env.outcome()
         finally:
@@ -62,8 +64,8 @@ def _unavailable(reason: str) -> ClueError:
 def _load(dataset: str, target_id: int, data_root: Path) -> tuple[EnvSpec, dict[str, Any]]:
     """The dataset's EnvSpec and the target line with `target_id`."""
     from clue.bench.data.datasets import get_dataset
-    from clue.bench.envs.registry import ENV_MODULES, env_spec
     from clue.bench.data.loader import load_targets
+    from clue.bench.envs.registry import ENV_MODULES, env_spec
 
     dataset_spec = get_dataset(dataset)
     if dataset_spec.env is None or dataset_spec.env not in ENV_MODULES:

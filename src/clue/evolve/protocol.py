@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -86,11 +86,6 @@ class EvolveSettings:
     @property
     def advance(self) -> int:
         return self.cursor_advance if self.cursor_advance is not None else 2 * self.batch
-
-
-def settings_help() -> list[tuple[str, str, str]]:
-    """(name, default, help) for every knob, for the CLI's help and docs."""
-    return [(f.name, repr(f.default), f.metadata.get("help", "")) for f in fields(EvolveSettings)]
 
 
 @dataclass

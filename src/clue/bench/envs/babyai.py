@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from clue.bench.envs.babyai_prompt import first_user_message, system_prompt
+from clue.bench.envs.babyai_prompt import first_user_message_with_goal, system_prompt
 from clue.bench.envs.babyai_text import ActionSpace, action_space, describe, read_view
 from clue.bench.envs.base import EnvironmentUnavailable, EnvSpec, Outcome, StepResult, Transcript, TranscriptStep
 
@@ -95,6 +95,14 @@ def runtime_goal(game_name: str, seed: int) -> str:
         return mission_as_goal(str(level.unwrapped.mission))
     finally:
         level.close()
+
+
+def target_goal(target: Mapping[str, Any]) -> str:
+    return runtime_goal(str(target["game_name"]), int(target.get("seed", 1234)))
+
+
+def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str) -> str:
+    return first_user_message_with_goal(target_goal(target), observation, memory_block)
 
 
 def _pattern_seen(observation: str, pattern: str) -> bool:
@@ -271,5 +279,6 @@ SPEC = EnvSpec(
     parse_transcript=parse_transcript,
     pool_size=2,
     preload=import_levels,
+    goal=target_goal,
     closing_messages=closing_messages,
 )

@@ -33,7 +33,7 @@ from clue.bench.envs.base import (
     Transcript,
     TranscriptStep,
 )
-from clue.bench.envs.scienceworld_prompt import first_user_message, system_prompt
+from clue.bench.envs.scienceworld_prompt import first_user_message, system_prompt, target_goal
 from clue.bench.envs.scienceworld_supply import Simulator, SimulatorSupply, import_simulator, shared_supply
 
 SCIENCEWORLD_VERSION = "1.2.2"
@@ -198,4 +198,5 @@ SPEC = EnvSpec(
     parse_transcript=parse_transcript,
     pool_size=2,
     preload=import_simulator,
+    goal=target_goal,
 )

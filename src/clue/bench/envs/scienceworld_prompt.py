@@ -72,8 +72,12 @@ def system_prompt(target: Mapping[str, Any]) -> str:
     return SYSTEM
 
 
+def target_goal(target: Mapping[str, Any]) -> str:
+    return str(target.get("modified_goal") or target.get("goal") or target["task_name"])
+
+
 def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str) -> str:
-    goal = str(target.get("modified_goal") or target.get("goal") or target["task_name"])
+    goal = target_goal(target)
     parts = [INSTRUCTION, "Here is an example episode:\n" + example_text()]
     if memory_block.strip():
         parts.append(memory_block.strip())

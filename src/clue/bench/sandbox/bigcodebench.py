@@ -17,14 +17,21 @@ import json
 import re
 import secrets
 import subprocess
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
 from clue.bench.envs.root import ENV_ROOT_ENV, default_env_root
-from clue.bench.sandbox.isolation import GiB, MiB, RunResult, Sandbox, SandboxLimits, detect_isolation, unsafe_code_allowed
+from clue.bench.sandbox.isolation import (
+    GiB,
+    MiB,
+    RunResult,
+    Sandbox,
+    SandboxLimits,
+    detect_isolation,
+    unsafe_code_allowed,
+)
 from clue.errors import BadInputError, NotFoundError
 
 TASKS_FILE = Path("bigcodebench") / "BigCodeBench.jsonl.gz"
@@ -122,24 +129,6 @@ def missing(env_root: Path | None = None, data_root: Path | None = None) -> str 
         if importlib.util.find_spec(module) is None:
             needs.append(f"the {module} package ({hint})")
     return "; ".join(needs) or None
-
-
-def unavailable_libraries(tasks: dict[str, BigCodeBenchTask]) -> Counter[str]:
-    """Libraries tasks import that this interpreter lacks, with how many tasks need each."""
-    counts: Counter[str] = Counter()
-    for task in tasks.values():
-        for name in task.library_names:
-            if _importable(name) is False:
-                counts[name] += 1
-    return counts
-
-
-@functools.cache
-def _importable(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 # ---------------------------------------------------------------------------------------------------------
