@@ -63,6 +63,7 @@ def eval_command(
     from clue.bench.run.runlog import read_runlog
     from clue.bench.run.runner import Runner
     from clue.bench.solvers.registry import SolverOptions, SolverRegistry
+    from clue.commands.run_notice import announce_run, say
     from clue.llm.client import LLM
     from clue.memory.prompts import load_prompt
     from clue.report.progress import rollout_progress
@@ -91,6 +92,7 @@ def eval_command(
             raise BadInputError(f"no pairs to evaluate for {', '.join(names)} (split {split})")
         plan = EvalPlan(chosen, pairs, repeats_for([s.name for s in specs], pairs, repeats, default_repeats),
                         {"datasets": [s.name for s in specs], "split": split, "limit": limit})
+        announce_run(opts.settings(), plan.pairs, plan.repeats_by_dataset, say=say, warn=warn)
         base = load_results(baseline) if baseline is not None else None
         llm = LLM(opts.settings())
         llm.on_notice = warn
