@@ -16,8 +16,9 @@ def datasets_command(ctx: typer.Context) -> None:
     """
     from clue.bench.data.datasets import DATASETS, missing_resources
 
-    root = options(ctx).resolved_env_root()
-    missing = {spec.name: missing_resources(spec, root) for spec in DATASETS}
+    opts = options(ctx)
+    root = opts.resolved_env_root()
+    missing = {spec.name: missing_resources(spec, root, opts.data_root) for spec in DATASETS}
     table = Table(title="BEHEMOTH datasets")
     table.add_column("dataset", no_wrap=True, min_width=max(len(spec.name) for spec in DATASETS))
     for column in ("category", "split", "runnable"):

@@ -17,14 +17,14 @@ def parse_datasets(text: str) -> list[str]:
     return names
 
 
-def check_runnable(names: list[str], env_root: Path) -> None:
+def check_runnable(names: list[str], env_root: Path, data_root: Path | None = None) -> None:
     """Refuse, before any model call, datasets that are unknown or cannot run here (with what is missing:
-    a package, Java, game files, a cache directory under `env_root`)."""
+    a package, Java, game files, a cache directory under `env_root`, release files under `data_root`)."""
     from clue.bench.data.datasets import NotRunnableError, get_dataset, missing_resources
 
     for name in names:
         spec = get_dataset(name)
-        reason = missing_resources(spec, env_root)
+        reason = missing_resources(spec, env_root, data_root)
         if reason is not None:
             raise NotRunnableError(f"--datasets {spec.name}: cannot run here: {reason}")
 
@@ -78,7 +78,7 @@ def eval_command(
 
     async def job() -> None:
         chosen = load_prompt(prompt)
-        check_runnable(names, opts.resolved_env_root())
+        check_runnable(names, opts.resolved_env_root(), opts.data_root)
         specs = [get_dataset(n) for n in names]
         root = opts.resolved_data_root()
         ensure_run_dir(out)

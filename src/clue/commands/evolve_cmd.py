@@ -82,7 +82,7 @@ def evolve_command(
                    "tournament")
 
     async def job() -> None:
-        check_runnable(names, opts.resolved_env_root())
+        check_runnable(names, opts.resolved_env_root(), opts.data_root)
         root = opts.resolved_data_root()
         ensure_run_dir(out)
         train: list[Pair] = []

@@ -65,7 +65,7 @@ class DatasetSpec:
         return missing_resources(self) or ""
 
 
-def missing_resources(spec: DatasetSpec, env_root: Path | None = None) -> str | None:
+def missing_resources(spec: DatasetSpec, env_root: Path | None = None, data_root: Path | None = None) -> str | None:
     """One line saying what `spec` lacks to run (package, Java, game files, cache directory), or None."""
     if spec.resources == "none":
         return None
@@ -80,7 +80,7 @@ def missing_resources(spec: DatasetSpec, env_root: Path | None = None) -> str | 
         from clue.bench.data.loader import default_data_root
 
         # The release's pairs count too: without sources and targets there is nothing to evaluate.
-        reason: str | None = code_tests_missing(root, data_root=default_data_root())
+        reason: str | None = code_tests_missing(root, data_root=data_root or default_data_root())
         return reason
     from clue.bench.envs.registry import ENV_MODULES, env_spec
 
