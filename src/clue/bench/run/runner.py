@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from clue.bench.run.events import Event, LLMCallEvent, NoteEvent, ScoreEvent, compact_events
 from clue.bench.data.records import Pair
+from clue.bench.run.events import Event, LLMCallEvent, NoteEvent, ScoreEvent, compact_events
 from clue.bench.run.rollouts import Rollout, RolloutStore, rollout_id
+from clue.bench.scorers.tasks import JudgeFn, Task, score_episode
 from clue.bench.solvers.base import Episode, SolveContext, Solver
 from clue.bench.solvers.common import llm_event
-from clue.bench.scorers.tasks import JudgeFn, Task, score_episode
 from clue.errors import ClueError, TransientError, UpstreamError
 from clue.llm.client import LLM
 from clue.llm.types import Message, TransientLLMError
