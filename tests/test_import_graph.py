@@ -8,7 +8,9 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 # Loops owned by work in progress elsewhere, named so they are not forgotten; everything else must be free.
-KNOWN_ELSEWHERE = {frozenset({"clue.bench.data.datasets", "clue.bench.data.loader", "clue.bench.data.split"})}
+# data.datasets asks envs.registry (inside a function) what an environment lacks, and the registry reads
+# the dataset entries: the dataset registry's owners are to break it.
+KNOWN_ELSEWHERE = {frozenset({"clue.bench.data.datasets", "clue.bench.envs.registry"})}
 
 
 def module_name(path: Path) -> str:

@@ -25,12 +25,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from clue.bench.data.datasets import step_cap_of
 from clue.bench.envs.babyai_prompt import first_user_message_with_goal, system_prompt
 from clue.bench.envs.babyai_text import ActionSpace, action_space, describe, read_view
 from clue.bench.envs.base import EnvironmentUnavailable, EnvSpec, Outcome, StepResult, Transcript, TranscriptStep
 
 MINIGRID_VERSION = "3.2.0"
-STEP_CAP = 20
+STEP_CAP = step_cap_of("babyai")  # the dataset entry's cap (clue.bench.data.entries.babyai)
 COMPLETED = "\n The task is completed."
 NOT_COMPLETED = "\n The task is not completed."  # the harness's closing notice on a failed episode
 NOT_RECOGNIZED = "The action is not recognized. Please check valid actions."
@@ -101,8 +102,9 @@ def target_goal(target: Mapping[str, Any]) -> str:
     return runtime_goal(str(target["game_name"]), int(target.get("seed", 1234)))
 
 
-def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str) -> str:
-    return first_user_message_with_goal(target_goal(target), observation, memory_block)
+def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str, *,
+                       examples: int = 1) -> str:
+    return first_user_message_with_goal(target_goal(target), observation, memory_block, examples=examples)
 
 
 def _pattern_seen(observation: str, pattern: str) -> bool:

@@ -56,13 +56,13 @@ def example_text() -> str:
     return "\n".join(lines)
 
 
-def system_prompt(target: Mapping[str, Any]) -> str:
+def system_prompt(target: Mapping[str, Any], *, examples: int = 1) -> str:
     return SYSTEM
 
 
-def first_user_message_with_goal(goal: str, observation: str, memory_block: str) -> str:
+def first_user_message_with_goal(goal: str, observation: str, memory_block: str, *, examples: int = 1) -> str:
     """`observation` is the runtime first observation; `goal` the runtime mission (`babyai.runtime_goal`)."""
-    parts = [INSTRUCTION, "Here is an example episode:\n" + example_text()]
+    parts = [INSTRUCTION, *(["Here is an example episode:\n" + example_text()] if examples > 0 else [])]
     if memory_block.strip():
         parts.append(memory_block.strip())
     parts += [
