@@ -6,8 +6,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from clue.bench.data.loader import load_pairs
-from clue.bench.data.split import default_repeats
+from clue.bench.data.datasets import get_dataset
+from clue.bench.data.loader import count_sources, load_pairs
 from clue.cli import app
 from clue.commands.run_notice import announce_run, models_line
 from clue.config import load_settings
@@ -17,8 +17,8 @@ def readme_example_pairs(data_root: Path) -> tuple[list, dict[str, int]]:  # typ
     """The README's first `clue eval` example: membench-high and GameOf24, test split, --limit 20."""
     pairs = [pair for name in ("membench-high", "GameOf24")
              for pair in load_pairs(data_root, name, "test", limit=20, warn=print)]
-    counts = {name: sum(1 for p in pairs if p.dataset == name) for name in ("membench-high", "GameOf24")}
-    return pairs, {name: default_repeats(name, count) for name, count in counts.items()}
+    return pairs, {name: get_dataset(name).repeats.runs_for(count_sources(data_root, name, "test"))
+                   for name in ("membench-high", "GameOf24")}
 
 
 def test_the_readme_example_on_the_default_backend_warns_of_hours(data_root: Path) -> None:
