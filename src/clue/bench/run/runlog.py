@@ -63,6 +63,8 @@ class RoundProgress(BaseModel):
     tournament: dict[str, float] = {}  # prompt hash -> accuracy
     finals: dict[str, float] = {}
     usage: dict[str, dict[str, float]] = {}  # role -> the ledger's cumulative snapshot after the round (optional)
+    complete: bool = True  # False: a token or call cap stopped the round part way (nothing after it ran)
+    unusable_replies: dict[str, int] = {}  # optimizer step -> unusable replies so far (cumulative)
 
 
 class EvolutionLog(BaseModel):
@@ -72,6 +74,7 @@ class EvolutionLog(BaseModel):
     best_prompt_path: str = "best_prompt.txt"
     progress: list[RoundProgress] = []
     stopped_by: str | None = None
+    unusable_replies: dict[str, int] = {}  # optimizer step -> replies unusable after every re-ask, whole run
 
 
 class SamplesRef(BaseModel):
