@@ -70,16 +70,16 @@ def test_the_sentence_claims_a_lift_only_when_the_intervals_do_not_overlap() -> 
 
 @pytest.mark.model
 def test_demo_end_to_end_on_the_real_model(tmp_path: Path) -> None:
-    """Plumbing on SmolLM2: static prompts and the short evolution on a few pairs, answers held to their
-    format, the sentences printed and the report named."""
+    """Plumbing on SmolLM2: the static prompts on a few pairs, answers held to their format, the sentence
+    printed and the report named. (The evolution part needs optimizer replies SmolLM2 cannot write: CluE
+    then exits 4 naming the unusable replies, so it is left out here.)"""
     out = tmp_path / "demo"
     result = CliRunner().invoke(app, ["--backend", "local", "--model", "smollm2-135m", "--no-cache",
-                                      "--role", "extractor.max_tokens=24", "--role", "optimizer.max_tokens=200",
-                                      "demo", "--held-out", "3", "--out", str(out)])
+                                      "--role", "extractor.max_tokens=24", "demo", "--no-evolve", "--held-out", "3",
+                                      "--out", str(out)])
     assert result.exit_code == 0, result.output
     printed = " ".join(result.output.split())
     assert re.search(r"Memory (lifted|moved|did not lift) held-out accuracy", printed)
-    assert re.search(r"The evolved prompt (beat|scored|is not better)", printed)
     assert printed.rstrip().endswith(f"report: {out / 'report.html'}")
     spec = json.loads((out / "simple" / "log.json").read_text())["spec"]
     assert spec["roles"]["solver"]["constrained_answers"] is True
@@ -87,4 +87,4 @@ def test_demo_end_to_end_on_the_real_model(tmp_path: Path) -> None:
         for rollout in read_rollouts(out / name / "rollouts.jsonl"):
             assert re.fullmatch(r"<answer> ?\S.*</answer>", rollout.solver_output or ""), rollout.solver_output
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert 'id="summary"' in html and 'id="lineage"' in html
+    assert 'id="summary"' in html
