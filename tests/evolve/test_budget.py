@@ -98,20 +98,24 @@ async def test_run_evolution_carries_the_budget_across_a_resume(tmp_path: Path) 
     assert second.budget["rollouts_spent"] == spent  # nothing more fits: the spent rollouts were remembered
 
 
-@pytest.mark.parametrize("reuse", [True, False])
-async def test_rollouts_per_round_at_the_default_settings(tmp_path: Path, reuse: bool) -> None:
+@pytest.mark.parametrize("reuse, reuse_finals", [(True, False), (True, True), (False, False)])
+async def test_rollouts_per_round_at_the_default_settings(tmp_path: Path, reuse: bool, reuse_finals: bool) -> None:
     """Reference code: 265 per round (the base re-run in the tournament, the resampled finals pairs re-run).
-    Reusing rollouts (clue's default) saves the base's second run and the finalists' resampled pairs."""
-    defaults = EvolveSettings(rounds=1, reuse_rollouts=reuse)
+    clue's default reuses the base's batch rollouts in the tournament and re-runs the finalists on the
+    resampled pairs (230); `reuse_finals` also serves those from the tournament (210)."""
+    defaults = EvolveSettings(rounds=1, reuse_rollouts=reuse, reuse_finals=reuse_finals)
     assert (defaults.batch, defaults.candidates, defaults.top, defaults.resample) == (35, 3, 2, 10)
+    assert EvolveSettings().reuse_finals is False  # the reference's re-run is the default
     world = World()
     setup = make_setup(tmp_path, world)
     reporter = RecordingReporter()
     await ClueOptimizer(reporter).optimize(load_prompt("simple"), make_pairs(80), setup.harness, defaults,
                                            tmp_path, False)
     per_round = [r.new_rollouts for r in reporter.rounds]
-    if reuse:  # base 35 + 3 candidates x 35 + 2 finalists x 35 new pairs (perf/evolve_cost.py: 2 rounds)
+    if reuse and reuse_finals:  # base 35 + 3 candidates x 35 + 2 finalists x 35 new pairs
         assert per_round == [35 + 3 * 35 + 2 * 35]
+    elif reuse:  # the finalists run again on the 10 resampled pairs: 2 x (10 + 35)
+        assert per_round == [35 + 3 * 35 + 2 * 45]
     else:  # base 35, then base and 3 candidates x 35 in the tournament, 2 finalists x (10 + 35)
         assert per_round == [35 + 4 * 35 + 2 * 45]
     assert world.counts["extract"] == sum(per_round)

@@ -106,11 +106,13 @@ class LLM:
         return self.backend(role).count_tokens(self.config(role).model, text)
 
     async def chat(self, role: Role, messages: list[Message], *, repeat: int = 0, max_tokens: int | None = None,
-                   cuttable_index: int | None = None, json_schema: dict[str, Any] | None = None) -> Completion:
-        """One call for `role`. `cuttable_index` names the message that may be cut to fit the context."""
+                   cuttable_index: int | None = None, json_schema: dict[str, Any] | None = None,
+                   temperature: float | None = None) -> Completion:
+        """One call for `role`. `cuttable_index` names the message that may be cut to fit the context;
+        `max_tokens` and `temperature` override the role's setting for this call (a task's own decoding)."""
         config = self.config(role)
         backend = self.backend(role)
-        decoding = config.decoding(repeat=repeat, max_tokens=max_tokens)
+        decoding = config.decoding(repeat=repeat, max_tokens=max_tokens, temperature=temperature)
         notes: list[str] = []
         context_size = config.context_size or backend.context_size(config.model)
         if context_size is not None:
@@ -208,8 +210,9 @@ class LLM:
     async def structured(self, role: Role, messages: list[Message], model: type[ModelT], *, repeat: int = 0,
                          max_tokens: int | None = None,
                          cuttable_index: int | None = None) -> StructuredResult[ModelT]:
-        """Ask for JSON matching `model`: parse, repair, retry once with the error, else report failure."""
-        schema = json_schema_for(model)
+        """Ask for JSON matching `model`: parse, repair, retry once with the error, else report failure.
+        With the role's `json_mode = "none"` the server gets no schema (free text, JSON parsed from it)."""
+        schema = json_schema_for(model) if self.config(role).json_mode != "none" else None
         conversation = list(messages)
         error = ""
         completion: Completion | None = None

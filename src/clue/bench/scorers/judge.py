@@ -7,12 +7,27 @@ the response, and replies with one verdict word. The prompt is our own wording.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Protocol
 
 from clue.bench.scorers.score import Score
 from clue.llm.types import Message
 
-JudgeFn = Callable[[list[Message]], Awaitable[str]]
+
+@dataclass(frozen=True)
+class JudgeDecoding:
+    """A judged task's own decoding for one judge call (None: the judge role's setting). `vote` numbers the
+    calls of a majority vote, so each one samples afresh (and is cached apart)."""
+
+    temperature: float | None = None
+    max_tokens: int | None = None
+    vote: int = 0
+
+
+class JudgeFn(Protocol):
+    def __call__(self, messages: list[Message], /, decoding: JudgeDecoding | None = None) -> Awaitable[str]: ...
+
 
 _SYSTEM = (
     "You grade answers from an assistant. You are strict but fair, and you reply with a single word."

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from clue.bench.envs.base import MemoryPlacement
-from clue.bench.run.events import CodeRunEvent, Event, LLMCallEvent, NoteEvent
 from clue.bench.data.records import Pair
+from clue.bench.envs.base import MemoryPlacement
+from clue.bench.run.events import CodeRunEvent, Event, LLMCallEvent
 from clue.bench.sandbox.isolation import RunResult, Sandbox, SandboxLimits
 from clue.bench.scorers.extract import extract_answer
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
-from clue.llm.types import Completion, ContextOverflowError, Message
+from clue.llm.types import Completion, Message
 
 CODE_FLAG = "EXECUTE CODE!"
 FOLLOW_UPS = 3
@@ -215,11 +215,9 @@ class CodeRoundsSolver:
         outputs: list[str] = []
         depth = 0
         while True:
-            try:
-                completion = await ctx.llm.chat("solver", list(episode.messages), repeat=ctx.repeat)
-            except ContextOverflowError as exc:
-                record(NoteEvent(text=f"solver stopped: {str(exc).splitlines()[0]}"))
-                break
+            # A conversation that outgrows the window raises ContextOverflowError: the runner scores the task
+            # as failed (0), as the reference does, instead of scoring the rounds so far.
+            completion = await ctx.llm.chat("solver", list(episode.messages), repeat=ctx.repeat)
             record(llm_event(episode.messages, completion))
             reply = completion.text
             before_flag = execution_request(reply)
