@@ -46,13 +46,14 @@ async def test_a_tiny_rollout_budget_stops_cleanly_with_the_seed(tmp_path: Path,
 @pytest.mark.parametrize("method", METHODS)
 async def test_a_one_round_budget_returns_the_round_winner(tmp_path: Path,
                                                            method: type[TournamentOptimizer]) -> None:
-    setup = make_setup(tmp_path, World(), Budget(max_rollouts=45))  # round 1 costs 6 + 18 + 12 = 36
+    # round 1 costs 6 + 18 + 2 x (2 resampled + 6 new) = 40
+    setup = make_setup(tmp_path, World(), Budget(max_rollouts=46))
     result = await method().optimize(load_prompt("simple"), make_pairs(30), setup.harness, SMALL, tmp_path,
                                      False)
     state = RunState.model_validate_json((tmp_path / "state.json").read_text())
     assert result.stopped_by.startswith("budget:") and state.completed_rounds == 1
     assert result.best.hash == state.rounds[0].winner != state.seed_hash
-    assert setup.harness.meter.rollouts_spent == 36 + 6  # round 2's base on its own (unseen) batch
+    assert setup.harness.meter.rollouts_spent == 40 + 6  # round 2's base on its own (unseen) batch
     assert state.rounds[1].done == ["baseline", *state.rounds[1].done[1:]]  # round 2 got as far as it could
 
 
