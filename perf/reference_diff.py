@@ -32,15 +32,15 @@ from typing import Any
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference_diff_fields import JUDGE_MODEL, MEMORY_TOKEN, Agreement, compare, compare_rewards  # noqa: E402
+from reference_diff_fields import JUDGE_MODEL, MEMORY_TOKEN, Agreement, compare, compare_rewards
 
-from clue.bench.data.datasets import get_dataset  # noqa: E402
-from clue.bench.data.loader import default_data_root, load_pairs, subset_dir  # noqa: E402
-from clue.bench.data.records import Pair  # noqa: E402
-from clue.bench.run.runner import Runner  # noqa: E402
-from clue.config import load_settings  # noqa: E402
-from clue.llm.client import LLM  # noqa: E402
-from clue.memory.prompts import load_prompt  # noqa: E402
+from clue.bench.data.datasets import get_dataset
+from clue.bench.data.loader import default_data_root, load_pairs, subset_dir
+from clue.bench.data.records import Pair
+from clue.bench.run.runner import Runner
+from clue.config import load_settings
+from clue.llm.client import LLM
+from clue.memory.prompts import load_prompt
 
 MODEL = "Qwen3-32B"
 # clue dataset -> (the reference's dataset name, the server's reply policy)
@@ -180,7 +180,8 @@ def run_reference(args: argparse.Namespace, name: str, sources: Path, targets: P
     done = subprocess.run(command, cwd=args.reference, env=env, capture_output=True, text=True, timeout=1800)
     (out / "reference.log").write_text(done.stdout + done.stderr)
     if done.returncode != 0:
-        raise RuntimeError(f"reference run failed ({done.returncode}): {(done.stderr.strip().splitlines() or [''])[-1]}")
+        last = (done.stderr.strip().splitlines() or [""])[-1]
+        raise RuntimeError(f"reference run failed ({done.returncode}): {last}")
     path = out / "openai" / MODEL / "simple" / name / "run_1" / "source_target_output.jsonl"
     if name in JUDGED:
         judge = [args.reference_python, "-m", "src.pipelines.run_llm_judge_evaluation", "--dataset_name", name,

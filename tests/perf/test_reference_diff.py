@@ -9,12 +9,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "perf"))
 
-from reference_diff_fields import MEMORY_TOKEN, compare, compare_rewards, group_requests  # noqa: E402
+from reference_diff_fields import MEMORY_TOKEN, compare, compare_rewards, group_requests
 
 
 def extraction(conversation: str, instruction: str) -> dict[str, Any]:
-    return {"messages": [{"role": "system", "content": "PROMPT"},
-                         {"role": "user", "content": f"{instruction}\n\n<conversation>\n{conversation}\n</conversation>"}],
+    user = f"{instruction}\n\n<conversation>\n{conversation}\n</conversation>"
+    return {"messages": [{"role": "system", "content": "PROMPT"}, {"role": "user", "content": user}],
             "temperature": 0.6, "top_p": 0.95, "max_tokens": 2048, "chat_template_kwargs": {"enable_thinking": True}}
 
 
