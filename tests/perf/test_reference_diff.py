@@ -43,7 +43,7 @@ def test_each_structural_difference_is_named() -> None:
     theirs = [extraction("<user>hi </user>", "x"), *solve("user", 2048, 3, stop=["\n"])]
     result = compare(ours, theirs, pairs=1)
     named = {d.split(":")[0] for d in result.differences}
-    assert {"solve.memory_at", "solve.max_tokens", "solve.stop", "calls per target",
+    assert {"solve.memory_at", "solve.max_tokens", "solve.stop", "solve calls per target",
             "extract.conversation"} <= named
     compare_rewards([1.0, 0.0], [1.0, 1.0], result)
     assert result.per_field["reward"] == [1, 2]
