@@ -51,7 +51,7 @@ DATASETS: dict[str, tuple[str, str]] = {
     "GameOf24": ("GameOf24", "code"), "AIME": ("AIME_2024", "code"), "GPQA_Diamond": ("GPQA_Diamond", "code"),
     "MathEquationBalancer": ("MathEquationBalancer", "code"),
     "babyai": ("babyai", "agent"), "pddl": ("pddl", "agent"), "scienceworld": ("scienceworld", "agent"),
-    "alfworld": ("alfworld", "agent"), "fever": ("fever", "agent"),
+    "alfworld": ("alfworld", "agent"), "fever": ("fever", "agent"), "toolbench": ("toolbench", "tool"),
 }
 
 
@@ -61,7 +61,7 @@ JUDGED = {"longmemeval", "toolbench"}  # the reference scores these in a second 
 def scripted_reply(body: dict[str, Any], policy: str) -> str:
     messages = body.get("messages", [])
     if body.get("model") == JUDGE_MODEL:
-        return '{"content": "fine", "answer_status": "Solved"}' if policy == "agent" else "yes"
+        return '{"content": "fine", "answer_status": "Solved"}' if policy == "tool" else "yes"
     last = str(messages[-1].get("content", "")) if messages else ""
     if "<conversation>" in last and MEMORY_TOKEN not in last and len(messages) == 2:
         return f"1. {MEMORY_TOKEN}: the user prefers short, exact answers."
@@ -69,6 +69,9 @@ def scripted_reply(body: dict[str, Any], policy: str) -> str:
     if policy == "code":
         return ("Let me compute it.\n```python\nprint(6 * 4)\n```\nEXECUTE CODE!" if turns == 0
                 else "The result checks out.\n<answer>A</answer>\nFINAL ANSWER: A")
+    if policy == "tool":
+        return ('Thought: I can answer now.\nAction: Finish\nAction Input: {"return_type": "give_answer", '
+                '"final_answer": "Messi played for Barcelona and Paris Saint-Germain."}')
     if policy == "agent":
         return "think: I should look around first." if turns == 0 else "look"
     if policy == "letter":  # MemBench's reference prompt asks for the bare letter
@@ -116,13 +119,16 @@ class Recorder:
         return f"http://127.0.0.1:{self.port}/{side}/v1"
 
 
-SYNTHETIC = {"prefeval": "prefeval-mcq", "personamem-v2": "personamem-v2-val"}  # no released sources here
+# no released sources here: PrefEval, PersonaMem-v2 and ToolBench run on synthetic ones (ToolBench's agent
+# finishes at once, so no tool call needs StableToolBench's cache, which is not here either)
+SYNTHETIC = {"prefeval": "prefeval-mcq", "personamem-v2": "personamem-v2-val", "toolbench": "toolbench"}
 
 
 def synthetic_root(data_root: Path, work: Path) -> Path:
     """A data root holding PrefEval (the released targets, sources made from each target's stated
-    preference) and PersonaMem-v2 (targets in the reference generator's format: user_query, correct_answer,
-    choices), two pairs each, for datasets whose sources are not released here."""
+    preference), PersonaMem-v2 (targets in the reference generator's format: user_query, correct_answer,
+    choices) and ToolBench (released targets, made-up sources), two pairs each, and an env root with a
+    one-entry ToolBench response cache."""
     root = work / "synthetic-root"
     released = data_root / "data_collection" / "train" / "prefeval-mcq" / "openai" / MODEL / "target.jsonl"
     prefeval = [json.loads(line) for line in released.read_text().splitlines()[:2]]
@@ -133,10 +139,14 @@ def synthetic_root(data_root: Path, work: Path) -> Path:
                        "A loud nightclub crawl downtown."),
                       ("What should I read next?", "A long historical novel set in Japan.",
                        "A celebrity gossip magazine.")])]
+    toolbench = [json.loads(line) for line in (data_root / "data_collection" / "ood_test" / "toolbench" / "openai"
+                                               / MODEL / "target.jsonl").read_text().splitlines()[:2]]
     for name, targets, opener in (
+            ("toolbench", toolbench, lambda t: "Please look up football statistics for me when I ask."),
             ("prefeval-mcq", prefeval, lambda t: str(t["preference"])),
             ("personamem-v2-val", personamem, lambda t: "I love quiet outdoor time, cooking and long novels.")):
-        folder = root / "data_collection" / "train" / name / "openai" / MODEL
+        split = "ood_test" if name == "toolbench" else "train"
+        folder = root / "data_collection" / split / name / "openai" / MODEL
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "target.jsonl").write_text("".join(json.dumps(t) + "\n" for t in targets))
         (folder / "source_input.jsonl").write_text("".join(json.dumps(
@@ -144,6 +154,9 @@ def synthetic_root(data_root: Path, work: Path) -> Path:
              "messages": [{"role": "user", "content": opener(t)},
                           {"role": "assistant", "content": "Thanks, I will keep that in mind."}]}) + "\n"
             for t in targets))
+    api = root / "env-root" / "toolbench" / "tool_response_cache" / "Data" / "theclique_for_Data"
+    api.mkdir(parents=True, exist_ok=True)  # one recorded call, so clue's cache check passes; none is made
+    (api / "transfermarkt_search.json").write_text(json.dumps({"{'name': 'messi'}": {"error": "", "response": "x"}}))
     return root
 
 
@@ -185,7 +198,8 @@ def run_reference(args: argparse.Namespace, name: str, sources: Path, targets: P
     path = out / "openai" / MODEL / "simple" / name / "run_1" / "source_target_output.jsonl"
     if name in JUDGED:
         judge = [args.reference_python, "-m", "src.pipelines.run_llm_judge_evaluation", "--dataset_name", name,
-                 "--output_file", str(path), "--metric_model", "gpt-4o", "--quiet"]
+                 "--output_file", str(path), "--metric_model", "gpt-4o", "--quiet",
+                 *(["--evaluate_times", "3"] if name == "toolbench" else [])]  # as its script runs them
         judged = subprocess.run(judge, cwd=args.reference, env=env, capture_output=True, text=True, timeout=1800)
         (out / "reference_judge.log").write_text(judged.stdout + judged.stderr)
         if judged.returncode != 0:
@@ -230,7 +244,16 @@ async def diff_dataset(args: argparse.Namespace, recorder: Recorder, dataset: st
         return Row(dataset, None, f"clue loads no pairs: {warnings[0] if warnings else 'none on disk'}")
     recorder.policy = policy
     before = {side: len(requests) for side, requests in recorder.requests.items()}
-    clue_rewards = await run_clue(pairs, recorder.url("clue"))
+    env_root = os.environ.get("CLUE_ENV_ROOT")
+    if dataset == "toolbench":
+        os.environ["CLUE_ENV_ROOT"] = str(data_root / "env-root")
+    try:
+        clue_rewards = await run_clue(pairs, recorder.url("clue"))
+    finally:
+        if env_root is None:
+            os.environ.pop("CLUE_ENV_ROOT", None)
+        else:
+            os.environ["CLUE_ENV_ROOT"] = env_root
     out = work / dataset
     out.mkdir(parents=True, exist_ok=True)
     sources, targets = write_reference_inputs(data_root, pairs, out)
