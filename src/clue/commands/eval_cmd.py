@@ -53,15 +53,15 @@ def eval_command(
     Example: clue eval --prompt simple --datasets membench-high,GameOf24 --split test --limit 5 --out runs/simple
     """
     from clue.bench.data.datasets import get_dataset
-    from clue.bench.run.evaluation import EvalPlan, load_results, repeats_for, run_plan
     from clue.bench.data.loader import load_pairs
     from clue.bench.data.records import Pair
+    from clue.bench.data.split import default_repeats
+    from clue.bench.run.evaluation import EvalPlan, load_results, repeats_for, run_plan
     from clue.bench.run.results import Results, check_failures
     from clue.bench.run.rundir import ensure_run_dir, run_dir_lock
     from clue.bench.run.runlog import read_runlog
     from clue.bench.run.runner import Runner
     from clue.bench.solvers.registry import SolverOptions, SolverRegistry
-    from clue.bench.data.split import default_repeats
     from clue.llm.client import LLM
     from clue.memory.prompts import load_prompt
     from clue.report.progress import rollout_progress

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clue.bench.run.evaluation import RunDirError
 from clue.bench.data.records import Pair
+from clue.bench.run.evaluation import RunDirError
 from clue.bench.run.results import Results, aggregate, with_gain
 from clue.bench.run.rollouts import RolloutStore
 from clue.bench.run.runlog import (
