@@ -34,8 +34,8 @@ class EvolveSettings:
     tie_break: Literal["incumbent", "tokens"] = knob(
         "incumbent", "Accuracy ties: incumbent (reference code: the base, then earlier candidates, wins) or "
                      "tokens (the paper's text: fewer tokens, then less time).")
-    reuse_rollouts: bool = knob(True, "Serve a (prompt, pair) already run this run from the store (clue); "
-                                      "off re-runs the base in the tournament and the finals like the reference.",
+    reuse_rollouts: bool = knob(True, "Serve the base's batch rollouts from the store in the tournament (clue); "
+                                      "off re-runs the base there, like the reference.",
                                 paper="reuse_rollouts=false")
     reuse_finals: bool = knob(False, "Serve the finalists' resampled finals pairs from their tournament rollouts "
                                      "(clue's earlier default; a finalist's score then partly comes from the "
