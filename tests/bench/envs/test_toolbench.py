@@ -14,7 +14,6 @@ from clue.bench.envs import toolbench
 from clue.bench.envs.base import EnvironmentUnavailable, Outcome
 from clue.bench.envs.registry import env_spec
 from clue.bench.run.events import EnvStepEvent, Event
-from clue.bench.scorers.judge import JudgeDecoding
 from clue.bench.scorers.sopr import (
     REFERENCE_SOPR,
     SoprSettings,
@@ -124,7 +123,7 @@ async def test_sopr_judge_scores_solved_unsure_unsolved() -> None:
     asked: list[list[Message]] = []
 
     def judge_saying(reply: str) -> Any:
-        async def judge(messages: list[Message], decoding: JudgeDecoding | None = None) -> str:
+        async def judge(messages: list[Message], **decoding: Any) -> str:
             asked.append(messages)
             return reply
         return judge
@@ -142,12 +141,12 @@ async def test_sopr_judge_scores_solved_unsure_unsolved() -> None:
 
 
 async def test_sopr_judge_votes_three_times_at_the_reference_decoding_and_the_majority_decides() -> None:
-    asked: list[JudgeDecoding | None] = []
+    asked: list[dict[str, Any]] = []
 
     def judge_voting(*replies: str) -> Any:
         queue = list(replies)
 
-        async def judge(messages: list[Message], decoding: JudgeDecoding | None = None) -> str:
+        async def judge(messages: list[Message], **decoding: Any) -> str:
             asked.append(decoding)
             return queue.pop(0)
         return judge
@@ -157,7 +156,7 @@ async def test_sopr_judge_votes_three_times_at_the_reference_decoding_and_the_ma
     unsure = '{"answer_status": "Unsure"}'
     score = await sopr_score(judge_voting(unsolved, solved, solved), "q", "an answer", False)
     assert score.reward == 1.0 and "votes: Unsolved, Solved, Solved" in score.detail
-    assert asked == [JudgeDecoding(temperature=0.2, max_tokens=1000, vote=v) for v in range(3)]
+    assert asked == [{"temperature": 0.2, "max_tokens": 1000, "vote": v} for v in range(3)]
     assert SoprSettings(votes=3, temperature=0.2, max_tokens=1000) == REFERENCE_SOPR
     # A three-way split goes to the first vote, as Counter.most_common orders ties.
     split = await sopr_score(judge_voting(unsure, solved, unsolved), "q", "an answer", False)
@@ -220,7 +219,7 @@ async def test_toolbench_task_scores_a_played_episode_with_the_judge(env_root: P
                 target=target)
     seen: list[str] = []
 
-    async def judge(messages: list[Message], decoding: JudgeDecoding | None = None) -> str:
+    async def judge(messages: list[Message], **decoding: Any) -> str:
         seen.append(messages[0]["content"])
         return '{"content": "partly", "answer_status": "Unsure"}'
 

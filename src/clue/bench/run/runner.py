@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from clue.bench.data.records import Pair
 from clue.bench.run.events import Event, LLMCallEvent, NoteEvent, ScoreEvent, compact_events
 from clue.bench.run.rollouts import Rollout, RolloutStore, rollout_id
-from clue.bench.scorers.judge import JudgeDecoding
 from clue.bench.scorers.tasks import JudgeFn, Task, score_episode
 from clue.bench.solvers.base import Episode, SolveContext, Solver
 from clue.bench.solvers.common import llm_event
@@ -153,11 +152,11 @@ class Runner:
         events.append(ScoreEvent(reward=score.reward, success=rollout.success, detail=score.detail))
 
     def _judge(self, events: list[Event], repeat: int) -> JudgeFn:
-        async def judge(messages: list[Message], decoding: JudgeDecoding | None = None) -> str:
-            asked = decoding or JudgeDecoding()
+        async def judge(messages: list[Message], *, max_tokens: int | None = None, temperature: float | None = None,
+                        vote: int = 0) -> str:
             # Votes sample apart: each gets its own seed (and cache entry).
-            completion = await self.llm.chat("judge", messages, repeat=repeat + VOTE_SEED_STRIDE * asked.vote,
-                                             max_tokens=asked.max_tokens, temperature=asked.temperature)
+            completion = await self.llm.chat("judge", messages, repeat=repeat + VOTE_SEED_STRIDE * vote,
+                                             max_tokens=max_tokens, temperature=temperature)
             events.append(llm_event("judge", messages, completion))
             return completion.text
 

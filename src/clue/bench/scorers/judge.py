@@ -8,25 +8,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable
-from dataclasses import dataclass
 from typing import Protocol
 
 from clue.bench.scorers.score import Score
 from clue.llm.types import Message
 
 
-@dataclass(frozen=True)
-class JudgeDecoding:
-    """A judged task's own decoding for one judge call (None: the judge role's setting). `vote` numbers the
-    calls of a majority vote, so each one samples afresh (and is cached apart)."""
-
-    temperature: float | None = None
-    max_tokens: int | None = None
-    vote: int = 0
-
-
 class JudgeFn(Protocol):
-    def __call__(self, messages: list[Message], /, decoding: JudgeDecoding | None = None) -> Awaitable[str]: ...
+    """One judge call: the messages, and optionally a judged task's own decoding (a reply limit, a temperature;
+    None: the judge role's). `vote` numbers the calls of a majority vote, so each samples afresh (and is
+    cached apart)."""
+
+    def __call__(self, messages: list[Message], *, max_tokens: int | None = None,
+                 temperature: float | None = None, vote: int = 0) -> Awaitable[str]: ...
 
 
 _SYSTEM = (

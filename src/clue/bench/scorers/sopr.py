@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from clue.bench.data.records import Pair
 from clue.bench.run.events import EnvStepEvent
-from clue.bench.scorers.judge import JudgeDecoding, JudgeFn
+from clue.bench.scorers.judge import JudgeFn
 from clue.bench.scorers.score import Score
 from clue.bench.solvers.base import Episode
 from clue.errors import BadInputError
@@ -93,8 +93,8 @@ async def sopr_score(judge: JudgeFn | None, query: str, final_answer: str, gave_
     if judge is None:
         raise BadInputError("ToolBench answers are scored by an LLM judge (SoPR), but none was given")
     messages = sopr_messages(query, final_answer)
-    statuses = [parse_status(await judge(messages, JudgeDecoding(settings.temperature, settings.max_tokens, vote)))
-                for vote in range(settings.votes)]
+    statuses = [parse_status(await judge(messages, max_tokens=settings.max_tokens, temperature=settings.temperature,
+                                         vote=vote)) for vote in range(settings.votes)]
     status = majority(statuses)
     votes = f" (votes: {', '.join(statuses)})" if len(statuses) > 1 else ""
     return Score(STATUS_REWARDS[status], f"judge: {status}{votes}")
