@@ -181,9 +181,36 @@ def write_reference_inputs(data_root: Path, pairs: list[Pair], work: Path) -> tu
     return sources, targets
 
 
+# The reference's GMemory environment package imports ALFWorld's and FEVER's dependencies even for PDDL, which
+# never calls them: empty stand-ins (placed after every real package on the path) let PDDL import offline.
+# PDDL's action parser calls NLTK's word_tokenize, which needs the punkt model (a download): an English punkt
+# model with no learned abbreviations, collocations or sentence starters splits a one-line action the same way.
+IMPORT_SHIMS = {
+    "alfworld/__init__.py": "", "alfworld/agents/__init__.py": "", "alfworld/agents/environment/__init__.py": "",
+    "wikipedia/__init__.py": "",
+    "langchain_core/__init__.py": "", "langchain_core/documents.py": "class Document:\n    pass\n",
+}
+PUNKT_FILES = ("collocations.tab", "sent_starters.txt", "abbrev_types.txt", "ortho_context.tab")
+
+
+def reference_shims(work: Path) -> tuple[Path, Path]:
+    """(a directory of import stand-ins, an NLTK data directory) for the reference's PDDL run."""
+    shims, nltk_data = work / "shims", work / "nltk_data"
+    for relative, text in IMPORT_SHIMS.items():
+        (shims / relative).parent.mkdir(parents=True, exist_ok=True)
+        (shims / relative).write_text(text)
+    punkt = nltk_data / "tokenizers" / "punkt_tab" / "english"
+    punkt.mkdir(parents=True, exist_ok=True)
+    for name in PUNKT_FILES:
+        (punkt / name).write_text("")
+    return shims, nltk_data
+
+
 def run_reference(args: argparse.Namespace, name: str, sources: Path, targets: Path, out: Path,
                   base_url: str) -> list[float]:
-    env = {**os.environ, "OPENAI_API_BASE": base_url, "OPENAI_API_KEY": "not-needed", "PYTHONPATH": str(args.reference),
+    shims, nltk_data = reference_shims(out.parent)
+    env = {**os.environ, "OPENAI_API_BASE": base_url, "OPENAI_API_KEY": "not-needed",
+           "PYTHONPATH": f"{args.reference}{os.pathsep}{shims}", "NLTK_DATA": str(nltk_data),
            "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1",
            "LITELLM_LOCAL_MODEL_COST_MAP": "True"}  # litellm fetches nothing from the network
     command = [args.reference_python, "-m", "src.pipelines.run_gepa_evaluation", "--datasets", name,

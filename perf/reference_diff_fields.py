@@ -3,7 +3,8 @@
 A recorded request is the JSON body of one `/chat/completions` call. Requests are grouped per conversation
 (an extraction call alone; a solver episode = the calls that share their first two messages) and the groups
 of the two sides are aligned in order. Per aligned request the structural fields must be equal: roles and
-their order, where the memory sits, max_tokens, stop, temperature, top_p, the thinking switch; per group the
+their order, where the memory sits, whether an example episode is shown, max_tokens, stop, temperature, top_p,
+the thinking switch; per group the
 number of calls. The instruction text is ours on one side and the reference's on the other, so it is only
 measured (a similarity ratio), never counted as a disagreement; the tagged conversation of an extraction
 request must be identical.
@@ -14,12 +15,15 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 MEMORY_TOKEN = "MEMO-7f3a"  # every scripted memory holds it, so its position in a solver request is findable
-STRUCTURAL = ("roles", "memory_at", "max_tokens", "stop", "temperature", "top_p", "thinking")
+STRUCTURAL = ("roles", "memory_at", "examples", "max_tokens", "stop", "temperature", "top_p", "thinking")
+# Both sides introduce an example episode with a line such as "Here is an example:" / "Here are examples:".
+_EXAMPLE_INTRO = re.compile(r"(?im)^\W*here (?:is an|are) examples?\b")
 Request = dict[str, Any]
 
 
@@ -58,8 +62,14 @@ def stop_of(body: Request) -> list[str]:
     return [stop] if isinstance(stop, str) else list(stop)
 
 
+def has_examples(body: Request) -> bool:
+    """Whether the first two messages (system prompt, first user turn) show an example episode."""
+    return any(_EXAMPLE_INTRO.search(str(m.get("content", ""))) for m in body.get("messages", [])[:2])
+
+
 def fields_of(body: Request) -> dict[str, Any]:
     return {"roles": [m["role"] for m in body.get("messages", [])], "memory_at": memory_at(body),
+            "examples": has_examples(body),
             "max_tokens": body.get("max_tokens"), "stop": stop_of(body), "temperature": body.get("temperature"),
             "top_p": body.get("top_p"), "thinking": thinking_of(body)}
 

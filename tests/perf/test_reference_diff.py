@@ -49,6 +49,14 @@ def test_each_structural_difference_is_named() -> None:
     assert result.per_field["reward"] == [1, 2]
 
 
+def test_an_example_episode_in_the_first_turns_is_a_field() -> None:
+    shown = solve("user", 512, 1)
+    shown[0]["messages"][0]["content"] += "\nHere is an example:\n> look"
+    result = compare(shown, solve("user", 512, 1), pairs=1)
+    assert result.per_field["solve.examples"] == [0, 1]
+    assert compare(shown, shown, pairs=1).per_field["solve.examples"] == [1, 1]
+
+
 def test_a_solver_episode_is_one_group_of_calls() -> None:
     groups = group_requests([*solve("user", 512, 3), extraction("<user>a</user>", "x")])
     assert [len(g) for g in groups["solve"]] == [3] and len(groups["extract"]) == 1
