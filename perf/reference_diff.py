@@ -127,8 +127,7 @@ SYNTHETIC = {"prefeval": "prefeval-mcq", "personamem-v2": "personamem-v2-val", "
 def synthetic_root(data_root: Path, work: Path) -> Path:
     """A data root holding PrefEval (the released targets, sources made from each target's stated
     preference), PersonaMem-v2 (targets in the reference generator's format: user_query, correct_answer,
-    choices) and ToolBench (released targets, made-up sources), two pairs each, and an env root with a
-    one-entry ToolBench response cache."""
+    choices) and ToolBench (released targets, made-up sources), two pairs each."""
     root = work / "synthetic-root"
     released = data_root / "data_collection" / "train" / "prefeval-mcq" / "openai" / MODEL / "target.jsonl"
     prefeval = [json.loads(line) for line in released.read_text().splitlines()[:2]]
@@ -154,9 +153,22 @@ def synthetic_root(data_root: Path, work: Path) -> Path:
              "messages": [{"role": "user", "content": opener(t)},
                           {"role": "assistant", "content": "Thanks, I will keep that in mind."}]}) + "\n"
             for t in targets))
-    api = root / "env-root" / "toolbench" / "tool_response_cache" / "Data" / "theclique_for_Data"
-    api.mkdir(parents=True, exist_ok=True)  # one recorded call, so clue's cache check passes; none is made
+    return root
+
+
+OWN_ENV_ROOT = {"toolbench", "fever"}  # clue needs resources the shared env root does not hold
+
+
+def synthetic_env_root(work: Path) -> Path:
+    """An env root with a one-entry ToolBench response cache and a one-page FEVER page source: enough for clue
+    to start those environments (the scripted agents never call a tool or search)."""
+    root = work / "env-root"
+    api = root / "toolbench" / "tool_response_cache" / "Data" / "theclique_for_Data"
+    api.mkdir(parents=True, exist_ok=True)
     (api / "transfermarkt_search.json").write_text(json.dumps({"{'name': 'messi'}": {"error": "", "response": "x"}}))
+    pages = root / "fever" / "wiki-pages"
+    pages.mkdir(parents=True, exist_ok=True)
+    (pages / "pages.jsonl").write_text(json.dumps({"title": "Tilda Swinton", "text": "An actress."}) + "\n")
     return root
 
 
@@ -272,8 +284,8 @@ async def diff_dataset(args: argparse.Namespace, recorder: Recorder, dataset: st
     recorder.policy = policy
     before = {side: len(requests) for side, requests in recorder.requests.items()}
     env_root = os.environ.get("CLUE_ENV_ROOT")
-    if dataset == "toolbench":
-        os.environ["CLUE_ENV_ROOT"] = str(data_root / "env-root")
+    if dataset in OWN_ENV_ROOT:
+        os.environ["CLUE_ENV_ROOT"] = str(synthetic_env_root(work))
     try:
         clue_rewards = await run_clue(pairs, recorder.url("clue"))
     finally:

@@ -22,8 +22,8 @@ from typing import Any
 
 MEMORY_TOKEN = "MEMO-7f3a"  # every scripted memory holds it, so its position in a solver request is findable
 STRUCTURAL = ("roles", "memory_at", "examples", "max_tokens", "stop", "temperature", "top_p", "thinking")
-# Both sides introduce an example episode with a line such as "Here is an example:" / "Here are examples:".
-_EXAMPLE_INTRO = re.compile(r"(?im)^\W*here (?:is an|are) examples?\b")
+# Both sides introduce example episodes with a line such as "Here is an example:" or "Here are (some) examples:".
+_EXAMPLE_INTRO = re.compile(r"(?im)^\W*here (?:is an|are(?: some)?) examples?\b")
 Request = dict[str, Any]
 
 
