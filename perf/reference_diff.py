@@ -327,8 +327,9 @@ async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--reference", type=Path, required=True, help="checkout of the reference code")
     parser.add_argument("--reference-python", default=sys.executable, help="Python with its dependencies")
-    parser.add_argument("--datasets", default="membench-high,longmemeval,prefeval,personamem-v2,GameOf24,AIME,"
-                                              "MathEquationBalancer,GPQA_Diamond,babyai,pddl,scienceworld")
+    parser.add_argument("--datasets", default="membench-high,membench-low,longmemeval,prefeval,personamem-v2,"
+                                              "GameOf24,AIME,MathEquationBalancer,GPQA_Diamond,babyai,scienceworld,"
+                                              "pddl,fever,toolbench")
     parser.add_argument("--pairs", type=int, default=3, help="pairs per dataset")
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="keep inputs, logs and requests here")
