@@ -4,13 +4,38 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clue.errors import BadInputError
-from clue.llm.types import ROLES, Decoding, Role
+
+Role = Literal["extractor", "solver", "judge", "optimizer"]
+ROLES: tuple[Role, ...] = ("extractor", "solver", "judge", "optimizer")
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Sampling parameters for one call. `seed` makes local sampling repeatable."""
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 512
+    seed: int | None = None
+    thinking: bool | None = None  # None: send nothing and leave the endpoint's chat template at its default
+    stop: tuple[str, ...] = ()  # the reply ends before the first of these (not included); () sends none
+
+    def as_key(self) -> dict[str, Any]:
+        key: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p,
+                               "max_tokens": self.max_tokens, "seed": self.seed}
+        if self.thinking is not None:  # absent when unset, so caches written before the switch still hit
+            key["thinking"] = self.thinking
+        if self.stop:  # likewise absent when unset
+            key["stop"] = list(self.stop)
+        return key
+
 
 BackendName = Literal["local", "openai", "scripted"]
 CutThinking = Literal["raw", "empty"]
@@ -48,10 +73,11 @@ class RoleConfig(BaseModel):
     # memory with a note (empty).
     cut_thinking: CutThinking = "raw"
 
-    def decoding(self, *, repeat: int = 0, max_tokens: int | None = None,
-                 temperature: float | None = None) -> Decoding:
+    def decoding(self, *, repeat: int = 0, max_tokens: int | None = None, temperature: float | None = None,
+                 stop: tuple[str, ...] = ()) -> Decoding:
         return Decoding(temperature=self.temperature if temperature is None else temperature, top_p=self.top_p,
-                        max_tokens=max_tokens or self.max_tokens, seed=self.seed + repeat, thinking=self.thinking)
+                        max_tokens=max_tokens or self.max_tokens, seed=self.seed + repeat, thinking=self.thinking,
+                        stop=stop)
 
     def endpoint(self) -> str:
         return f"{self.backend}:{self.base_url or self.model}"

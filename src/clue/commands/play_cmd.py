@@ -40,6 +40,8 @@ def play_command(
         lines = _read_actions(actions) if actions is not None else _stdin_actions(sys.stdin)
         env = spec.make(root)
         try:
+            if spec.goal is not None:
+                typer.echo(f"Your goal: {spec.goal(target)}")
             _play(env, spec.step_cap, target, lines, interactive=actions is None)
             outcome = env.outcome()
         finally:
@@ -66,11 +68,11 @@ def _load(dataset: str, target_id: int, data_root: Path) -> tuple[EnvSpec, dict[
     from clue.bench.envs.registry import ENV_MODULES, env_spec
 
     dataset_spec = get_dataset(dataset)
-    if dataset_spec.env is None or dataset_spec.env not in ENV_MODULES:
+    if dataset_spec.name not in ENV_MODULES:
         known = ", ".join(sorted(ENV_MODULES))
         raise BadInputError(f"dataset {dataset_spec.name} has no environment to play; agentic datasets: {known}")
     try:
-        spec = env_spec(dataset_spec.env)
+        spec = env_spec(dataset_spec.name)
     except ImportError as exc:
         raise _unavailable(f"{dataset_spec.name}: its environment cannot be loaded "
                            f"({str(exc).splitlines()[0]})") from None

@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from clue.bench.data.datasets import step_cap_of
 from clue.bench.envs.base import (
     EnvironmentFailure,
     EnvironmentUnavailable,
@@ -33,11 +34,11 @@ from clue.bench.envs.base import (
     Transcript,
     TranscriptStep,
 )
-from clue.bench.envs.scienceworld_prompt import first_user_message, system_prompt
-from clue.bench.envs.scienceworld_supply import Simulator, SimulatorSupply, shared_supply
+from clue.bench.envs.scienceworld_prompt import first_user_message, system_prompt, target_goal
+from clue.bench.envs.scienceworld_supply import Simulator, SimulatorSupply, import_simulator, shared_supply
 
 SCIENCEWORLD_VERSION = "1.2.2"
-STEP_CAP = 30
+STEP_CAP = step_cap_of("scienceworld")  # the dataset entry's cap (clue.bench.data.entries.scienceworld)
 SIMPLIFICATIONS = "selfWateringFlowerPots,openContainers,openDoors,noElectricalAction"
 CHECK_VALID = "check valid actions"
 OUTCOME_NOTICES = ("You successfully finished this task!", "You failed the task.")  # the harness's last turn
@@ -197,4 +198,6 @@ SPEC = EnvSpec(
     parse_action=parse_action,
     parse_transcript=parse_transcript,
     pool_size=2,
+    preload=import_simulator,
+    goal=target_goal,
 )
