@@ -35,7 +35,7 @@ async def test_a_tiny_rollout_budget_stops_cleanly_with_the_seed(tmp_path: Path,
     seed = load_prompt("simple")
     result = await method(reporter).optimize(seed, make_pairs(30), setup.harness, SMALL, tmp_path, False)
     # A round costs up to 6 + 3 x 6 + 2 x 6 = 36: it is never started, so nothing is spent on it.
-    assert result.stopped_by == "budget: rollout budget: round 1 needs up to 36 rollouts, 10 of 10 left"
+    assert result.stopped_by == "budget: rollout budget: round 1 needs up to 40 rollouts, 10 of 10 left"
     assert result.best.hash == seed.hash
     assert not (tmp_path / "rollouts.jsonl").exists() or not read_rollouts(tmp_path / "rollouts.jsonl")
     assert setup.harness.meter.rollouts_spent == 0 and setup.backend.calls == []
@@ -80,7 +80,7 @@ async def test_a_budget_stopped_run_resumes_with_a_larger_budget(tmp_path: Path,
     first.close()
     world = World()
     second = make_setup(tmp_path, world, Budget(max_rollouts=1000))
-    assert second.harness.meter.rollouts_spent == 36  # counted from the store
+    assert second.harness.meter.rollouts_spent == 40  # counted from the store
     result = await method().optimize(load_prompt("simple"), make_pairs(30), second.harness, SMALL, tmp_path,
                                      True)
     assert result.stopped_by == "finished"
