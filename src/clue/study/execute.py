@@ -72,6 +72,9 @@ def prepare_study_dir(out: Path, study: StudyFile, global_args: list[str], *, re
             raise StudyDirError(f"{out}: already holds a study; pass --resume to continue it or choose a new --out")
         previous = json.loads(existing.read_text(encoding="utf-8"))
         changed = first_change(previous, record)
+        if changed is not None and changed.startswith("options"):
+            raise StudyDirError(f"{out}: --resume with other global options ({' '.join(previous['options'])} "
+                                f"there; {' '.join(global_args)} now); give the same ones or choose a new --out")
         if changed is not None:
             raise StudyDirError(f"{out}: --resume with a changed study: {changed} differs from the study "
                                 "this directory was started with; undo the change or choose a new --out")
@@ -158,7 +161,8 @@ class Progress:
         if outcome.status == "done":
             self.done_rollouts += rollouts
         elapsed = time.monotonic() - self.started
-        eta = (f"ETA {_duration(self.remaining * elapsed / self.done_rollouts)}" if self.done_rollouts
+        eta = ("ETA 0 s" if self.remaining <= 0 else
+               f"ETA {_duration(self.remaining * elapsed / self.done_rollouts)}" if self.done_rollouts
                else "ETA unknown")
         what = {"done": f"finished in {_duration(outcome.seconds)} ({rollouts} rollouts planned)",
                 "skipped": "already finished, kept", "failed": f"FAILED: {outcome.detail}",

@@ -85,9 +85,8 @@ def _summary(scores: dict[tuple[str, str], DatasetScore], label: str, names: lis
     values = {n: (scores[(label, n)].score if (label, n) in scores else None) for n in names}
     cells: list[str] = []
     partial = False
-    groups = [[n for n in names if not get_dataset(n).ood and get_dataset(n).category == c] for c in CATEGORIES]
-    for group in [*groups, [n for n in names if get_dataset(n).ood]]:
-        macro, short = _macro([values[n] for n in group]) if group else (None, False)
+    for group in _macro_groups(names).values():
+        macro, short = _macro([values[n] for n in group])
         cells.append(_pct(macro) + (PARTIAL if short and macro is not None else ""))
         partial |= short and macro is not None
     mine = [scores[(label, n)] for n in names if (label, n) in scores]
@@ -96,11 +95,19 @@ def _summary(scores: dict[tuple[str, str], DatasetScore], label: str, names: lis
     return [*cells, gain], partial or gain.endswith(PARTIAL)
 
 
+def _macro_groups(names: list[str]) -> dict[str, list[str]]:
+    """Column -> its datasets: one macro per ID category the study has, then OOD if it has any."""
+    groups = {f"{c} (ID)": [n for n in names if not get_dataset(n).ood and get_dataset(n).category == c]
+              for c in CATEGORIES}
+    groups["OOD"] = [n for n in names if get_dataset(n).ood]
+    return {column: group for column, group in groups.items() if group}
+
+
 def static_table(study: StudyFile, out: Path) -> Table:
     cells = build_cells(study, out, out)
     names = [spec.name for spec in selected_datasets(study)]
     scores = _scores(out, cells)
-    header = ["prompt", *names, *(f"{c} (ID)" for c in CATEGORIES), "OOD", f"gain vs {study.baseline}"]
+    header = ["prompt", *names, *_macro_groups(names), f"gain vs {study.baseline}"]
     rows: list[list[str]] = []
     missing = partial = False
     for label in (prompt_label(p) for p in study.prompts):
@@ -129,8 +136,10 @@ def optimizer_table(study: StudyFile, out: Path) -> Table:
         gains = [_summary(scores, r, names, study.baseline)[0][-1] for r in finished]
         budget = next(f"{getattr(optimizer, k)} {k.split('_')[1]}" for k in
                       ("budget_rollouts", "budget_tokens", "budget_calls") if getattr(optimizer, k))
-        row = [optimizer.method, budget, f"{len(finished)}/{len(runs)}", _pct(_macro(id_values)[0]),
-               _pct(_macro(ood_values)[0]), _mean_gain(gains)]
+        has_id, has_ood = any(not get_dataset(n).ood for n in names), any(get_dataset(n).ood for n in names)
+        row = [optimizer.method, budget, f"{len(finished)}/{len(runs)}",
+               _pct(_macro(id_values)[0]) if has_id else "n/a", _pct(_macro(ood_values)[0]) if has_ood else "n/a",
+               _mean_gain(gains)]
         missing |= len(finished) < len(runs)
         partial |= any(g.endswith(PARTIAL) for g in gains)
         rows.append(row)
@@ -142,7 +151,9 @@ def optimizer_table(study: StudyFile, out: Path) -> Table:
 
 def _mean_gain(gains: list[str]) -> str:
     numbers = [float(g.rstrip(PARTIAL).rstrip("%")) for g in gains if g != MISSING]
-    return f"{sum(numbers) / len(numbers):+.1f}%" if numbers else MISSING
+    if not numbers:
+        return MISSING
+    return f"{sum(numbers) / len(numbers):+.1f}%" + (PARTIAL if any(g.endswith(PARTIAL) for g in gains) else "")
 
 
 def _notes(missing: bool, partial: bool) -> list[str]:
@@ -150,7 +161,8 @@ def _notes(missing: bool, partial: bool) -> list[str]:
     if missing:
         notes.append(f"{MISSING}: cell not finished (or no data); its run directory is under cells/")
     if partial:
-        notes.append(f"{PARTIAL}: over the finished datasets only")
+        notes.append(f"{PARTIAL}: over part of the datasets only: a macro over the finished ones; a gain over those "
+                     "with a finished, non-zero score under both prompts (a 0 has no finite ratio)")
     return notes
 
 
