@@ -16,7 +16,7 @@ from clue.errors import BadInputError, NotFoundError
 
 @dataclass
 class CellRecord:
-    status: str  # finished | running | interrupted | failed | missing
+    status: str  # finished | running | interrupted | failed | unfinished (no results yet) | missing
     results: Results | None = None
     # dataset -> role -> (calls, prompt tokens, completion tokens) summed over `rollouts[dataset]` rollouts
     role_totals: dict[str, dict[str, list[float]]] = field(default_factory=dict)
@@ -43,6 +43,8 @@ def read_cell(run_dir: Path, *, with_rollouts: bool = False) -> CellRecord:
             record.results = load_results(run_dir)
         except (NotFoundError, BadInputError, ValueError):
             record.results = None
+        if record.results is None:  # killed between the status and the results being written: resume it
+            record.status = "unfinished"
     if with_rollouts and (run_dir / log.samples.path).exists():
         _add_rollout_totals(record, run_dir / log.samples.path)
     return record

@@ -1,0 +1,135 @@
+"""`clue study run` end to end on the fake OpenAI server: cells as ordinary run dirs, a shared response
+cache, kill + resume (finished cells are not redone), refusals that change nothing, tables and report."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.fake_openai import FakeOpenAI, chat_reply
+
+from clue.memory.prompts import builtin_prompt_text
+from clue.report.html import write_report
+from clue.study.reader import read_cell
+from clue.study.tables import render, study_tables
+
+CELLS = ["simple--membench-high", "simple--GameOf24", "again--membench-high", "again--GameOf24",
+         "clue-s7", "clue-s7--membench-high", "clue-s7--GameOf24"]
+STUDY = """
+name = "tiny"
+datasets = ["membench-high", "GameOf24"]
+splits = ["test"]
+prompts = ["simple", "again.txt"]
+repeats = 1
+limit = 2
+
+[llm]
+backend = "openai"
+model = "fake"
+retries = 1
+
+[[optimizers]]
+method = "clue"
+seeds = [7]
+budget_rollouts = 8
+settings = {rounds = 1, batch = 2, candidates = 1, top = 1, resample = 1, max_clusters = 1}
+"""
+
+
+@pytest.fixture()
+def fake() -> Iterator[FakeOpenAI]:
+    server = FakeOpenAI(responder=lambda body: (200, chat_reply("1. the user likes tea\n<answer>A</answer>")))
+    yield server
+    server.close()
+
+
+def study_file(tmp_path: Path) -> Path:
+    (tmp_path / "again.txt").write_text(builtin_prompt_text("simple"))  # the same text under another name
+    path = tmp_path / "study.toml"
+    path.write_text(STUDY)
+    return path
+
+
+def clue(*args: str, **popen: object) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "clue", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **popen)  # type: ignore[call-overload]
+
+
+def status(out: Path, cell: str) -> str:
+    return read_cell(out / "cells" / cell).status
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*") if p.is_file()}
+
+
+def kill_after_two_cells(args: list[str], out: Path) -> None:
+    study = clue(*args, start_new_session=True)
+    deadline = time.monotonic() + 90
+    while status(out, CELLS[1]) != "finished":
+        assert study.poll() is None, study.communicate()[0]
+        assert time.monotonic() < deadline, "the first two cells did not finish in time"
+        time.sleep(0.2)
+    os.killpg(study.pid, signal.SIGKILL)  # the study and the cell it was running, at once
+    study.wait()
+
+
+def test_study_runs_resumes_shares_the_cache_and_tabulates(tmp_path: Path, fake: FakeOpenAI) -> None:
+    out = tmp_path / "out"
+    args = ["--base-url", fake.base_url, "study", "run", str(study_file(tmp_path)), "--out", str(out)]
+    kill_after_two_cells(args, out)
+    assert [status(out, c) for c in CELLS[:2]] == ["finished", "finished"]
+    assert status(out, CELLS[-1]) == "missing"
+    kept = {c: (out / "cells" / c / "log.json").read_bytes() for c in CELLS[:2]}
+
+    changed = tmp_path / "changed.toml"
+    changed.write_text(STUDY.replace("limit = 2", "limit = 3"))
+    before = snapshot(out)
+    refused = clue(*args[:-3], str(changed), "--out", str(out), "--resume")
+    output = refused.communicate(timeout=60)[0]
+    assert refused.returncode == 2 and "study.limit differs" in output and len(output.strip().splitlines()) == 1
+    assert snapshot(out) == before, "a refused command changes nothing on disk"
+
+    resumed = clue(*args, "--resume")
+    output = resumed.communicate(timeout=120)[0]
+    assert resumed.returncode == 0, output
+    lines = [line for line in output.splitlines() if line.startswith("[")]
+    assert len(lines) == len(CELLS) and all("ETA" in line for line in lines), output
+    assert "already finished, kept" in lines[0] and "already finished, kept" in lines[1]
+    assert all(status(out, c) == "finished" for c in CELLS)
+    assert all((out / "cells" / c / "log.json").read_bytes() == kept[c] for c in CELLS[:2]), "finished cells redone"
+
+    # The same (prompt text, pair, repeat) under another prompt name is served from the study's one cache.
+    for cell in ("again--membench-high", "again--GameOf24"):
+        rollouts = [json.loads(x) for x in (out / "cells" / cell / "rollouts.jsonl").read_text().splitlines()]
+        calls = [e for r in rollouts for e in r["events"] if e["kind"] == "llm"]
+        assert len(rollouts) == 2 and calls and all(e["cached"] for e in calls), cell
+    assert (out / "cache.sqlite").is_file()
+    check_tables(out, tmp_path)
+
+
+def check_tables(out: Path, tmp_path: Path) -> None:
+    text = render(study_tables(out), "md")
+    assert "| simple | 50.0 | 0.0 | 50.0 | 0.0 | 0.0% |" in text, text
+    assert "| clue | 8 rollouts | 1/1 |" in text
+    partial = tmp_path / "partial"
+    shutil.copytree(out, partial)
+    (partial / "cells" / "again--GameOf24" / "log.json").unlink()
+    text = render(study_tables(partial), "md")
+    row = next(line for line in text.splitlines() if line.startswith("| again |"))
+    assert row.split(" | ")[2] == "—" and "—: cell not finished" in text, text
+    tex = render(study_tables(partial), "tex")
+    assert "---" in tex and r"\begin{tabular}" in tex
+    csv = render(study_tables(partial), "csv")
+    assert "again,50.0,—," in csv
+    report = write_report([out], tmp_path / "report.html")
+    html = report.path.read_text()
+    assert "Study tables" in html and "Optimizers at equal budget" in html and report.rollouts > 0
