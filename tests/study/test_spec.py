@@ -67,3 +67,17 @@ def test_optimizer_cells_train_on_the_id_sets_and_evaluate_best_everywhere(tmp_p
     assert [(c.name, c.split) for c in follow] == [("gepa-s1--GameOf24", "test"), ("gepa-s1--GPQA_Diamond", "ood")]
     assert follow[0].prompt_arg == str(tmp_path / "out/cells/gepa-s1/best_prompt.txt")
     assert cell_command(follow[0], tmp_path / "r", limit=None, resume=False)[-4:-2] == ["--repeats", "2"]
+
+
+def test_shipped_study_files_are_valid(tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    paper = read_study_file(docs / "study.paper.toml")
+    cells = build_cells(paper, tmp_path, docs)
+    # 7 static prompts + no-memory on 18 datasets; 4 optimizers x 3 seeds, each one evolve + 18 evaluations
+    assert len(cells) == 8 * 18 + 4 * 3 * (1 + 18)
+    example = tmp_path / "study.toml"
+    example.write_text((docs / "study.example.toml").read_text())
+    (tmp_path / "my_prompt.txt").write_text("Keep what the user prefers.")
+    study = read_study_file(example)
+    assert [e.url for e in study.endpoints] == ["http://gpu1:8000/v1", "http://gpu2:8000/v1"]
+    assert study.optimizers[0].settings == {"batch": 35}

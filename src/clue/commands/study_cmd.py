@@ -11,6 +11,7 @@ from rich.table import Table as RichTable
 from clue.commands.common import GlobalOptions, console, fail, options, run_sync, warn
 from clue.config import Settings, load_settings, parse_role_overrides
 from clue.errors import BadInputError
+from clue.study.spec import StudyFile
 
 study_app = typer.Typer(no_args_is_help=True, help="Plan, run and tabulate a study: the paper's grid of "
                         "static prompts x datasets and optimizers x seeds (see docs/study.md).")
@@ -56,7 +57,7 @@ def study_settings(opts: GlobalOptions, config_text: str) -> Settings:
                              role_overrides=parse_role_overrides(opts.roles), no_cache=opts.no_cache)
 
 
-def _load(study_file: Path, opts: GlobalOptions):  # type: ignore[no-untyped-def]
+def _load(study_file: Path, opts: GlobalOptions) -> tuple[StudyFile, Settings]:
     from clue.study.spec import config_toml, read_study_file
 
     study = read_study_file(study_file)

@@ -207,7 +207,8 @@ def evolve_rounds_shape(study: StudyFile, cell: Cell) -> tuple[float, float, int
     rounds = float(settings.rounds) if budget is None else min(float(settings.rounds), budget / per_round)
     calls = settings.max_clusters + settings.candidates + 2  # analyses, syntheses, summary and clustering
     # An analyst reads its cluster's cases (summaries of about summary_chars each); a synthesis reads the analyses.
-    prompt_per_call = settings.batch / max(1, settings.max_clusters) * (settings.summary_chars or 4096) / CHARS_PER_TOKEN
+    case_tokens = (settings.summary_chars or 4096) / CHARS_PER_TOKEN
+    prompt_per_call = settings.batch / max(1, settings.max_clusters) * case_tokens
     return rounds, rounds * per_round if budget is None else float(budget), calls, int(prompt_per_call)
 
 

@@ -56,8 +56,8 @@ class StudyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = "study"
     datasets: list[str] = Field(default_factory=lambda: ["all"], min_length=1)
-    splits: list[StudySplit] = Field(default_factory=lambda: ["test", "ood"], min_length=1)
-    prompts: list[str | BestOf] = Field(default_factory=lambda: ["simple"])
+    splits: list[StudySplit] = Field(default_factory=lambda: list[StudySplit](["test", "ood"]), min_length=1)
+    prompts: list[str | BestOf] = Field(default_factory=lambda: list[str | BestOf](["simple"]))
     baseline: str = "simple"  # the prompt the relative gain is taken over
     repeats: Literal["reference"] | int = "reference"
     limit: int | None = Field(None, ge=1)  # at most N pairs per dataset (a small study)
