@@ -47,6 +47,10 @@ def eval_command(
                                             "infrastructure reasons (endpoint, unparseable reply, timeout)."),
     env_pool: int = typer.Option(None, min=1, help="Live environments per agentic dataset (default: each "
                                                    "environment's own; separate from LLM concurrency)."),
+    executor: str = typer.Option("local", help="local | ray: run rollouts as Ray tasks (the `ray` extra); the "
+                                               "run dir is written by this process only."),
+    ray_address: str = typer.Option(None, help="Ray cluster address for --executor ray (default: start a "
+                                               "local Ray instance)."),
 ) -> None:
     """Evaluate a prompt: extract memory from each source, solve its target with it, score.
 
@@ -56,12 +60,12 @@ def eval_command(
     from clue.bench.data.loader import load_pairs
     from clue.bench.data.records import Pair
     from clue.bench.data.split import default_repeats
+    from clue.bench.ray_runner import check_executor, make_runner
     from clue.bench.run.evaluation import EvalPlan, load_results, repeats_for, run_plan
     from clue.bench.run.results import Results, check_failures
     from clue.bench.run.rundir import ensure_run_dir, run_dir_lock
     from clue.bench.run.runlog import read_runlog
-    from clue.bench.run.runner import Runner
-    from clue.bench.solvers.registry import SolverOptions, SolverRegistry
+    from clue.bench.solvers.registry import SolverOptions
     from clue.llm.client import LLM
     from clue.memory.prompts import load_prompt
     from clue.report.progress import rollout_progress
@@ -75,6 +79,7 @@ def eval_command(
     names = parse_datasets(datasets)
 
     async def job() -> None:
+        check_executor(executor)
         chosen = load_prompt(prompt)
         check_runnable(names, opts.resolved_env_root())
         specs = [get_dataset(n) for n in names]
@@ -94,7 +99,7 @@ def eval_command(
         llm = LLM(opts.settings())
         llm.on_notice = warn
         options = SolverOptions(env_root=opts.resolved_env_root(), pool_size=env_pool)
-        runner = Runner(llm, solvers=SolverRegistry(options))
+        runner = make_runner(llm, options, executor=executor, ray_address=ray_address)
         try:
             with run_dir_lock(out), rollout_progress(plan.total, f"{chosen.name} on {split}") as on_rollout:
                 results = await run_plan(llm, plan, out, resume=resume, runner=runner, on_rollout=on_rollout,

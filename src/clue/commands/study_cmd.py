@@ -140,11 +140,16 @@ def run_command(
     study_file: Path = typer.Argument(..., help="The study file (study.toml)."),
     out: Path = typer.Option(..., help="Study directory: cells/NAME run dirs, logs/, the shared cache."),
     resume: bool = typer.Option(False, "--resume", help="Continue the study in OUT; finished cells are kept."),
+    executor: str = typer.Option("local", help="local | ray: eval cells run their rollouts as Ray tasks "
+                                               "(the `ray` extra; evolve cells run in-process)."),
+    ray_address: str = typer.Option(None, help="Ray cluster address for --executor ray (default: a local "
+                                               "Ray instance per cell)."),
 ) -> None:
     """Run every cell as an ordinary run directory under OUT/cells (one progress line per cell, with an ETA).
 
     Example: clue --backend openai --base-url http://gpu1:8000/v1 study run study.toml --out runs/study
     """
+    from clue.bench.ray_runner import check_executor
     from clue.study.cells import build_cells
     from clue.study.execute import CONFIG, prepare_study_dir, run_cells
     from clue.study.plan import make_plan
@@ -152,9 +157,11 @@ def run_command(
     opts = options(ctx)
 
     def job() -> None:
+        check_executor(executor)
         study, settings = _load(study_file, opts)
         args = global_args(opts, out / CONFIG, [e.url for e in study.endpoints])
-        cells = build_cells(study, out, study_file.parent.resolve())
+        ray_args = ("--executor", "ray", *(("--ray-address", ray_address) if ray_address else ()))
+        cells = build_cells(study, out, study_file.parent.resolve(), eval_extra=ray_args if executor == "ray" else ())
         plan = make_plan(study, cells, settings, opts.resolved_data_root(), None, lambda _: None)
         prepare_study_dir(out, study, args, resume=resume)
         console.print(f"study {study.name}: {len(cells)} cells, {plan.rollouts:,} rollouts planned; out: {out}",

@@ -95,11 +95,12 @@ def _optimizer_cells(study: StudyFile, specs: list[DatasetSpec], out: Path, base
     return cells
 
 
-def build_cells(study: StudyFile, out: Path, base: Path) -> list[Cell]:
-    """Every cell of the study, in run order. `base` resolves relative prompt files and best_of runs."""
+def build_cells(study: StudyFile, out: Path, base: Path, *, eval_extra: tuple[str, ...] = ()) -> list[Cell]:
+    """Every cell of the study, in run order. `base` resolves relative prompt files and best_of runs;
+    `eval_extra` are more `clue eval` options (the executor), which do not change what a cell computes."""
     specs = selected_datasets(study)
-    repeats = ("--repeats", str(study.repeats)) if isinstance(study.repeats, int) else ()
-    return [*_eval_cells(study, specs, base, repeats), *_optimizer_cells(study, specs, out, base, repeats)]
+    eval_flags = (*(("--repeats", str(study.repeats)) if isinstance(study.repeats, int) else ()), *eval_extra)
+    return [*_eval_cells(study, specs, base, eval_flags), *_optimizer_cells(study, specs, out, base, eval_flags)]
 
 
 def cell_command(cell: Cell, run_dir: Path, *, limit: int | None, resume: bool) -> list[str]:
