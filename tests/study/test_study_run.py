@@ -16,9 +16,14 @@ from pathlib import Path
 import pytest
 from support.fake_openai import FakeOpenAI, chat_reply
 
+from clue.bench.data.loader import default_data_root
+from clue.config import load_settings
 from clue.memory.prompts import builtin_prompt_text
 from clue.report.html import write_report
+from clue.study.cells import build_cells
+from clue.study.plan import make_plan
 from clue.study.reader import read_cell
+from clue.study.spec import read_study_file
 from clue.study.tables import render, study_tables
 
 CELLS = ["simple--membench-high", "simple--GameOf24", "again--membench-high", "again--GameOf24",
@@ -113,7 +118,22 @@ def test_study_runs_resumes_shares_the_cache_and_tabulates(tmp_path: Path, fake:
         calls = [e for r in rollouts for e in r["events"] if e["kind"] == "llm"]
         assert len(rollouts) == 2 and calls and all(e["cached"] for e in calls), cell
     assert (out / "cache.sqlite").is_file()
+    check_measured_plan(out, tmp_path)
     check_tables(out, tmp_path)
+
+
+def check_measured_plan(out: Path, tmp_path: Path) -> None:
+    """With --out, finished cells are costed by what they did: the fake answers 11 prompt + 3 completion tokens."""
+    study = read_study_file(tmp_path / "study.toml")
+    settings = load_settings(None, env={}, cli={"backend": "openai", "model": "fake"})
+    plan = make_plan(study, build_cells(study, out, tmp_path), settings, default_data_root(), out, lambda _: None)
+    cell = next(p for p in plan.cells if p.cell.name == "simple--membench-high")
+    assert cell.basis == "finished" and cell.rollouts == 2
+    for role in ("extractor", "solver"):
+        assert (cell.roles[role].calls, cell.roles[role].prompt_tokens, cell.roles[role].completion_tokens) == \
+            (2, 2 * 11, 2 * 3)
+    evolve = next(p for p in plan.cells if p.cell.name == "clue-s7")
+    assert evolve.basis == "finished" and evolve.roles["extractor"].calls > 0
 
 
 def check_tables(out: Path, tmp_path: Path) -> None:
@@ -133,3 +153,17 @@ def check_tables(out: Path, tmp_path: Path) -> None:
     report = write_report([out], tmp_path / "report.html")
     html = report.path.read_text()
     assert "Study tables" in html and "Optimizers at equal budget" in html and report.rollouts > 0
+
+
+def test_a_failed_cell_is_reported_and_the_study_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "study.toml"
+    path.write_text('datasets = ["prefeval", "membench-high"]\nsplits = ["test"]\nprompts = ["simple"]\n'
+                    'repeats = 1\nlimit = 1\n[llm]\nbackend = "scripted"\nmodel = "x"\n')
+    out = tmp_path / "out"
+    study = clue("--no-cache", "study", "run", str(path), "--out", str(out))
+    output = study.communicate(timeout=120)[0]
+    assert study.returncode == 6, output
+    # prefeval has no sources on disk here: its cell fails, the other one still runs
+    assert "[1/2] simple--membench-high: finished" in output and "[2/2] simple--prefeval: FAILED: exit 2" in output
+    assert "1 of 2 cells did not finish (first: simple--prefeval" in output.splitlines()[-1]
+    assert status(out, "simple--membench-high") == "finished"

@@ -231,7 +231,12 @@ def plan_evolve_cell(cell: Cell, study: StudyFile, train: list[Pair], settings: 
     roles = {role: load.scaled(rollouts) for role, load in per_rollout.items()}
     optimizer_max = settings.role("optimizer").max_tokens
     roles["optimizer"] = RoleLoad(rounds * calls, rounds * calls * prompt_per_call, rounds * calls * optimizer_max)
-    return CellPlan(cell, len(train), 1, int(rollouts), roles, "estimated",
+    basis = "estimated"
+    if record is not None and record.finished and record.usage:
+        basis, roles = "finished", {role: RoleLoad(u.get("calls", 0.0), u.get("prompt_tokens", 0.0),
+                                                   u.get("completion_tokens", 0.0))
+                                    for role, u in record.usage.items() if u.get("calls")}
+    return CellPlan(cell, len(train), 1, int(rollouts), roles, basis,
                     status=record.status if record is not None else "missing")
 
 
