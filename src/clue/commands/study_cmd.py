@@ -35,7 +35,8 @@ def global_args(opts: GlobalOptions, study_config: Path, endpoints: list[str]) -
         args += ["--backend", opts.backend]
     if opts.model:
         args += ["--model", opts.model]
-    urls = [opts.base_url] if opts.base_url else endpoints
+    given: object = opts.base_url  # one URL, or a list where --base-url may be repeated
+    urls = [str(u) for u in given] if isinstance(given, list | tuple) else [str(given)] if given else endpoints
     if urls and not _several_base_urls():
         if len(urls) > 1:
             warn(f"{len(urls)} endpoints given; this clue sends every call to one base URL, so the study uses "
