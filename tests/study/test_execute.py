@@ -34,7 +34,7 @@ def test_study_dir_refusals_change_nothing(tmp_path: Path) -> None:
         prepare_study_dir(out, StudyFile(), ["--model", "a"], resume=False)
     with pytest.raises(StudyDirError, match=r"other global options \(--model a there; --model b now\)"):
         prepare_study_dir(out, StudyFile(), ["--model", "b"], resume=True)
-    with pytest.raises(StudyDirError, match="study.limit differs"):
+    with pytest.raises(StudyDirError, match=r"study\.limit differs"):
         prepare_study_dir(out, StudyFile(limit=3), ["--model", "a"], resume=True)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
