@@ -155,15 +155,26 @@ def check_tables(out: Path, tmp_path: Path) -> None:
     assert "Study tables" in html and "Optimizers at equal budget" in html and report.rollouts > 0
 
 
-def test_a_failed_cell_is_reported_and_the_study_goes_on(tmp_path: Path) -> None:
+def test_failed_cells_are_reported_the_study_goes_on_and_resume_retries(tmp_path: Path, fake: FakeOpenAI) -> None:
     path = tmp_path / "study.toml"
-    path.write_text('datasets = ["prefeval", "membench-high"]\nsplits = ["test"]\nprompts = ["simple"]\n'
-                    'repeats = 1\nlimit = 1\n[llm]\nbackend = "scripted"\nmodel = "x"\n')
+    path.write_text('datasets = ["membench-high", "prefeval"]\nsplits = ["test"]\nprompts = ["simple"]\n'
+                    'repeats = 1\nlimit = 2\n[llm]\nbackend = "openai"\nmodel = "fake"\nretries = 1\n')
     out = tmp_path / "out"
-    study = clue("--no-cache", "study", "run", str(path), "--out", str(out))
-    output = study.communicate(timeout=120)[0]
-    assert study.returncode == 6, output
-    # prefeval has no sources on disk here: its cell fails, the other one still runs
-    assert "[1/2] simple--membench-high: finished" in output and "[2/2] simple--prefeval: FAILED: exit 2" in output
-    assert "1 of 2 cells did not finish (first: simple--prefeval" in output.splitlines()[-1]
-    assert status(out, "simple--membench-high") == "finished"
+    args = ["--base-url", fake.base_url, "study", "run", str(path), "--out", str(out)]
+    fake.responder = lambda body: (200, "<html>Bad gateway</html>")
+    first = clue(*args)
+    output = first.communicate(timeout=120)[0]
+    assert first.returncode == 6, output
+    assert "[1/2] simple--membench-high: FAILED: exit 6: error: 2/2 rollouts failed for infrastructure" in output
+    # prefeval has no sources on disk here: its cell fails too, after the other one ran
+    assert "[2/2] simple--prefeval: FAILED: exit 2: error: no pairs" in output
+    assert "2 of 2 cells did not finish (first: simple--membench-high" in output.splitlines()[-1]
+    assert status(out, "simple--membench-high") == "unfinished"  # its log says finished, with failures
+    fake.responder = lambda body: (200, chat_reply("1. the user likes tea\n<answer>A</answer>"))
+    again = clue(*args, "--resume")
+    output = again.communicate(timeout=120)[0]
+    assert again.returncode == 6 and "[1/2] simple--membench-high: finished" in output, output
+    record = read_cell(out / "cells" / "simple--membench-high")
+    assert record.finished and record.results is not None and record.results.failed == 0
+    text = render(study_tables(out), "md")
+    assert "| simple | 50.0 | — |" in text and "—: cell not finished" in text, text

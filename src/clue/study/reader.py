@@ -10,13 +10,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clue.bench.run.results import Results
+from clue.bench.run.results import DEFAULT_MAX_FAILURE_RATE, Results
 from clue.errors import BadInputError, NotFoundError
 
 
 @dataclass
 class CellRecord:
-    status: str  # finished | running | interrupted | failed | unfinished (no results yet) | missing
+    status: str  # finished | running | interrupted | failed | missing | unfinished (no results, or too many
+    # infrastructure failures: `clue eval` exited 6 and --resume retries them)
     results: Results | None = None
     # dataset -> role -> (calls, prompt tokens, completion tokens) summed over `rollouts[dataset]` rollouts
     role_totals: dict[str, dict[str, list[float]]] = field(default_factory=dict)
@@ -43,7 +44,9 @@ def read_cell(run_dir: Path, *, with_rollouts: bool = False) -> CellRecord:
             record.results = load_results(run_dir)
         except (NotFoundError, BadInputError, ValueError):
             record.results = None
-        if record.results is None:  # killed between the status and the results being written: resume it
+        # No results: killed between the status and the results being written. Too many infrastructure
+        # failures: `clue eval` exited 6. Either way --resume completes it.
+        if record.results is None or record.results.failure_rate > DEFAULT_MAX_FAILURE_RATE:
             record.status = "unfinished"
     if with_rollouts and (run_dir / log.samples.path).exists():
         _add_rollout_totals(record, run_dir / log.samples.path)
