@@ -141,6 +141,8 @@ def run_command(
     study_file: Path = typer.Argument(..., help="The study file (study.toml)."),
     out: Path = typer.Option(..., help="Study directory: cells/NAME run dirs, logs/, the shared cache."),
     resume: bool = typer.Option(False, "--resume", help="Continue the study in OUT; finished cells are kept."),
+    parallel: int = typer.Option(1, min=1, help="Cells run at once (each one's own rollouts run concurrently up "
+                                                "to the endpoints' concurrency; more cells fill the tails)."),
     executor: str = typer.Option("local", help="local | ray: eval cells run their rollouts as Ray tasks "
                                                "(the `ray` extra; evolve cells run in-process)."),
     ray_address: str = typer.Option(None, help="Ray cluster address for --executor ray (default: a local "
@@ -167,7 +169,7 @@ def run_command(
         prepare_study_dir(out, study, args, resume=resume)
         console.print(f"study {study.name}: {len(cells)} cells, {plan.rollouts:,} rollouts planned; out: {out}",
                       highlight=False)
-        run_cells(cells, out, args, limit=study.limit, no_cache=opts.no_cache,
+        run_cells(cells, out, args, limit=study.limit, no_cache=opts.no_cache, parallel=parallel,
                   planned={p.cell.name: p.rollouts for p in plan.cells}, say=lambda line: console.print(
                       line, highlight=False))
         console.print(f"done: clue study tables {out}", highlight=False)

@@ -13,11 +13,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from clue.errors import BadInputError, RunIncompleteError
 from clue.study.cells import Cell, cell_command, cells_dir
@@ -95,7 +97,39 @@ def cell_environment(out: Path, *, no_cache: bool) -> dict[str, str]:
     return env
 
 
-def run_cell(cell: Cell, out: Path, global_args: list[str], *, limit: int | None, no_cache: bool) -> CellOutcome:
+class Children:
+    """The cells' live `clue` processes, so that Ctrl-C / SIGTERM interrupts every one (each keeps its work)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[subprocess.Popen[bytes]] = set()
+
+    def run(self, argv: list[str], log: IO[str], env: dict[str, str]) -> int:
+        child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+        with self._lock:
+            self._live.add(child)
+        try:
+            return child.wait()
+        finally:
+            with self._lock:
+                self._live.discard(child)
+
+    def interrupt_all(self, grace_s: float = 60.0) -> None:
+        with self._lock:
+            live = list(self._live)
+        for child in live:
+            child.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + grace_s
+        for child in live:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def run_cell(cell: Cell, out: Path, global_args: list[str], children: Children, *, limit: int | None,
+             no_cache: bool) -> CellOutcome:
     """Run one cell in a child `clue` process; a finished cell is never redone, an unfinished one resumed."""
     run_dir = cells_dir(out) / cell.name
     record = read_cell(run_dir)
@@ -110,29 +144,13 @@ def run_cell(cell: Cell, out: Path, global_args: list[str], *, limit: int | None
     with log_path.open("a", encoding="utf-8") as log:
         log.write(f"$ {' '.join(argv[1:])}\n")
         log.flush()
-        child = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                 env=cell_environment(out, no_cache=no_cache))
-        code = _wait(child)
+        code = children.run(argv, log, cell_environment(out, no_cache=no_cache))
     seconds = time.monotonic() - started
     if code == INTERRUPTED:
         raise KeyboardInterrupt
     if code != 0 or not read_cell(run_dir).finished:
         return CellOutcome(cell, "failed", seconds, _last_error(log_path, code))
     return CellOutcome(cell, "done", seconds)
-
-
-def _wait(child: subprocess.Popen[bytes]) -> int:
-    """The child's exit code; on Ctrl-C / SIGTERM the child is interrupted too (it keeps its finished work)."""
-    try:
-        return child.wait()
-    except KeyboardInterrupt:
-        child.send_signal(signal.SIGINT)
-        try:
-            child.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        raise
 
 
 def _last_error(log_path: Path, code: int) -> str:
@@ -182,15 +200,31 @@ def _duration(seconds: float) -> str:
 
 
 def run_cells(cells: list[Cell], out: Path, global_args: list[str], *, limit: int | None, no_cache: bool,
-              planned: dict[str, int], say: Callable[[str], None]) -> list[CellOutcome]:
+              planned: dict[str, int], say: Callable[[str], None], parallel: int = 1) -> list[CellOutcome]:
+    """Run the cells, `parallel` at a time; an optimizer's follow-up cells start once its evolve run ended."""
     progress = Progress(planned)
-    outcomes: list[CellOutcome] = []
-    for index, cell in enumerate(cells, start=1):
-        outcome = run_cell(cell, out, global_args, limit=limit, no_cache=no_cache)
-        outcomes.append(outcome)
-        say(progress.line(index, len(cells), outcome))
-    bad = [o for o in outcomes if o.status in ("failed", "blocked")]
+    children = Children()
+    outcomes: dict[str, CellOutcome] = {}
+    pending = list(cells)
+    running: dict[Future[CellOutcome], Cell] = {}
+    with ThreadPoolExecutor(max_workers=parallel) as pool:
+        try:
+            while pending or running:
+                for cell in [c for c in pending if c.after is None or c.after in outcomes][:parallel - len(running)]:
+                    pending.remove(cell)
+                    running[pool.submit(run_cell, cell, out, global_args, children, limit=limit,
+                                        no_cache=no_cache)] = cell
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    outcome = outcomes[running.pop(future).name] = future.result()
+                    say(progress.line(len(outcomes), len(cells), outcome))
+        except BaseException:
+            pending.clear()
+            children.interrupt_all()
+            raise
+    ordered = [outcomes[c.name] for c in cells]
+    bad = [o for o in ordered if o.status in ("failed", "blocked")]
     if bad:
         raise RunIncompleteError(f"{len(bad)} of {len(cells)} cells did not finish (first: {bad[0].cell.name}: "
                                  f"{bad[0].detail}); fix the cause and continue with --resume")
-    return outcomes
+    return ordered
