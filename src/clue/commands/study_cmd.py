@@ -143,8 +143,8 @@ def run_command(
     resume: bool = typer.Option(False, "--resume", help="Continue the study in OUT; finished cells are kept."),
     parallel: int = typer.Option(1, min=1, help="Cells run at once (each one's own rollouts run concurrently up "
                                                 "to the endpoints' concurrency; more cells fill the tails)."),
-    executor: str = typer.Option("local", help="local | ray: eval cells run their rollouts as Ray tasks "
-                                               "(the `ray` extra; evolve cells run in-process)."),
+    executor: str = typer.Option("local", help="local | ray: every cell runs its rollouts as Ray tasks "
+                                               "(the `ray` extra)."),
     ray_address: str = typer.Option(None, help="Ray cluster address for --executor ray (default: a local "
                                                "Ray instance per cell)."),
 ) -> None:
@@ -164,7 +164,7 @@ def run_command(
         study, settings = _load(study_file, opts)
         args = global_args(opts, out / CONFIG, [e.url for e in study.endpoints])
         ray_args = ("--executor", "ray", *(("--ray-address", ray_address) if ray_address else ()))
-        cells = build_cells(study, out, study_file.parent.resolve(), eval_extra=ray_args if executor == "ray" else ())
+        cells = build_cells(study, out, study_file.parent.resolve(), executor=ray_args if executor == "ray" else ())
         plan = make_plan(study, cells, settings, opts.resolved_data_root(), None, lambda _: None)
         prepare_study_dir(out, study, args, resume=resume)
         console.print(f"study {study.name}: {len(cells)} cells, {plan.rollouts:,} rollouts planned; out: {out}",

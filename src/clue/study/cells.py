@@ -75,7 +75,7 @@ def _budget_flags(optimizer: Optimizer) -> tuple[str, ...]:
 
 
 def _optimizer_cells(study: StudyFile, specs: list[DatasetSpec], out: Path, base: Path,
-                     repeats: tuple[str, ...]) -> list[Cell]:
+                     repeats: tuple[str, ...], executor: tuple[str, ...]) -> list[Cell]:
     train = tuple(spec.name for spec in wanted_datasets(study) if not spec.ood)
     cells: list[Cell] = []
     if not train:
@@ -87,7 +87,7 @@ def _optimizer_cells(study: StudyFile, specs: list[DatasetSpec], out: Path, base
             seed_prompt = _prompt_arg(optimizer.seed_prompt, base)
             cells.append(Cell(name=run, kind="evolve", datasets=train, split="train", prompt=run,
                               prompt_arg=seed_prompt, optimizer=optimizer, seed=seed,
-                              extra=(*_budget_flags(optimizer), *limit)))
+                              extra=(*_budget_flags(optimizer), *limit, *executor)))
             best = str(cells_dir(out) / run / BEST_PROMPT)
             cells += [Cell(name=f"{run}--{spec.name}", kind="eval", datasets=(spec.name,), split=split_of(spec),
                            prompt=run, prompt_arg=best, optimizer=optimizer, seed=seed, after=run, extra=repeats)
@@ -95,12 +95,13 @@ def _optimizer_cells(study: StudyFile, specs: list[DatasetSpec], out: Path, base
     return cells
 
 
-def build_cells(study: StudyFile, out: Path, base: Path, *, eval_extra: tuple[str, ...] = ()) -> list[Cell]:
+def build_cells(study: StudyFile, out: Path, base: Path, *, executor: tuple[str, ...] = ()) -> list[Cell]:
     """Every cell of the study, in run order. `base` resolves relative prompt files and best_of runs;
-    `eval_extra` are more `clue eval` options (the executor), which do not change what a cell computes."""
+    `executor` are `--executor` options for every cell, which do not change what a cell computes."""
     specs = selected_datasets(study)
-    eval_flags = (*(("--repeats", str(study.repeats)) if isinstance(study.repeats, int) else ()), *eval_extra)
-    return [*_eval_cells(study, specs, base, eval_flags), *_optimizer_cells(study, specs, out, base, eval_flags)]
+    eval_flags = (*(("--repeats", str(study.repeats)) if isinstance(study.repeats, int) else ()), *executor)
+    return [*_eval_cells(study, specs, base, eval_flags),
+            *_optimizer_cells(study, specs, out, base, eval_flags, executor)]
 
 
 def cell_command(cell: Cell, run_dir: Path, *, limit: int | None, resume: bool) -> list[str]:

@@ -83,3 +83,34 @@ async def test_ray_rollouts_equal_in_process_ones(tmp_path: Path, fake: FakeOpen
             assert usage[0][role][key] == usage[1][role][key], (role, key)
     log = json.loads((tmp_path / "ray" / "log.json").read_text())
     assert log["status"] == "finished" and log["samples"]["count"] == 8
+
+
+async def _evolve(out: Path, runner_kind: str, base_url: str) -> tuple[str, list[dict[str, Any]]]:
+    from clue.evolve.budget import Budget
+    from clue.evolve.protocol import EvolveSettings
+    from clue.evolve.run import run_evolution
+
+    root = default_data_root()
+    train = load_pairs(root, "membench-high", "train", limit=4, warn=print)
+    test = load_pairs(root, "membench-high", "test", limit=2, warn=print)
+    settings = EvolveSettings(rounds=1, batch=2, candidates=1, top=1, resample=1, max_clusters=1,
+                              analysis_mode="context", synthesis_mode="edits")
+    llm = make_llm(base_url, retries=1)
+    runner = RayRunner(llm, solver_options=SolverOptions()) if runner_kind == "ray" else None
+    try:
+        outcome = await run_evolution("clue", load_prompt("simple"), train, test, llm, settings,
+                                      Budget(max_rollouts=8), out, runner=runner)
+    finally:
+        await llm.aclose()
+    rollouts = [json.loads(line) for line in (out / "rollouts.jsonl").read_text().splitlines()]
+    return outcome.optimization.best.text, rollouts
+
+
+@pytest.mark.usefixtures("local_ray")
+async def test_ray_evolution_equals_in_process(tmp_path: Path, fake: FakeOpenAI) -> None:
+    best_local, local = await _evolve(tmp_path / "local", "local", fake.base_url)
+    best_ray, remote = await _evolve(tmp_path / "ray", "ray", fake.base_url)
+    assert best_local == best_ray and local
+    assert sorted(map(json.dumps, map(_comparable, local))) == sorted(map(json.dumps, map(_comparable, remote)))
+    usage = [json.loads((tmp_path / name / "log.json").read_text())["usage"] for name in ("local", "ray")]
+    assert usage[0]["extractor"]["calls"] == usage[1]["extractor"]["calls"] > 0
