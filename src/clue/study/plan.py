@@ -15,6 +15,7 @@ from pathlib import Path
 
 from clue.bench.data.datasets import get_dataset
 from clue.bench.data.records import Pair
+from clue.bench.data.split import Split
 from clue.config import Settings
 from clue.study.cells import Cell, cells_dir
 from clue.study.reader import read_cell
@@ -148,15 +149,16 @@ PairLoader = Callable[[str, str], list[Pair]]
 
 
 def plan_eval_cell(cell: Cell, study: StudyFile, pairs: list[Pair], settings: Settings,
-                   measured: dict[str, dict[str, RoleLoad]], out: Path | None) -> CellPlan:
-    from clue.bench.data.split import default_repeats
-    from clue.bench.run.evaluation import repeats_for
+                   measured: dict[str, dict[str, RoleLoad]], out: Path | None, data_root: Path) -> CellPlan:
+    from clue.bench.data.loader import count_sources
 
     name = cell.datasets[0]
     if not pairs:
         return CellPlan(cell, 0, 0, 0, {}, "no data")
     requested = study.repeats if isinstance(study.repeats, int) else None
-    repeats = repeats_for([name], pairs, requested, default_repeats)[name]
+    # The rule `clue eval` applies: the dataset's repeats for its number of sources in the split (before --limit).
+    split: Split = "ood" if cell.split == "ood" else "test"
+    repeats = get_dataset(name).repeats.runs_for(count_sources(data_root, name, split), requested)
     rollouts = len(pairs) * repeats
     record = read_cell(cells_dir(out) / cell.name, with_rollouts=True) if out is not None else None
     if record is not None and record.finished and record.rollouts.get(name):
@@ -260,7 +262,7 @@ def make_plan(study: StudyFile, cells: list[Cell], settings: Settings, data_root
             plans.append(plan_evolve_cell(cell, study, train, settings, measured, out))
         else:
             plans.append(plan_eval_cell(cell, study, pairs(cell.datasets[0], cell.split, study.limit), settings,
-                                        measured, out))
+                                        measured, out, data_root))
     empty = sorted({p.cell.datasets[0] for p in plans if p.basis == "no data" and p.cell.kind == "eval"})
     notes = [f"no pairs on disk under {data_root} for: {', '.join(empty)} (counted as 0)"] if empty else []
     if any(p.cell.kind == "evolve" for p in plans):
