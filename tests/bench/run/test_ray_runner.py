@@ -25,7 +25,9 @@ ray = pytest.importorskip("ray", reason="the `ray` extra is not installed")
 def varied(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """A reply that depends on the whole request and its seed, so any difference in what was sent shows."""
     digest = hashlib.sha256(json.dumps([body["messages"], body.get("seed")]).encode()).digest()
-    return 200, chat_reply(f"1. note {digest[0]}\n<answer>{'ABCD'[digest[1] % 4]}</answer>",
+    # The fenced block is a usable new prompt for GEPA's reflection step.
+    return 200, chat_reply(f"1. note {digest[0]}\n<answer>{'ABCD'[digest[1] % 4]}</answer>\n```\nList what the "
+                           f"user prefers, at most {2 + digest[3] % 5} numbered items.\n```",
                            prompt_tokens=7 + digest[2], completion_tokens=5)
 
 
@@ -93,12 +95,11 @@ async def _evolve(out: Path, runner_kind: str, base_url: str) -> tuple[str, list
     root = default_data_root()
     train = load_pairs(root, "membench-high", "train", limit=4, warn=print)
     test = load_pairs(root, "membench-high", "test", limit=2, warn=print)
-    settings = EvolveSettings(rounds=1, batch=2, candidates=1, top=1, resample=1, max_clusters=1,
-                              analysis_mode="context", synthesis_mode="edits")
+    settings = EvolveSettings(gepa_minibatch=2)
     llm = make_llm(base_url, retries=1)
     runner = RayRunner(llm, solver_options=SolverOptions()) if runner_kind == "ray" else None
     try:
-        outcome = await run_evolution("clue", load_prompt("simple"), train, test, llm, settings,
+        outcome = await run_evolution("gepa", load_prompt("simple"), train, test, llm, settings,
                                       Budget(max_rollouts=8), out, runner=runner)
     finally:
         await llm.aclose()
