@@ -4,13 +4,38 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clue.errors import BadInputError
-from clue.llm.types import ROLES, Decoding, Role
+
+Role = Literal["extractor", "solver", "judge", "optimizer"]
+ROLES: tuple[Role, ...] = ("extractor", "solver", "judge", "optimizer")
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Sampling parameters for one call. `seed` makes local sampling repeatable."""
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 512
+    seed: int | None = None
+    thinking: bool | None = None  # None: send nothing and leave the endpoint's chat template at its default
+    stop: tuple[str, ...] = ()  # the reply ends before the first of these (not included); () sends none
+
+    def as_key(self) -> dict[str, Any]:
+        key: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p,
+                               "max_tokens": self.max_tokens, "seed": self.seed}
+        if self.thinking is not None:  # absent when unset, so caches written before the switch still hit
+            key["thinking"] = self.thinking
+        if self.stop:  # likewise absent when unset
+            key["stop"] = list(self.stop)
+        return key
+
 
 BackendName = Literal["local", "openai", "scripted"]
 JsonMode = Literal["auto", "json_object_schema", "json_schema", "json_object", "none"]

@@ -49,11 +49,13 @@ def eval_command(
     from clue.bench.data.records import Pair
     from clue.bench.ray_runner import check_executor, make_runner
     from clue.bench.run.evaluation import EvalPlan, load_results, run_plan
+    from clue.bench.run.failure_cause import failed_error_lines
     from clue.bench.run.results import Results, check_failures
     from clue.bench.run.rundir import ensure_run_dir, run_dir_lock
     from clue.bench.run.runlog import read_runlog
     from clue.bench.solvers.registry import SolverOptions
     from clue.commands.dataset_choice import choose_datasets, scored_split, solver_overrides
+    from clue.commands.run_notice import announce_run, say
     from clue.llm.client import LLM
     from clue.memory.prompts import load_prompt
     from clue.report.progress import rollout_progress
@@ -85,6 +87,7 @@ def eval_command(
         runs = {spec.name: spec.repeats.runs_for(count_sources(root, spec.name, chosen_split), repeats)
                 for spec in specs}
         plan = EvalPlan(chosen, pairs, runs, {"datasets": [s.name for s in specs], "split": split, "limit": limit})
+        announce_run(opts.settings(), plan.pairs, plan.repeats_by_dataset, say=say, warn=warn)
         base = load_results(baseline) if baseline is not None else None
         llm = LLM(opts.settings())
         llm.on_notice = warn
@@ -104,7 +107,7 @@ def eval_command(
             print_table(results_table(Results.model_validate(log.results)), console)
         print_table(usage_table(log.usage), console)
         console.print(f"run log: {out / 'log.json'}")
-        check_failures(results, max_failures)
+        check_failures(results, max_failures, failed_error_lines(out / "rollouts.jsonl"))
 
     run_async(job)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -93,11 +93,6 @@ class EvolveSettings:
 
     def replies(self, counts: ReplyCounts) -> Replies:
         return Replies(counts, self.reply_attempts)
-
-
-def settings_help() -> list[tuple[str, str, str]]:
-    """(name, default, help) for every knob, for the CLI's help and docs."""
-    return [(f.name, repr(f.default), f.metadata.get("help", "")) for f in fields(EvolveSettings)]
 
 
 @dataclass

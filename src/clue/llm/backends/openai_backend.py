@@ -117,9 +117,11 @@ class OpenAIBackend:
             raise LLMError(f"{self._where(model)}: reply is not a chat completion: {first!r}")
         choices = reply.get("choices")
         if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-            error = reply.get("error")
-            detail = f": {str(error).splitlines()[0][:200]}" if error else ""
-            raise TransientLLMError(f"{self._where(model)}: reply had no choices{detail}")
+            first = json.dumps(reply)[:200]
+            if _transient_error_body(reply.get("error")):  # an overload reported inside a 200
+                raise TransientLLMError(f"{self._where(model)}: server error in a 200 reply: {first}")
+            # Asking again gets the same reply: not retried.
+            raise LLMError(f"{self._where(model)}: reply is not a chat completion (no choices): {first}")
         choice = choices[0]
         message = choice.get("message") or {}
         usage = reply.get("usage") or {}
@@ -144,6 +146,14 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _transient_error_body(error: object) -> bool:
+    """Whether an `error` object inside a 200 reply names an overload (429 or 5xx) rather than a refusal."""
+    if not isinstance(error, dict):
+        return False
+    code = error.get("code") or error.get("status")
+    return str(code).isdigit() and (int(str(code)) == 429 or int(str(code)) >= 500)
 
 
 def _refused(exc: BaseException) -> bool:
