@@ -320,7 +320,8 @@ def print_table(rows: list[Row]) -> None:
         print(head + ("; ".join(a.differences) if a.differences else "none"))
     done = [r.agreement for r in rows if r.agreement is not None]
     print(f"total: {sum(a.agreed for a in done)}/{sum(a.compared for a in done)} fields; "
-          f"{sum(1 for a in done if not a.differences)}/{len(rows)} datasets agree on every field")
+          f"{sum(1 for a in done if not a.differences)}/{len(done)} datasets that ran agree on every field "
+          f"({len(rows) - len(done)} did not run)")
 
 
 async def main(argv: list[str] | None = None) -> int:
