@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from clue.cli import app
 from clue.config import load_settings
 from clue.memory.prompts import builtin_prompt_text
-from clue.memory.render import render_conversation
+from clue.memory.render import extraction_user_turn
 from clue.study.cells import build_cells
 from clue.study.plan import SOLVER_SYSTEM_TOKENS, make_plan
 from clue.study.spec import read_study_file
@@ -49,7 +49,7 @@ def test_plan_matches_hand_counts_on_real_files(tmp_path: Path, data_root: Path)
     picked = _hand_picked_game24(data_root, 2)
     assert (game.pairs, game.repeats, game.rollouts) == (2, 3, 6)  # fewer than 200 pairs: 3 repeats
     prompt_chars = len(builtin_prompt_text("simple"))
-    extract_prompt = sum(prompt_chars + len(render_conversation(s["messages"])) for s, _ in picked) / 4 / 2
+    extract_prompt = sum(prompt_chars + len(extraction_user_turn(s["messages"])) for s, _ in picked) / 4 / 2
     extractor = game.roles["extractor"]
     assert extractor.calls == 6 and extractor.completion_tokens == 6 * 1000
     assert abs(extractor.prompt_tokens - 6 * extract_prompt) < 0.01 * extractor.prompt_tokens
