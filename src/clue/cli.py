@@ -1,4 +1,4 @@
-"""The `clue` command line: eval, extract, rescore, evolve, demo, datasets, show, play."""
+"""The `clue` command line: eval, extract, rescore, evolve, demo, datasets, show, play, report, study."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from clue.commands import (
     report_cmd,
     rescore_cmd,
     show_cmd,
+    study_cmd,
 )
 from clue.commands.common import GlobalOptions
 from clue.commands.global_options import add_global_options
@@ -58,7 +59,7 @@ def main(
 
 
 for _module in (eval_cmd, extract_cmd, rescore_cmd, evolve_cmd, demo_cmd, datasets_cmd, show_cmd, play_cmd,
-                report_cmd):
+                report_cmd, study_cmd):
     _module.register(app)
 add_global_options(app)
 

@@ -20,6 +20,7 @@ from clue.report.lineage_view import cluster_rounds, count_nodes, lineage_tree
 from clue.report.results_view import cost_context, results_context
 from clue.report.rundata import RunData, load_run, load_runs
 from clue.report.transcripts import DEFAULT_MAX_CHARS, pack_transcripts
+from clue.study.tables import Table, is_study_dir, study_tables
 
 
 def json_script(value: Any) -> Markup:
@@ -61,7 +62,8 @@ def _asset(name: str) -> Markup:
 
 
 def render_report(runs: list[RunData], *, baseline: RunData | None = None, title: str | None = None,
-                  max_chars: int = DEFAULT_MAX_CHARS, summary: list[str] | None = None) -> str:
+                  max_chars: int = DEFAULT_MAX_CHARS, tables: list[Table] | None = None,
+                  summary: list[str] | None = None) -> str:
     """`summary`: sentences shown above everything else (`clue demo` says there what memory did)."""
     from clue import __version__
 
@@ -97,6 +99,7 @@ def render_report(runs: list[RunData], *, baseline: RunData | None = None, title
         "css": _asset("report.css"),
         "js": _asset("report.js"),
         "warnings": [w for run in runs for w in run.warnings],
+        "study_tables": tables or [],
         "summary": summary or [],
     }
     return _environment().get_template("report.html.j2").render(**context)
@@ -133,7 +136,9 @@ def write_report(run_dirs: list[Path], out: Path, *, baseline_dir: Path | None =
         raise BadInputError("no run directory given")
     if out.is_dir():
         raise BadInputError(f"--out {out}: is a directory; name the HTML file to write (e.g. {out / 'report.html'})")
-    runs = load_runs(run_dirs)
+    # A study directory stands for its cells, and adds the study's tables (clue study tables).
+    tables = [table for path in run_dirs if is_study_dir(path) for table in study_tables(path)]
+    runs = load_runs([path / "cells" if is_study_dir(path) else path for path in run_dirs])
     baseline = None
     if baseline_dir is not None:
         baseline = next((r for r in runs if r.path.resolve() == baseline_dir.resolve()), None)
@@ -143,7 +148,7 @@ def write_report(run_dirs: list[Path], out: Path, *, baseline_dir: Path | None =
             runs = [baseline, *runs]
         if not baseline.results:
             raise BadInputError(f"{baseline_dir}: the baseline run has no results yet")
-    html = render_report(runs, baseline=baseline, title=title, max_chars=max_chars, summary=summary)
+    html = render_report(runs, baseline=baseline, title=title, max_chars=max_chars, tables=tables, summary=summary)
     write_whole(out, html)
     return WrittenReport(out, sum(len(r.rollouts) + len(r.test_rollouts) for r in runs),
                          [w for r in runs for w in r.warnings])

@@ -13,6 +13,7 @@ from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from clue.llm.types import (
     Completion,
+    ContextOverflowError,
     Decoding,
     EndpointRefusedError,
     EndpointTimeoutError,
@@ -21,7 +22,7 @@ from clue.llm.types import (
     TransientLLMError,
 )
 
-DEFAULT_REMOTE_CONTEXT = 32768
+DEFAULT_REMOTE_CONTEXT = 40960  # Qwen3-32B's window, as the reference serves it
 # Without the model's tokenizer, count conservatively: English runs ~4 characters a token.
 CHARS_PER_TOKEN_ESTIMATE = 3.0
 
@@ -101,6 +102,9 @@ class OpenAIBackend:
             detail = str(exc.message).splitlines()[0][:200] if exc.message else ""
             if exc.status_code >= 500:
                 raise TransientLLMError(f"{self._where(model)}: server error {exc.status_code}: {detail}") from exc
+            if exc.status_code == 400 and _context_exceeded(detail):
+                # The server's own count (its tokenizer) says the prompt does not fit its window.
+                raise ContextOverflowError(f"{self._where(model)}: context window exceeded: {detail}") from exc
             raise LLMError(f"{self._where(model)}: request rejected ({exc.status_code}): {detail}") from exc
         latency = time.perf_counter() - started
         return self._completion(model, self._json_body(model, raw), latency)
@@ -148,6 +152,12 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _context_exceeded(detail: str) -> bool:
+    """vLLM, SGLang and OpenAI word it differently; all name the context and its length or limit."""
+    lowered = detail.lower()
+    return "context" in lowered and ("length" in lowered or "limit" in lowered or "window" in lowered)
 
 
 def _transient_error_body(error: object) -> bool:
