@@ -241,19 +241,16 @@ class LLM:
             self._waiting.discard(completion.endpoint)
         return completion
 
-    def _notice_silent(self, base_url: str | None) -> None:
+    def _notice_silent(self, model: str, base_url: str | None, idle_s: float) -> None:
         """Once per endpoint until it answers again: a request has received nothing for `notice_after_s`."""
         where = base_url or "api.openai.com"
         if where in self._waiting or self.on_notice is None:
             return
         self._waiting.add(where)
-        config = next((c for c in self.settings.roles.values() if base_url in (c.base_url, *c.endpoint_urls())),
-                      None)
-        limit = f"idle_timeout_s={config.idle_limit_s:g} s, then " if config is not None else ""
-        model = f"{config.model} at " if config is not None else ""
-        retries = max(min(config.retries, 2) - 1, 0) if config is not None else 1
-        self.on_notice(f"waiting for {model}{where}: no reply for {self._notice_after_s:g} s "
-                       f"({limit}{retries} retry)")
+        retries = [min(c.retries, TIMEOUT_ATTEMPTS) - 1 for c in self.settings.roles.values()
+                   if c.model == model and base_url in (c.base_url, *c.endpoint_urls())]
+        self.on_notice(f"waiting for {model} at {where}: no reply for {self._notice_after_s:g} s "
+                       f"(idle_timeout_s={idle_s:g} s, then {max(max(retries, default=1), 0)} retry)")
 
     async def structured(self, role: Role, messages: list[Message], model: type[ModelT], *, repeat: int = 0,
                          max_tokens: int | None = None,

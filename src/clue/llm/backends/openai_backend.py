@@ -61,7 +61,7 @@ class OpenAIBackend:
         self.stream = stream
         self._stream_usage = True  # ask for a usage chunk until the server refuses stream_options
         self._context_size = context_size
-        self.on_silent: Callable[[str | None], None] | None = None
+        self.on_silent: Callable[[str, str | None, float], None] | None = None  # (model, base URL, idle limit)
         self.notice_after_s = NOTICE_AFTER_S
         # Local servers ignore the key, but the client refuses to start without one.
         api_key = os.environ.get(api_key_env) or "not-needed"
@@ -96,16 +96,15 @@ class OpenAIBackend:
         started = time.perf_counter()
         on_silent = self.on_silent
         watch = SilenceWatch(self.timeout_s, notice_after_s=self.notice_after_s,
-                             on_notice=(lambda: on_silent(self.base_url)) if on_silent is not None else None)
+                             on_notice=(lambda: on_silent(model, self.base_url, self.timeout_s)) if on_silent else None)
         try:
             async with watch:
                 reply = await (self._streamed(model, body, watch) if self.stream else self._whole(model, body))
         except TimeoutError:
             if not watch.expired:
                 raise
-            what = "nothing received" if self.stream else "no reply"
-            raise EndpointTimeoutError(f"{self._where(model)}: {what} for {self.timeout_s:g} s "
-                                       "(idle_timeout_s sets the limit)") from None
+            raise EndpointTimeoutError(f"{self._where(model)}: no reply within {self.timeout_s:g} s (nothing "
+                                       "received for that long; idle_timeout_s sets the limit)") from None
         except openai.APIConnectionError as exc:  # the transport's own timeouts included
             # The aiohttp transport reports a refused connection as a (connect) timeout: look at the cause.
             if _refused(exc):
