@@ -42,7 +42,10 @@ class RoleConfig(BaseModel):
     max_tokens: int = Field(512, ge=1)
     seed: int = 42
     context_size: int | None = None  # None: ask the backend (local knows it; openai assumes 32768)
-    concurrency: int = Field(8, ge=1)  # in-flight requests per endpoint; 0 would deadlock
+    concurrency: int = Field(8, ge=1)  # the endpoint's parallel slots (requests it works on at once); >= 1
+    # Requests kept waiting at the server beyond its slots, so a freed slot is refilled at once instead of
+    # after a round trip through clue. None: a quarter of the slots (at least 1) for openai, 0 otherwise.
+    queue_ahead: int | None = Field(None, ge=0)
     # backend "local" only: >1 serves the model with llama.cpp's llama-server, that many parallel slots
     local_slots: int = Field(1, ge=1)
     json_mode: JsonMode = "auto"
@@ -86,6 +89,12 @@ class RoleConfig(BaseModel):
         if self.endpoints:
             return list(self.endpoints)
         return [EndpointConfig(url=self.base_url, weight=1.0)] if self.base_url else []
+
+    def in_flight_limit(self, slots: int) -> int:
+        """Requests sent at once to a server with `slots` parallel slots (see queue_ahead)."""
+        if self.queue_ahead is not None:
+            return slots + self.queue_ahead
+        return slots + (max(1, slots // 4) if self.backend == "openai" else 0)
 
     def endpoint_urls(self) -> list[str]:
         return [server.url for server in self.endpoint_list()]

@@ -41,7 +41,7 @@ def pool_llm(*urls: str, overrides: tuple[str, ...] = (), retries: int = 2) -> L
 async def test_calls_go_to_the_least_loaded_endpoint(two: tuple[FakeOpenAI, FakeOpenAI]) -> None:
     for server in two:
         server.delay_s = 0.2
-    llm = pool_llm(*(s.base_url for s in two), overrides=("solver.concurrency=2",))
+    llm = pool_llm(*(s.base_url for s in two), overrides=("solver.concurrency=2", "solver.queue_ahead=0"))
     try:
         replies = await asyncio.gather(*(llm.chat("solver", MESSAGES, repeat=i) for i in range(8)))
     finally:
@@ -57,7 +57,7 @@ async def test_weights_give_an_endpoint_a_larger_share(two: tuple[FakeOpenAI, Fa
     for server in two:
         server.delay_s = 0.1
     big, small = two
-    llm = pool_llm(big.base_url, small.base_url, overrides=("solver.concurrency=1",))
+    llm = pool_llm(big.base_url, small.base_url, overrides=("solver.concurrency=1", "solver.queue_ahead=0"))
     llm.settings.roles["solver"].endpoints[0].weight = 3.0
     try:
         await asyncio.gather(*(llm.chat("solver", MESSAGES, repeat=i) for i in range(8)))

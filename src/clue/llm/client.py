@@ -120,7 +120,7 @@ class LLM:
         if config.backend != "openai" or len(servers) < 2:
             return self._watch(make_backend(config))
         members = [(server.url, self._watch(make_backend(config, server.url)),
-                    max(1, round(config.concurrency * server.weight))) for server in servers]
+                    config.in_flight_limit(max(1, round(config.concurrency * server.weight)))) for server in servers]
         return EndpointPool(members, on_change=self._tell)  # type: ignore[arg-type]
 
     def _watch(self, backend: Backend) -> Backend:
@@ -141,7 +141,7 @@ class LLM:
             backend = self.backend(role)
             # Ranked: a started rollout's next call overtakes new rollouts' first calls (progressive results).
             self._limits[endpoint] = (backend.limit if isinstance(backend, EndpointPool)
-                                      else RankedSemaphore(config.concurrency))
+                                      else RankedSemaphore(config.in_flight_limit(config.concurrency)))
         return self._limits[endpoint]
 
     def slots(self, role: Role) -> int:
