@@ -142,8 +142,8 @@ class OpenAIBackend:
             response: httpx2.Response = await self._client.post(  # type: ignore[assignment]
                 "/chat/completions", body=streamed, cast_to=httpx2.Response, stream=True,
                 stream_cls=AsyncStream[object])
-        except openai.BadRequestError as exc:
-            if not self._stream_usage or "stream_options" not in str(exc.message):
+        except openai.APIStatusError as exc:  # 400 or 422, depending on the server
+            if exc.status_code >= 500 or not self._stream_usage or "stream_options" not in str(exc.message):
                 raise
             self._stream_usage = False  # an older server: count the pieces instead
             return await self._streamed(model, body, watch)
@@ -153,7 +153,8 @@ class OpenAIBackend:
                 return self._json_body(model, await response.aread())
             reply = StreamedReply()
             await read_events(response.aiter_lines(), watch, reply)
-            return reply.as_completion_body()
+            prompt_chars = sum(len(str(message.get("content") or "")) for message in body["messages"])
+            return reply.as_completion_body(prompt_estimate=int(prompt_chars / CHARS_PER_TOKEN_ESTIMATE) + 1)
         finally:
             await response.aclose()
 

@@ -103,14 +103,15 @@ class StreamedReply:
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
 
-    def as_completion_body(self) -> dict[str, Any]:
-        """The reply as a chat.completion body. Without a usage chunk, completion tokens are counted as the
-        content pieces received (servers send about one token a piece) and prompt tokens are unknown (0)."""
+    def as_completion_body(self, prompt_estimate: int = 0) -> dict[str, Any]:
+        """The reply as a chat.completion body. Without a usage chunk (a server that ignores stream_options),
+        completion tokens are the pieces received (servers send about one token a piece) and prompt tokens
+        the caller's estimate."""
         if self.finish_reason is None and not self.content and self.error is not None:
             return {"error": self.error}
         message = {"role": "assistant", "content": "".join(self.content),
                    "reasoning_content": "".join(self.reasoning)}
-        usage = self.usage or {"prompt_tokens": 0, "completion_tokens": self.chunks}
+        usage = self.usage or {"prompt_tokens": prompt_estimate, "completion_tokens": self.chunks}
         return {"choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason or "stop"}],
                 "usage": usage}
 
