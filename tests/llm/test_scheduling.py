@@ -92,7 +92,7 @@ def test_the_worker_hands_exceptions_to_the_caller_and_keeps_serving() -> None:
 async def _waves(chains: int, slots: int, *, backlog: Backlog | None) -> list[list[str]]:
     """Run `chains` two-call chains (extract e<i>, then solve s<i>) through a RankedSemaphore(slots) in
     lockstep: every call in flight ends together (a fixed latency). Returns the calls of each wave."""
-    semaphore = RankedSemaphore(slots)
+    semaphore = RankedSemaphore(slots, fill_tail=True)
     loop = asyncio.get_running_loop()
     in_flight: list[tuple[str, asyncio.Future[None]]] = []
 

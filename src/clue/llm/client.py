@@ -141,7 +141,8 @@ class LLM:
             backend = self.backend(role)
             # Ranked: a started rollout's next call overtakes new rollouts' first calls (progressive results).
             self._limits[endpoint] = (backend.limit if isinstance(backend, EndpointPool)
-                                      else RankedSemaphore(config.in_flight_limit(config.concurrency)))
+                                      else RankedSemaphore(config.in_flight_limit(config.concurrency),
+                                                           fill_tail=config.backend == "openai"))
         return self._limits[endpoint]
 
     def slots(self, role: Role) -> int:

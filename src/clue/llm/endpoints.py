@@ -59,7 +59,7 @@ class EndpointPool:
         if not endpoints:
             raise ValueError("an endpoint pool needs at least one endpoint")
         self.endpoints = [Endpoint(url, backend, max(1, slots)) for url, backend, slots in endpoints]
-        self.limit = RankedSemaphore(sum(e.slots for e in self.endpoints))
+        self.limit = RankedSemaphore(sum(e.slots for e in self.endpoints), fill_tail=True)
         self.on_change = on_change  # told, in one line, when an endpoint is taken out or back
         self.probe_first_s = probe_first_s
         self._back = asyncio.Event()

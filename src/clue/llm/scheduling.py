@@ -8,7 +8,7 @@ extractions, so results reach disk one after another.
 
 Near the end of a run that order leaves slots idle: when fewer rollouts are left to start than there are
 slots, starting them last means their second calls run nearly alone. A runner therefore announces its
-rollouts as a `Backlog`; once the rollouts not yet started fit in the free capacity, their first calls go
+rollouts as a `Backlog`; once the rollouts not yet started fit in the capacity, their first calls go
 ahead of continuations, so the last wave is full. With 80 two-call rollouts and 32 slots this takes the
 wall time from 6 to 5 call latencies (the ideal: 160 calls / 32 slots).
 """
@@ -85,12 +85,16 @@ _Waiter = tuple[int, int, "asyncio.Future[None]", _TaskState]
 
 
 class RankedSemaphore:
-    """An asyncio semaphore whose waiters are admitted by `call_rank()` (lowest first, FIFO among equals),
-    except that a backlog's first calls go first once its unstarted rollouts fit in the capacity."""
+    """An asyncio semaphore whose waiters are admitted by `call_rank()` (lowest first, FIFO among equals).
 
-    def __init__(self, value: int) -> None:
+    `fill_tail`: a backlog's first calls go first once its unstarted rollouts fit in the capacity. Only
+    where the capacity is what the server really works on at once (an endpoint's slots): in front of a
+    model that runs one call at a time, it would queue every extraction before the first solve."""
+
+    def __init__(self, value: int, *, fill_tail: bool = False) -> None:
         if value < 1:
             raise ValueError(f"semaphore value must be at least 1, got {value}")
+        self.fill_tail = fill_tail
         self.capacity = value
         self._free = value
         self._first: list[_Waiter] = []  # first calls of their task
@@ -146,7 +150,7 @@ class RankedSemaphore:
             return heapq.heappop(self._next) if self._next else None
         first = self._first[0]
         backlog = first[3].backlog
-        tail = backlog is not None and backlog.unstarted <= self.capacity
+        tail = self.fill_tail and backlog is not None and backlog.unstarted <= self.capacity
         if not self._next or tail or first[:2] < self._next[0][:2]:
             return heapq.heappop(self._first)
         return heapq.heappop(self._next)
