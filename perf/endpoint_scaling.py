@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from chain_scheduling import SimulatedEndpoint
 from harness_overhead import BenchTask, fake_servers, make_pairs, run_harness
@@ -49,8 +50,9 @@ async def run_simulated(servers: int, n: int, concurrency: int, latency_s: float
     settings = load_settings(env={}, cli={"backend": "openai", "base_url": urls, "model": "m"}, no_cache=True,
                              role_overrides={role: {"concurrency": concurrency} for role in ROLES})
     config = settings.role("extractor")
-    pool = EndpointPool([(url, SimulatedServer(url, concurrency, latency_s), config.in_flight_limit(concurrency))
-                         for url in urls])
+    members: list[tuple[str, Any, int]] = [
+        (url, SimulatedServer(url, concurrency, latency_s), config.in_flight_limit(concurrency)) for url in urls]
+    pool = EndpointPool(members)
     llm = LLM(settings, backend=pool)
     task = BenchTask()
     runner = Runner(llm, tasks=lambda dataset: task,  # type: ignore[arg-type,return-value]

@@ -108,7 +108,10 @@ class FakeChatProtocol(asyncio.Protocol):
             if len(self.buffer) < total:
                 return
             del self.buffer[:total]
-            self.slots.start(lambda: self.loop.call_later(self.latency_s, self._respond))
+            self.slots.start(self._begin)
+
+    def _begin(self) -> None:
+        self.loop.call_later(self.latency_s, self._respond)
 
     def _respond(self) -> None:
         self.slots.done()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -91,6 +92,8 @@ class FakeOpenAI:
                 with fake._lock:
                     fake.requests.append(body)
                     fake.paths.append(self.path)
+                    status: int
+                    payload: dict[str, Any] | str | bytes
                     if fake.refuse_stream_options and "stream_options" in body:
                         status, payload = 400, {"error": {"message": "Unrecognized request argument supplied: "
                                                                      "stream_options"}}
@@ -144,10 +147,8 @@ class FakeOpenAI:
         with self._lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             connection.close()
         self._thread.join()
 
