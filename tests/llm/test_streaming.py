@@ -94,6 +94,18 @@ async def test_a_server_answering_a_stream_with_one_json_body_is_read_as_such(fa
     assert completion.text == STORY and completion.prompt_tokens == 40
 
 
+async def test_a_server_that_cuts_streams_short_is_asked_for_whole_replies(fake: FakeOpenAI) -> None:
+    fake.cut_streams = True  # as llama-cpp-python's server does when another request arrives
+    llm = make_llm(fake.base_url)
+    try:
+        first = await llm.chat("solver", MESSAGES)
+        second = await llm.chat("solver", MESSAGES, repeat=1)
+    finally:
+        await llm.aclose()
+    assert first.text == second.text == STORY, "the cut reply is not taken for the whole one"
+    assert [bool(body.get("stream")) for body in fake.requests] == [True, False, False]
+
+
 async def test_streaming_can_be_turned_off(fake: FakeOpenAI) -> None:
     llm = make_llm(fake.base_url, "solver.stream=false")
     try:

@@ -72,6 +72,7 @@ class FakeOpenAI:
         self.streams = True  # answer `stream: true` requests with server-sent events (else one JSON body)
         self.piece_delay_s = 0.0  # between two streamed pieces (a slow server that keeps sending)
         self.refuse_stream_options = False  # an older server: 400 when a request has stream_options
+        self.cut_streams = False  # end every stream after its first piece, without a finish reason
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
         fake = self
@@ -117,7 +118,8 @@ class FakeOpenAI:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                for event in stream_events(payload, with_usage):
+                events = stream_events(payload, with_usage)
+                for event in events[:1] if fake.cut_streams else events:
                     if fake.piece_delay_s:
                         time.sleep(fake.piece_delay_s)
                     self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())

@@ -153,6 +153,11 @@ class OpenAIBackend:
                 return self._json_body(model, await response.aread())
             reply = StreamedReply()
             await read_events(response.aiter_lines(), watch, reply)
+            if reply.finish_reason is None and reply.error is None:
+                # Ended before its last piece: llama-cpp-python's server, for one, cuts a stream short when
+                # another request arrives. Such a server is asked for whole replies from now on.
+                self.stream = False
+                return await self._whole(model, body)
             prompt_chars = sum(len(str(message.get("content") or "")) for message in body["messages"])
             return reply.as_completion_body(prompt_estimate=int(prompt_chars / CHARS_PER_TOKEN_ESTIMATE) + 1)
         finally:
