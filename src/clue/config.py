@@ -103,9 +103,10 @@ class RoleConfig(BaseModel):
     def idle_limit_s(self) -> float:
         return self.idle_timeout_s if self.idle_timeout_s is not None else self.timeout_s
 
-    def decoding(self, *, repeat: int = 0, max_tokens: int | None = None) -> Decoding:
+    def decoding(self, *, repeat: int = 0, max_tokens: int | None = None, stop: tuple[str, ...] = ()) -> Decoding:
         return Decoding(temperature=self.temperature, top_p=self.top_p,
-                        max_tokens=max_tokens or self.max_tokens, seed=self.seed + repeat, thinking=self.thinking)
+                        max_tokens=max_tokens or self.max_tokens, seed=self.seed + repeat, thinking=self.thinking,
+                        stop=stop)
 
     def endpoint(self) -> str:
         """The identity of the role's server(s): calls with the same one share a concurrency limit and cache."""

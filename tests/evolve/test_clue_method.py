@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from clue.bench.run.evaluation import RunDirError
 from clue.bench.data.records import Turn
+from clue.bench.run.evaluation import RunDirError
 from clue.bench.run.rollouts import read_rollouts
 from clue.evolve.analyze import Group, analyze_group, overview_page
 from clue.evolve.budget import Budget

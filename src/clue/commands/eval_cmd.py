@@ -6,37 +6,21 @@ from pathlib import Path
 
 import typer
 
-from clue.commands.common import console, fail, options, run_async, warn
+from clue.commands.common import console, options, run_async, warn
 from clue.errors import BadInputError
-
-
-def parse_datasets(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise fail("--datasets is empty; give names like membench-high,GameOf24 (see `clue datasets`)")
-    return names
-
-
-def check_runnable(names: list[str], env_root: Path) -> None:
-    """Refuse, before any model call, datasets that are unknown or cannot run here (with what is missing:
-    a package, Java, game files, a cache directory under `env_root`)."""
-    from clue.bench.data.datasets import NotRunnableError, get_dataset, missing_resources
-
-    for name in names:
-        spec = get_dataset(name)
-        reason = missing_resources(spec, env_root)
-        if reason is not None:
-            raise NotRunnableError(f"--datasets {spec.name}: cannot run here: {reason}")
 
 
 def eval_command(
     ctx: typer.Context,
     prompt: str = typer.Option("simple", help="Built-in prompt name, `no-memory`, or a prompt file."),
-    datasets: str = typer.Option(..., help="Comma-separated dataset names (see `clue datasets`)."),
-    split: str = typer.Option("test", help="train | test | ood | all."),
+    datasets: str = typer.Option(..., help="Comma-separated dataset names, a category (personalization, "
+                                 "problem-solving, agentic) or all (see `clue datasets`)."),
+    split: str = typer.Option("test", help="train | test | ood | benchmark (ID test plus OOD: both macros "
+                                          "in one run)."),
     limit: int = typer.Option(None, min=1, help="At most N pairs per dataset (the first N by id)."),
     repeats: int = typer.Option(None, min=1,
-                                help="Runs per pair (default: 3, or 1 for sets of 200+ and LongMemEval)."),
+                                help="Runs per source (default 3; 1 where a dataset has 200+ test sources, "
+                                     "and for LongMemEval; GPQA at most 3)."),
     out: Path = typer.Option(..., help="Run directory for rollouts.jsonl, results.json, usage.json."),
     resume: bool = typer.Option(False, "--resume", help="Continue a run in OUT; finished rollouts are kept."),
     baseline: Path = typer.Option(None, help="A `simple` run dir (or results.json) to report relative gain."),
@@ -47,21 +31,25 @@ def eval_command(
                                             "infrastructure reasons (endpoint, unparseable reply, timeout)."),
     env_pool: int = typer.Option(None, min=1, help="Live environments per agentic dataset (default: each "
                                                    "environment's own; separate from LLM concurrency)."),
+    solver_max_tokens: list[str] = typer.Option([], "--solver-max-tokens", help="DATASET=N: the solver's "
+                                                "reply limit for one dataset (repeatable; see docs/solvers.md)."),
+    solver_setting: list[str] = typer.Option([], "--solver-setting", help="DATASET.FIELD=VALUE with FIELD "
+                                             "max_tokens, stop, examples or step_cap (repeatable; in clue.toml: "
+                                             "a datasets.NAME table)."),
 ) -> None:
     """Evaluate a prompt: extract memory from each source, solve its target with it, score.
 
     Example: clue eval --prompt simple --datasets membench-high,GameOf24 --split test --limit 5 --out runs/simple
     """
-    from clue.bench.data.datasets import get_dataset
-    from clue.bench.run.evaluation import EvalPlan, load_results, repeats_for, run_plan
-    from clue.bench.data.loader import load_pairs
+    from clue.bench.data.loader import count_sources, load_pairs
     from clue.bench.data.records import Pair
+    from clue.bench.run.evaluation import EvalPlan, load_results, run_plan
     from clue.bench.run.results import Results, check_failures
     from clue.bench.run.rundir import ensure_run_dir, run_dir_lock
     from clue.bench.run.runlog import read_runlog
     from clue.bench.run.runner import Runner
     from clue.bench.solvers.registry import SolverOptions, SolverRegistry
-    from clue.bench.data.split import default_repeats
+    from clue.commands.dataset_choice import choose_datasets, scored_split, solver_overrides
     from clue.llm.client import LLM
     from clue.memory.prompts import load_prompt
     from clue.report.progress import rollout_progress
@@ -72,28 +60,31 @@ def eval_command(
         from clue.bench.sandbox.isolation import allow_unsafe_code
 
         allow_unsafe_code()
-    names = parse_datasets(datasets)
 
     async def job() -> None:
         chosen = load_prompt(prompt)
-        check_runnable(names, opts.resolved_env_root())
-        specs = [get_dataset(n) for n in names]
+        chosen_split = scored_split(split)
         root = opts.resolved_data_root()
+        specs = choose_datasets(datasets, chosen_split, env_root=opts.resolved_env_root(), data_root=root,
+                                warn=warn)
+        overrides = solver_overrides(opts.config, solver_max_tokens, solver_setting)
         ensure_run_dir(out)
         pairs: list[Pair] = []
         for spec in specs:
-            found = load_pairs(root, spec.name, split, limit=limit, warn=warn)  # type: ignore[arg-type]
+            found = load_pairs(root, spec.name, chosen_split, limit=limit, warn=warn)
             if not found:
                 warn(f"dataset {spec.name}: no {split} pairs under {root}")
             pairs.extend(found)
         if not pairs:
-            raise BadInputError(f"no pairs to evaluate for {', '.join(names)} (split {split})")
-        plan = EvalPlan(chosen, pairs, repeats_for([s.name for s in specs], pairs, repeats, default_repeats),
-                        {"datasets": [s.name for s in specs], "split": split, "limit": limit})
+            raise BadInputError(f"no pairs to evaluate for {datasets} (split {split})")
+        runs = {spec.name: spec.repeats.runs_for(count_sources(root, spec.name, chosen_split), repeats)
+                for spec in specs}
+        plan = EvalPlan(chosen, pairs, runs, {"datasets": [s.name for s in specs], "split": split, "limit": limit})
         base = load_results(baseline) if baseline is not None else None
         llm = LLM(opts.settings())
         llm.on_notice = warn
-        options = SolverOptions(env_root=opts.resolved_env_root(), pool_size=env_pool)
+        options = SolverOptions(env_root=opts.resolved_env_root(), pool_size=env_pool, overrides=overrides,
+                                datasets=[spec.name for spec in specs])
         runner = Runner(llm, solvers=SolverRegistry(options))
         try:
             with run_dir_lock(out), rollout_progress(plan.total, f"{chosen.name} on {split}") as on_rollout:

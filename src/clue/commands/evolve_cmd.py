@@ -12,7 +12,6 @@ from clue.bench.run.results import Results
 from clue.bench.run.runlog import RoleSpec, RunSpec
 from clue.bench.run.runner import Runner
 from clue.commands.common import console, fail, options, run_async, warn
-from clue.commands.eval_cmd import check_runnable, parse_datasets
 from clue.config import Settings
 from clue.evolve.budget import Budget
 from clue.evolve.progress import record_spec
@@ -25,7 +24,8 @@ def evolve_command(
     ctx: typer.Context,
     method: str = typer.Option("clue", help="clue | memevolve | gepa | ace."),
     seed_prompt: str = typer.Option("simple", help="Prompt to evolve from (built-in name or file)."),
-    datasets: str = typer.Option(..., help="Comma-separated datasets; training uses their split-file train ids."),
+    datasets: str = typer.Option(..., help="Comma-separated datasets, a category or all (OOD sets are left "
+                                 "out); training uses their split-file train ids."),
     rounds: int = typer.Option(None, min=1, help="Rounds (default 5)."),
     batch: int = typer.Option(None, min=1, help="Training pairs per round (default 35)."),
     candidates: int = typer.Option(None, min=1, help="Candidates synthesized per round (default 3)."),
@@ -53,6 +53,7 @@ def evolve_command(
     from clue.bench.run.rundir import ensure_run_dir, run_dir_lock
     from clue.bench.run.runlog import check_resume
     from clue.bench.solvers.registry import SolverOptions
+    from clue.commands.dataset_choice import choose_datasets, solver_overrides
     from clue.errors import BadInputError
     from clue.evolve.budget import Budget
     from clue.evolve.reporting import RichReporter
@@ -67,7 +68,6 @@ def evolve_command(
         from clue.bench.sandbox.isolation import allow_unsafe_code
 
         allow_unsafe_code()
-    names = parse_datasets(datasets)
     named = {"rounds": rounds, "batch": batch, "candidates": candidates, "top": top, "resample": resample,
              "max_clusters": max_clusters, "seed": seed}
     toml_path = opts.config or (Path("clue.toml") if Path("clue.toml").exists() else None)
@@ -82,8 +82,11 @@ def evolve_command(
                    "tournament")
 
     async def job() -> None:
-        check_runnable(names, opts.resolved_env_root())
         root = opts.resolved_data_root()
+        names = [entry.name for entry in choose_datasets(datasets, "train", env_root=opts.resolved_env_root(),
+                                                         data_root=root, warn=warn)]
+        solver_options = SolverOptions(env_root=opts.resolved_env_root(), datasets=names,
+                                       overrides=solver_overrides(opts.config, (), ()))
         ensure_run_dir(out)
         train: list[Pair] = []
         test: list[Pair] = []
@@ -99,18 +102,22 @@ def evolve_command(
         llm.on_notice = warn
         try:
             with run_dir_lock(out):
-                spec = run_spec(role_settings, method, prompt, settings, budget, names, str(root))
+                spec = run_spec(role_settings, method, prompt, settings, budget, names, str(root),
+                                solvers=solver_options.as_dict())
                 if resume:  # another model, endpoint or decoding than the run's is refused in one line
                     check_resume(out, spec, ROLES)
                 if resume or not (out / "state.json").exists():  # a refused run leaves the old log alone
                     record_spec(out, spec)
                 outcome = await run_evolution(method, prompt, train, test, llm, settings, budget, out,
                                               resume=resume, reporter=RichReporter(console),
-                                              solver_options=SolverOptions(env_root=opts.resolved_env_root()))
+                                              solver_options=solver_options)
         finally:
             await llm.aclose()
         console.print(f"stopped: {outcome.optimization.stopped_by}; budget used: {outcome.budget}",
                       highlight=False)
+        unusable = outcome.optimization.replies.describe()
+        if unusable:
+            warn(f"optimizer replies unusable after every re-ask (unusable/asked per step): {unusable}")
         if outcome.seed is not None and outcome.best is not None:
             print_table(comparison_table([outcome.seed, outcome.best], title="seed vs evolved on the test split"),
                         console)
@@ -125,8 +132,10 @@ def evolve_command(
 
 
 def run_spec(role_settings: Settings, method: str, prompt: ExtractionPrompt, settings: EvolveSettings,
-             budget: Budget, datasets: list[str], data_root: str) -> RunSpec:
-    """What was asked, every knob included: the roles, the seed prompt, the method's settings, the budget."""
+             budget: Budget, datasets: list[str], data_root: str,
+             solvers: dict[str, object] | None = None) -> RunSpec:
+    """What was asked, every knob included: the roles, the seed prompt, the method's settings, the budget,
+    the solvers' options with each dataset's solver settings."""
     from clue import __version__
 
     roles: dict[str, RoleSpec] = {name: RoleSpec(backend=cfg.backend, model=cfg.model, base_url=cfg.base_url,
@@ -134,7 +143,8 @@ def run_spec(role_settings: Settings, method: str, prompt: ExtractionPrompt, set
              for name, cfg in role_settings.roles.items()}
     return RunSpec(clue_version=__version__, command="evolve", roles=roles, data_root=data_root, split="train",
                    datasets=datasets, prompt_name=prompt.name, prompt_hash=prompt.hash, prompt_text=prompt.text,
-                   method=method, settings={**asdict(settings), "budget": asdict(budget)})
+                   method=method, settings={**asdict(settings), "budget": asdict(budget),
+                                            **({"solvers": solvers} if solvers is not None else {})})
 
 
 def _demo_settings() -> EvolveSettings:

@@ -15,6 +15,7 @@ from typing import Any
 from clue.bench.run.runlog import RoundProgress
 from clue.evolve.budget import BudgetMeter
 from clue.evolve.progress import record_round
+from clue.evolve.replies import ReplyCounts
 from clue.evolve.reporting import Reporter
 from clue.memory.prompts import ExtractionPrompt, prompt_hash
 
@@ -63,6 +64,7 @@ class LineageRecorder:
         self._minibatch_before: float | None = None
         if resume:
             self._load()
+        self.replies = ReplyCounts.model_validate(self._state.get("replies") or {})  # reflection replies
 
     # -- persistence -------------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -84,6 +86,7 @@ class LineageRecorder:
         self._state["best_hash"] = prompt_hash(self.best_text)
         self._state["best_val_score"] = self.best_score
         self._state["candidates"] = len(self.entries)
+        self._state["replies"] = self.replies.model_dump()
         write_json_atomic(self.run_dir / "state.json", self._state)
         write_json_atomic(self.run_dir / "lineage.json", list(self.entries.values()))
         write_text_atomic(self.run_dir / "best_prompt.txt", self.best_text)
@@ -120,12 +123,16 @@ class LineageRecorder:
         if self.best_score is None or score > self.best_score:
             self.best_score, self.best_text = score, text
         self._flush()
-        if self.meter is not None:  # one progress point per validated candidate
+        self._record(int(event["iteration"]))
+
+    def _record(self, iteration: int) -> None:
+        """The run log's point for an iteration (the seed's validation is iteration 0, round 1)."""
+        if self.meter is not None:
             best = prompt_hash(self.best_text)
             record_round(self.run_dir, "gepa", RoundProgress(
-                round=int(event["iteration"]) + 1, rollouts_spent=self.meter.rollouts_spent,
+                round=iteration + 1, rollouts_spent=self.meter.rollouts_spent,
                 tokens_spent=self.meter.tokens_spent, best_hash=best, best_name=f"gepa-{best[:8]}",
-                best_score=self.best_score))
+                best_score=self.best_score, unusable_replies=dict(self.replies.unusable)))
 
     def on_iteration_start(self, event: Any) -> None:
         self.reporter.step("gepa", int(event["iteration"]), "reflective mutation")
@@ -179,3 +186,4 @@ class LineageRecorder:
             entry["minibatch_before"] = self._minibatch_before
         self._state["iterations"] = int(event["iteration"])
         self._flush()
+        self._record(int(event["iteration"]))  # every iteration, accepted or not

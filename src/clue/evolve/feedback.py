@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from clue.bench.run.events import CodeRunEvent, EnvResetEvent, EnvStepEvent, LLMCallEvent
 from clue.bench.data.records import Pair
+from clue.bench.run.events import CodeRunEvent, EnvResetEvent, EnvStepEvent, LLMCallEvent
 from clue.bench.run.rollouts import Rollout
 from clue.memory.render import render_conversation
 

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clue.bench.run.evaluation import RunDirError
 from clue.bench.data.records import Pair
+from clue.bench.run.evaluation import RunDirError
 from clue.bench.run.results import Results, aggregate, with_gain
 from clue.bench.run.rollouts import RolloutStore
 from clue.bench.run.runlog import (
@@ -44,6 +44,7 @@ from clue.errors import BadInputError, ClueError, NotFoundError
 from clue.evolve.budget import Budget, BudgetMeter
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings, OptimizationResult, Optimizer
+from clue.evolve.replies import OptimizerRepliesError
 from clue.evolve.reporting import Reporter
 from clue.evolve.state import merge_into_state_json, write_atomic
 from clue.llm.client import LLM
@@ -181,10 +182,13 @@ async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs:
                        "best": best_results.model_dump() if best_results else None,
                        "best_hash": result.best.hash, "budget": usage}
         current = _current_evolution(run_dir, log)
-        log.evolution = current.model_copy(update={"stopped_by": result.stopped_by})
+        log.evolution = current.model_copy(update={"stopped_by": result.stopped_by,
+                                                    "unusable_replies": result.unusable_replies})
         return EvolutionOutcome(result, seed_results, best_results, run_dir, usage)
     except BaseException as exc:
         log.evolution = _current_evolution(run_dir, log)
+        if isinstance(exc, OptimizerRepliesError):
+            log.evolution.unusable_replies = exc.unusable_replies
         log.status = "interrupted" if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError) else "failed"
         log.error = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise

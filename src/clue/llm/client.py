@@ -158,11 +158,13 @@ class LLM:
         return self.backend(role).count_tokens(self.config(role).model, text)
 
     async def chat(self, role: Role, messages: list[Message], *, repeat: int = 0, max_tokens: int | None = None,
-                   cuttable_index: int | None = None, json_schema: dict[str, Any] | None = None) -> Completion:
-        """One call for `role`. `cuttable_index` names the message that may be cut to fit the context."""
+                   cuttable_index: int | None = None, json_schema: dict[str, Any] | None = None,
+                   stop: tuple[str, ...] = ()) -> Completion:
+        """One call for `role`. `cuttable_index` names the message that may be cut to fit the context;
+        `max_tokens` and `stop` (strings that end the reply) replace the role's for this call."""
         config = self.config(role)
         backend = self.backend(role)
-        decoding = config.decoding(repeat=repeat, max_tokens=max_tokens)
+        decoding = config.decoding(repeat=repeat, max_tokens=max_tokens, stop=stop)
         notes: list[str] = []
         context_size = config.context_size or backend.context_size(config.model)
         if context_size is not None:
@@ -255,13 +257,15 @@ class LLM:
 
     async def structured(self, role: Role, messages: list[Message], model: type[ModelT], *, repeat: int = 0,
                          max_tokens: int | None = None,
-                         cuttable_index: int | None = None) -> StructuredResult[ModelT]:
-        """Ask for JSON matching `model`: parse, repair, retry once with the error, else report failure."""
+                         cuttable_index: int | None = None, attempts: int = 2) -> StructuredResult[ModelT]:
+        """Ask for JSON matching `model`: parse, repair, re-ask with the error (up to `attempts` tries in all),
+        else report failure."""
         schema = json_schema_for(model)
         conversation = list(messages)
         error = ""
         completion: Completion | None = None
-        for attempt in (1, 2):
+        tries = max(attempts, 1)
+        for attempt in range(1, tries + 1):
             completion = await self.chat(role, conversation, repeat=repeat, max_tokens=max_tokens,
                                          cuttable_index=cuttable_index, json_schema=schema)
             try:
@@ -272,7 +276,7 @@ class LLM:
             conversation = [*messages, {"role": "assistant", "content": completion.text[:2000]},
                             {"role": "user", "content": f"That reply was not usable ({error}). "
                              "Answer again with one JSON object that matches the schema, and nothing else."}]
-        return StructuredResult(None, completion, error=f"{role} reply is not valid JSON: {error}", attempts=2)
+        return StructuredResult(None, completion, error=f"{role} reply is not valid JSON: {error}", attempts=tries)
 
     async def aclose(self) -> None:
         for backend in {id(b): b for b in [*self._backends.values(), self._override] if b}.values():

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from clue.bench.run.evaluation import EvalPlan, run_plan
 from clue.bench.data.loader import default_data_root, load_pairs
+from clue.bench.run.evaluation import EvalPlan, run_plan
 from clue.bench.run.rollouts import RolloutStore
 from clue.bench.run.runlog import read_runlog
 from clue.config import load_settings

@@ -63,6 +63,8 @@ class RoundProgress(BaseModel):
     tournament: dict[str, float] = {}  # prompt hash -> accuracy
     finals: dict[str, float] = {}
     usage: dict[str, dict[str, float]] = {}  # role -> the ledger's cumulative snapshot after the round (optional)
+    complete: bool = True  # False: a token or call cap stopped the round part way (nothing after it ran)
+    unusable_replies: dict[str, int] = {}  # optimizer step -> unusable replies so far (cumulative)
 
 
 class EvolutionLog(BaseModel):
@@ -72,6 +74,7 @@ class EvolutionLog(BaseModel):
     best_prompt_path: str = "best_prompt.txt"
     progress: list[RoundProgress] = []
     stopped_by: str | None = None
+    unusable_replies: dict[str, int] = {}  # optimizer step -> replies unusable after every re-ask, whole run
 
 
 class SamplesRef(BaseModel):
@@ -149,6 +152,19 @@ def spec_change(previous: RunSpec, current: RunSpec, roles: tuple[str, ...]) -> 
             old, new = getattr(before, name), getattr(now, name)
             if old != new:
                 return f"{role}.{name} ({old!r} there, {new!r} now)"
+    return _dataset_settings_change(previous, current)
+
+
+def _dataset_settings_change(previous: RunSpec, current: RunSpec) -> str | None:
+    """The first per-dataset solver setting (max tokens, stop, examples, step cap) that differs between
+    two specs, for datasets both record (`settings.solvers.datasets`); else None."""
+    before = previous.settings.get("solvers", {}).get("datasets") or {}
+    now = current.settings.get("solvers", {}).get("datasets") or {}
+    for dataset in sorted(set(before) & set(now)):
+        for name in sorted(set(before[dataset]) | set(now[dataset])):
+            old, new = before[dataset].get(name), now[dataset].get(name)
+            if old != new:
+                return f"{dataset} solver {name} ({old!r} there, {new!r} now)"
     return None
 
 
