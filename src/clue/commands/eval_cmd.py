@@ -36,6 +36,10 @@ def eval_command(
     solver_setting: list[str] = typer.Option([], "--solver-setting", help="DATASET.FIELD=VALUE with FIELD "
                                              "max_tokens, stop, examples or step_cap (repeatable; in clue.toml: "
                                              "a datasets.NAME table)."),
+    executor: str = typer.Option("local", help="local | ray: run rollouts as Ray tasks (the `ray` extra); the "
+                                               "run dir is written by this process only."),
+    ray_address: str = typer.Option(None, help="Ray cluster address for --executor ray (default: start a "
+                                               "local Ray instance)."),
 ) -> None:
     """Evaluate a prompt: extract memory from each source, solve its target with it, score.
 
@@ -43,13 +47,15 @@ def eval_command(
     """
     from clue.bench.data.loader import count_sources, load_pairs
     from clue.bench.data.records import Pair
+    from clue.bench.ray_runner import check_executor, make_runner
     from clue.bench.run.evaluation import EvalPlan, load_results, run_plan
+    from clue.bench.run.failure_cause import failed_error_lines
     from clue.bench.run.results import Results, check_failures
     from clue.bench.run.rundir import ensure_run_dir, run_dir_lock
     from clue.bench.run.runlog import read_runlog
-    from clue.bench.run.runner import Runner
-    from clue.bench.solvers.registry import SolverOptions, SolverRegistry
+    from clue.bench.solvers.registry import SolverOptions
     from clue.commands.dataset_choice import choose_datasets, scored_split, solver_overrides
+    from clue.commands.run_notice import announce_run, say
     from clue.llm.client import LLM
     from clue.memory.prompts import load_prompt
     from clue.report.progress import rollout_progress
@@ -62,6 +68,7 @@ def eval_command(
         allow_unsafe_code()
 
     async def job() -> None:
+        check_executor(executor)
         chosen = load_prompt(prompt)
         chosen_split = scored_split(split)
         root = opts.resolved_data_root()
@@ -80,12 +87,13 @@ def eval_command(
         runs = {spec.name: spec.repeats.runs_for(count_sources(root, spec.name, chosen_split), repeats)
                 for spec in specs}
         plan = EvalPlan(chosen, pairs, runs, {"datasets": [s.name for s in specs], "split": split, "limit": limit})
+        announce_run(opts.settings(), plan.pairs, plan.repeats_by_dataset, say=say, warn=warn)
         base = load_results(baseline) if baseline is not None else None
         llm = LLM(opts.settings())
         llm.on_notice = warn
         options = SolverOptions(env_root=opts.resolved_env_root(), pool_size=env_pool, overrides=overrides,
                                 datasets=[spec.name for spec in specs])
-        runner = Runner(llm, solvers=SolverRegistry(options))
+        runner = make_runner(llm, options, executor=executor, ray_address=ray_address)
         try:
             with run_dir_lock(out), rollout_progress(plan.total, f"{chosen.name} on {split}") as on_rollout:
                 results = await run_plan(llm, plan, out, resume=resume, runner=runner, on_rollout=on_rollout,
@@ -99,7 +107,7 @@ def eval_command(
             print_table(results_table(Results.model_validate(log.results)), console)
         print_table(usage_table(log.usage), console)
         console.print(f"run log: {out / 'log.json'}")
-        check_failures(results, max_failures)
+        check_failures(results, max_failures, failed_error_lines(out / "rollouts.jsonl"))
 
     run_async(job)
 

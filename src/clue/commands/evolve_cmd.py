@@ -41,6 +41,10 @@ def evolve_command(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUT."),
     unsafe_code: bool = typer.Option(False, "--unsafe-code", help="Run model-written code even where no sandbox "
                                      "is available (no network or file-system isolation)."),
+    executor: str = typer.Option("local", help="local | ray: run rollouts as Ray tasks (the `ray` extra); the "
+                                               "run dir is written by this process only."),
+    ray_address: str = typer.Option(None, help="Ray cluster address for --executor ray (default: start a "
+                                               "local Ray instance)."),
 ) -> None:
     """Evolve an extraction prompt on training pairs, then compare seed and best on the test split.
 
@@ -50,6 +54,7 @@ def evolve_command(
     Example: clue evolve --method clue --datasets membench-high,GameOf24 --rounds 2 --batch 10 --out runs/evo
     """
     from clue.bench.data.loader import load_pairs
+    from clue.bench.ray_runner import check_executor, make_runner
     from clue.bench.run.rundir import ensure_run_dir, run_dir_lock
     from clue.bench.run.runlog import check_resume
     from clue.bench.solvers.registry import SolverOptions
@@ -82,6 +87,7 @@ def evolve_command(
                    "tournament")
 
     async def job() -> None:
+        check_executor(executor)
         root = opts.resolved_data_root()
         names = [entry.name for entry in choose_datasets(datasets, "train", env_root=opts.resolved_env_root(),
                                                          data_root=root, warn=warn)]
@@ -108,9 +114,11 @@ def evolve_command(
                     check_resume(out, spec, ROLES)
                 if resume or not (out / "state.json").exists():  # a refused run leaves the old log alone
                     record_spec(out, spec)
+                runner = make_runner(llm, solver_options, executor=executor, ray_address=ray_address) \
+                    if executor != "local" else None
                 outcome = await run_evolution(method, prompt, train, test, llm, settings, budget, out,
                                               resume=resume, reporter=RichReporter(console),
-                                              solver_options=solver_options)
+                                              solver_options=solver_options, runner=runner)
         finally:
             await llm.aclose()
         console.print(f"stopped: {outcome.optimization.stopped_by}; budget used: {outcome.budget}",

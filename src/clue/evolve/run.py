@@ -124,7 +124,8 @@ async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs:
                         test_repeats: Sequence[int] = (0,), concurrency: int = 32,
                         warn: Callable[[str], None] | None = None,
                         description: dict[str, Any] | None = None,
-                        solver_options: SolverOptions | None = None) -> EvolutionOutcome:
+                        solver_options: SolverOptions | None = None,
+                        runner: Runner | None = None) -> EvolutionOutcome:
     """Evolve `seed_prompt` on `train_pairs` within `budget`, then evaluate seed and best on `test_pairs`.
 
     `resume=False` refuses a run directory that already holds a run (state.json); `resume=True` continues
@@ -148,8 +149,9 @@ async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs:
     if reporter is not None and hasattr(optimizer, "reporter"):
         optimizer.reporter = reporter
     lookups: dict[str, Any] = {k: v for k, v in (("tasks", tasks), ("info", info)) if v is not None}
-    runner = Runner(llm, concurrency=concurrency, solvers=SolverRegistry(solver_options or SolverOptions()),
-                    **lookups)
+    # `runner`: another executor's (e.g. Ray tasks); the run dir is still written here.
+    runner = runner or Runner(llm, concurrency=concurrency,
+                              solvers=SolverRegistry(solver_options or SolverOptions()), **lookups)
     store = RolloutStore(run_dir / "rollouts.jsonl")
     log.warnings = list(store.skipped_lines)
     for line in store.skipped_lines:

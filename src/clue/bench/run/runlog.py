@@ -33,6 +33,8 @@ class RoleSpec(BaseModel):
     max_tokens: int
     thinking: bool | None = None  # None: the endpoint's default (no enable_thinking sent)
     seed: int | None = None
+    json_mode: str | None = None  # how structured calls ask for JSON ("none": free text, parsed)
+    cut_thinking: str | None = None  # extractor: a reply cut inside <think> kept "raw" or made "empty"
 
 
 class RunSpec(BaseModel):
@@ -138,7 +140,8 @@ def clue_version() -> str:
 def role_specs(settings: Settings) -> dict[str, RoleSpec]:
     return {role: RoleSpec(backend=config.backend, model=config.model, base_url=config.base_url,
                            temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens,
-                           thinking=config.thinking, seed=config.seed)
+                           thinking=config.thinking, seed=config.seed, json_mode=config.json_mode,
+                           cut_thinking=config.cut_thinking)
             for role, config in settings.roles.items()}
 
 
