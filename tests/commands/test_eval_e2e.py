@@ -85,7 +85,10 @@ def llama_server(tmp_path: Path) -> str:
     server = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "4096", "--n_threads", str(os.cpu_count() or 1),
-         "--model_alias", "smollm2"], stdout=log, stderr=subprocess.STDOUT,
+         "--model_alias", "smollm2",
+         # By default this server cuts a streamed reply short when another request arrives; clue then asks it
+         # for whole replies, but only after the cut ones were computed for nothing.
+         "--interrupt_requests", "False"], stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, **openmp_environment()})  # llama.cpp threads otherwise spin on a busy machine
     base_url = f"http://127.0.0.1:{port}/v1"
     try:

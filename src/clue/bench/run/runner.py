@@ -21,6 +21,7 @@ from clue.bench.solvers.base import Episode, SolveContext, Solver
 from clue.bench.solvers.common import llm_event
 from clue.errors import ClueError, TransientError, UpstreamError
 from clue.llm.client import LLM
+from clue.llm.scheduling import Backlog
 from clue.llm.types import ContextOverflowError, Message, TransientLLMError
 from clue.memory.extract import extract_memory
 from clue.memory.prompts import ExtractionPrompt
@@ -165,7 +166,10 @@ class Runner:
     async def evaluate(self, prompt: ExtractionPrompt, pairs: Sequence[Pair], repeats: Sequence[int] = (0,),
                        store: RolloutStore | None = None) -> list[Rollout]:
         """Rollouts in (pair, repeat) order. Finished ones in `store` are reused, new ones appended at once."""
-        gate = asyncio.Semaphore(self.concurrency)
+        # Twice the endpoint's slots at least: the endpoint's ranked semaphore, not this gate, must be the limit,
+        # with enough rollouts waiting there to fill the last wave (see clue.llm.scheduling).
+        gate = asyncio.Semaphore(max(self.concurrency, 2 * self.llm.slots("extractor")))
+        backlog = Backlog()
         results: dict[str, Rollout] = {}
 
         async def one(pair: Pair, repeat: int) -> None:
@@ -176,8 +180,12 @@ class Runner:
                 if self.on_rollout:
                     self.on_rollout(done, True)
                 return
-            async with gate:
-                rollout = await self.run_one(prompt, pair, repeat)
+            backlog.join()
+            try:
+                async with gate:
+                    rollout = await self.run_one(prompt, pair, repeat)
+            finally:
+                backlog.leave()
             if store is not None:
                 store.append(rollout)
             results[rid] = rollout
