@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 from clue.bench.run.events import LLMCallEvent, ScoreEvent
+from clue.bench.run.record import RoleSpec, RunLog, RunSpec, SamplesRef, now, write_runlog
 from clue.bench.run.results import aggregate
 from clue.bench.run.rollouts import Rollout, RolloutStore, rollout_id
-from clue.bench.run.runlog import RoleSpec, RunLog, RunSpec, SamplesRef, now, write_runlog
 from clue.memory.prompts import load_prompt
 from clue.report.html import write_report
 

@@ -12,10 +12,10 @@ from clue.evolve.budget import Budget
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.memevolve import MemEvolveOptimizer
 from clue.evolve.protocol import EvolveSettings
-from clue.evolve.reporting import RecordingReporter
 from clue.evolve.run import run_evolution
 from clue.evolve.state import RunState
 from clue.evolve.tournament import TournamentOptimizer
+from clue.evolve.watch import RecordingReporter
 from clue.llm.backends.scripted import ScriptedBackend
 from clue.llm.client import LLM
 from clue.memory.prompts import load_prompt

@@ -9,19 +9,19 @@ from typing import Any
 
 import pytest
 
-from clue.bench.run.evaluation import RunDirError
 from clue.bench.data.records import Turn
+from clue.bench.run.evaluation import RunDirError
 from clue.bench.run.rollouts import read_rollouts
 from clue.evolve.analyze import Group, analyze_group, overview_page
 from clue.evolve.budget import Budget
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.protocol import EvolveSettings
-from clue.evolve.reporting import RecordingReporter, RichReporter
 from clue.evolve.run import METHODS, load_optimizer, run_evolution
 from clue.evolve.state import RunState
 from clue.evolve.summarize import ExampleLog
 from clue.evolve.synthesize import Edit, apply_edits
 from clue.evolve.tournament import TournamentOptimizer
+from clue.evolve.watch import RecordingReporter, RichReporter
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM
 from clue.memory.prompts import load_prompt

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clue.bench.run.runlog import RoundProgress, append_progress, read_runlog
+from clue.bench.run.record import RoundProgress, append_progress, read_runlog
 from clue.config import load_settings
 from clue.errors import BadInputError
 from clue.evolve.budget import Budget
@@ -81,7 +81,7 @@ async def test_evolve_writes_a_run_log_and_refuses_a_resume_under_other_decoding
 
 
 def test_optimizers_can_append_their_progress_to_the_run_log(tmp_path: Path) -> None:
-    from clue.bench.run.runlog import RunLog, RunSpec, now, write_runlog
+    from clue.bench.run.record import RunLog, RunSpec, now, write_runlog
 
     write_runlog(tmp_path, RunLog(started=now(), spec=RunSpec(clue_version="x", command="evolve", roles={})))
     point = RoundProgress(round=1, rollouts_spent=36, tokens_spent=900, best_hash="abc", best_name="r1-c2")

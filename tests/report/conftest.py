@@ -28,9 +28,7 @@ from clue.bench.run.events import (
     NoteEvent,
     ScoreEvent,
 )
-from clue.bench.run.results import aggregate
-from clue.bench.run.rollouts import Rollout, RolloutStore, rollout_id
-from clue.bench.run.runlog import (
+from clue.bench.run.record import (
     RUNLOG,
     EvolutionLog,
     RoleSpec,
@@ -42,11 +40,13 @@ from clue.bench.run.runlog import (
     read_runlog,
     write_runlog,
 )
+from clue.bench.run.results import aggregate
+from clue.bench.run.rollouts import Rollout, RolloutStore, rollout_id
 from clue.bench.run.runner import Runner
 from clue.evolve.budget import Budget
 from clue.evolve.protocol import EvolveSettings
-from clue.evolve.reporting import Reporter, RoundReport
 from clue.evolve.run import run_evolution
+from clue.evolve.watch import Reporter, RoundReport
 from clue.llm.backends.scripted import ScriptedBackend
 from clue.llm.client import LLM
 from clue.llm.ledger import Ledger

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from clue.bench.run.record import read_runlog, write_runlog
 from clue.bench.run.rollouts import read_rollouts, rollout_id
-from clue.bench.run.runlog import read_runlog, write_runlog
 from clue.errors import BadInputError, NotFoundError
 from clue.memory.prompts import prompt_hash
 from clue.report.evolution_view import evolution_context, progress_of

@@ -62,8 +62,8 @@ def _unavailable(reason: str) -> ClueError:
 def _load(dataset: str, target_id: int, data_root: Path) -> tuple[EnvSpec, dict[str, Any]]:
     """The dataset's EnvSpec and the target line with `target_id`."""
     from clue.bench.data.datasets import get_dataset
-    from clue.bench.envs.registry import ENV_MODULES, env_spec
     from clue.bench.data.loader import load_targets
+    from clue.bench.envs.registry import ENV_MODULES, env_spec
 
     dataset_spec = get_dataset(dataset)
     if dataset_spec.env is None or dataset_spec.env not in ENV_MODULES:

@@ -62,10 +62,10 @@ def _rescore_code(outputs: Path, env_root: Path | None, show: int, unsafe_code: 
     import asyncio
     from dataclasses import replace
 
-    from clue.bench.sandbox.bigcodebench import CHECK_LIMITS
     from clue.bench.envs.root import default_env_root
-    from clue.bench.sandbox.rescore_code import SolutionResult, format_passed, rescore_solutions
+    from clue.bench.sandbox.bigcodebench import CHECK_LIMITS
     from clue.bench.sandbox.isolation import Sandbox, allow_unsafe_code, require_isolation
+    from clue.bench.sandbox.rescore_code import SolutionResult, format_passed, rescore_solutions
 
     if unsafe_code:
         allow_unsafe_code()

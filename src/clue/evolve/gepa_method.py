@@ -31,7 +31,9 @@ from gepa.core.adapter import EvaluationBatch
 from gepa.core.state import GEPAState
 
 from clue.bench.data.records import Pair
+from clue.bench.run.files import GEPA_DIR
 from clue.bench.run.rollouts import Rollout
+from clue.errors import UpstreamError
 from clue.evolve.baseline_records import LineageRecorder
 from clue.evolve.budget import BudgetExhausted, BudgetMeter
 from clue.evolve.feedback import (
@@ -46,7 +48,7 @@ from clue.evolve.feedback import (
 from clue.evolve.guardrails import LeakChecker, check_candidate
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
-from clue.evolve.reporting import Reporter
+from clue.evolve.watch import Reporter
 from clue.llm.client import LLM
 from clue.llm.types import Message
 from clue.memory.prompts import ExtractionPrompt, prompt_hash
@@ -203,7 +205,7 @@ class HarnessAdapter:
             self.stopper.request(str(exc))
             raise GepaStop(str(exc)) from exc
         traces = [RolloutTrace(pair, rollout) for pair, rollout in zip(batch, rollouts, strict=True)]
-        return EvaluationBatch(outputs=[r.rollout_id for r in rollouts], scores=[r.reward for r in rollouts],
+        return EvaluationBatch(outputs=[r.rollout_id for r in rollouts], scores=gepa_scores(text, rollouts),
                                trajectories=traces if capture_traces else None)
 
     def make_reflective_dataset(
@@ -219,6 +221,19 @@ class HarnessAdapter:
             view = render_rollout(trace.pair, trace.rollout, self.query(trace.pair), self.policy)
             records.append({"Example": view, "Feedback": feedback_for(trace.rollout)})
         return {name: records for name in components_to_update}
+
+
+def gepa_scores(text: str, rollouts: Sequence[Rollout]) -> list[float]:
+    """One score per example, as gepa needs. A rollout that still failed for an infrastructure reason after the
+    harness's retries is left out of the mean: it gets the mean of the scored ones, which leaves every average
+    gepa takes unchanged. With none scored there is nothing to compare on, and the run stops."""
+    scored = [r.reward for r in rollouts if r.scored]
+    if not scored:
+        first = next((r.error for r in rollouts if r.error), "unknown cause")
+        raise UpstreamError(f"gepa: all {len(rollouts)} rollouts of prompt {prompt_hash(text)[:8]} failed for "
+                            f"infrastructure reasons ({first})")
+    mean = sum(scored) / len(scored)
+    return [r.reward if r.scored else mean for r in rollouts]
 
 
 class OptimizerRoleLM:
@@ -312,8 +327,8 @@ class GepaOptimizer:
 
     async def optimize(self, seed_prompt: ExtractionPrompt, train_pairs: list[Pair], harness: Harness,
                        settings: EvolveSettings, run_dir: Path, resume: bool) -> OptimizationResult:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        gepa_dir = run_dir / "gepa"
+        recorder = harness.recorder_for(run_dir)
+        gepa_dir = run_dir / GEPA_DIR  # the gepa library's own resume state, written by gepa
         if not resume and gepa_dir.exists():
             shutil.rmtree(gepa_dir)
         gepa_dir.mkdir(exist_ok=True)
@@ -327,9 +342,9 @@ class GepaOptimizer:
                                 output_chars=chars)
         adapter = HarnessAdapter(harness, bridge, stopper, seed_prompt, guard, policy,
                                  task_query(harness.runner.tasks))
-        recorder = LineageRecorder(run_dir, seed_prompt, COMPONENT, resume=resume, reporter=self.reporter,
-                                   guardrail_verdicts=guard.verdicts)
-        recorder.save_state(status="running", meter=harness.meter,
+        lineage = LineageRecorder(recorder, seed_prompt, COMPONENT, resume=resume, reporter=self.reporter,
+                                  guardrail_verdicts=guard.verdicts)
+        lineage.save_state(status="running", meter=harness.meter,
                             extra={"trainset": [p.key for p in trainset], "valset": [p.key for p in valset]})
         max_calls = _metric_call_cap(harness.meter, settings, _gepa_calls_so_far(gepa_dir))
 
@@ -341,7 +356,7 @@ class GepaOptimizer:
                 reflection_minibatch_size=settings.gepa_minibatch,
                 candidate_selection_strategy="pareto", max_metric_calls=max_calls, stop_callbacks=[stopper],
                 run_dir=str(gepa_dir), logger=_FileLogger(gepa_dir / "run_log.txt"),
-                callbacks=[cast("GEPACallback", recorder)],  # gepa calls only the methods it finds
+                callbacks=[cast("GEPACallback", lineage)],  # gepa calls only the methods it finds
                 track_best_outputs=False, display_progress_bar=False, raise_on_exception=True,
                 seed=settings.seed)
 
@@ -358,11 +373,11 @@ class GepaOptimizer:
             raise
         if stopped_by != "finished":
             self.reporter.stopped(self.name, stopped_by)
-        best = adapter.prompt_for(best_text) if best_text is not None else recorder.best_prompt()
-        recorder.best_text = best.text
-        recorder.save_state(status="done", meter=harness.meter, extra={"stopped_by": stopped_by,
-                                                                      "gepa_metric_call_cap": max_calls})
-        return OptimizationResult(best=best, history=recorder.history(), stopped_by=stopped_by)
+        best = adapter.prompt_for(best_text) if best_text is not None else lineage.best_prompt()
+        lineage.best_text = best.text
+        lineage.save_state(status="done", meter=harness.meter, extra={"stopped_by": stopped_by,
+                                                                     "gepa_metric_call_cap": max_calls})
+        return OptimizationResult(best=best, stopped_by=stopped_by)
 
     @staticmethod
     def _cap_reason(harness: Harness, max_calls: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from clue.bench.run.runlog import RoundProgress
+from clue.bench.run.record import RoundProgress
 from clue.report import plots
 from clue.report.results_view import RoleCost, role_costs
 from clue.report.rundata import RunData

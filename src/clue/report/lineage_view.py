@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clue.bench.run.rollouts import Rollout, rollout_id
-from clue.evolve.feedback import succeeded
 from clue.report.rundata import RunData
 
 # Entry fields shown as text details, not as scores (GEPA, ACE).
@@ -171,7 +170,7 @@ def lineage_tree(run: RunData) -> list[Node]:
     if isinstance(run.lineage, dict) and "rounds" in run.lineage:
         return _tournament_tree(run.lineage, names)
     if isinstance(run.lineage, list):
-        best = run.state.get("best_hash") if run.state else None
+        best = run.log.evolution.best_hash if run.log.evolution is not None else None
         if best is None and run.best_prompt is not None:
             from clue.memory.prompts import prompt_hash
 
@@ -213,10 +212,8 @@ class RoundClusters:
 
 
 def outcome(rollout: Rollout) -> str:
-    """success | failure | error, with the one definition of success the optimizers use."""
-    if rollout.infra_failure or rollout.error:
-        return "error"
-    return "success" if succeeded(rollout) else "failure"
+    """success | failure | error: the rollout's own (`Rollout.outcome`), the rule the optimizers use."""
+    return rollout.outcome
 
 
 def cluster_rounds(run: RunData, key_of: dict[str, str]) -> list[RoundClusters]:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from clue.bench.sandbox import bigcodebench
 from clue.bench.data.datasets import DATASETS, get_dataset, missing_resources, runnable_datasets
 from clue.bench.envs import registry
+from clue.bench.sandbox import bigcodebench
 
 AGENTIC = {"alfworld", "fever", "pddl", "babyai", "scienceworld", "toolbench"}
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from clue.bench.data.loader import default_data_root
 from clue.bench.envs import fever
 from clue.bench.envs.base import EnvironmentUnavailable, Outcome
 from clue.bench.envs.fever_pages import WikiPages, ensure_index, missing_pages
 from clue.bench.envs.registry import env_spec
 from clue.bench.envs.replay import released_runs, replay
-from clue.bench.data.loader import default_data_root
 
 PAGES = [
     {"title": "Soul Food (film)", "text": "Soul Food is a 1997 American comedy-drama film.\n\n"

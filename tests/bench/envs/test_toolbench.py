@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from clue.bench.data.loader import load_targets
+from clue.bench.data.records import Pair
 from clue.bench.envs import toolbench
 from clue.bench.envs.base import EnvironmentUnavailable, Outcome
 from clue.bench.envs.registry import env_spec
 from clue.bench.run.events import EnvStepEvent, Event
-from clue.bench.data.loader import load_targets
-from clue.bench.data.records import Pair
 from clue.bench.scorers.sopr import ToolBenchTask, final_answer_of, parse_status, sopr_score
 from clue.bench.solvers.base import Episode
 from clue.errors import BadInputError

@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from clue.bench.run.evaluation import EvalPlan, run_plan
 from clue.bench.data.loader import default_data_root, load_pairs
+from clue.bench.run.evaluation import EvalPlan, run_plan
+from clue.bench.run.record import read_runlog
 from clue.bench.run.rollouts import RolloutStore
-from clue.bench.run.runlog import read_runlog
 from clue.config import load_settings
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM

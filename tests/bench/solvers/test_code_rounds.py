@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from clue.bench.sandbox import isolation as sandbox_module
-from clue.bench.run.events import CodeRunEvent, Event, LLMCallEvent
 from clue.bench.data.loader import load_pairs
 from clue.bench.data.records import Pair
+from clue.bench.run.events import CodeRunEvent, Event, LLMCallEvent
+from clue.bench.sandbox import isolation as sandbox_module
 from clue.bench.sandbox.isolation import Sandbox
+from clue.bench.scorers.tasks import task_for
 from clue.bench.solvers.base import SolveContext
 from clue.bench.solvers.code_rounds import (
     CODE_FLAG,
@@ -24,7 +25,6 @@ from clue.bench.solvers.code_rounds import (
     print_last_line,
     reference_final_answer,
 )
-from clue.bench.scorers.tasks import task_for
 from clue.config import load_settings
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from clue.bench.data.records import Pair
+from clue.bench.run.events import CodeRunEvent, Event, LLMCallEvent, NoteEvent, ScoreEvent
 from clue.bench.sandbox import isolation as sandbox_module
 from clue.bench.sandbox.bigcodebench import default_env_root, load_tasks
-from clue.bench.run.events import CodeRunEvent, Event, LLMCallEvent, NoteEvent, ScoreEvent
-from clue.bench.data.records import Pair
 from clue.bench.solvers.base import Episode, SolveContext
 from clue.bench.solvers.code_tests import CodeTestsSolver
 from clue.config import load_settings

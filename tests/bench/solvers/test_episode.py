@@ -10,16 +10,16 @@ from typing import ClassVar
 
 import pytest
 
+from clue.bench.data.records import Pair, Turn
 from clue.bench.envs.base import FAILURE_LINE, SUCCESS_LINE, EnvSpec
 from clue.bench.envs.pool import EnvPool
 from clue.bench.envs.toy import SPEC, ToyRoom
 from clue.bench.run.events import EnvResetEvent, EnvStepEvent, LLMCallEvent, NoteEvent, ScoreEvent, expand_messages
-from clue.bench.data.records import Pair, Turn
 from clue.bench.run.rollouts import RolloutStore
 from clue.bench.run.runner import Runner
+from clue.bench.scorers.tasks import OutcomeTask
 from clue.bench.solvers.base import SolveContext
 from clue.bench.solvers.episode import EpisodeSolver
-from clue.bench.scorers.tasks import OutcomeTask
 from clue.config import load_settings
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM

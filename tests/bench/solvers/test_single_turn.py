@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from clue.bench.run.events import LLMCallEvent
 from clue.bench.data.loader import default_data_root, load_pairs, load_targets
 from clue.bench.data.records import Pair, Turn
+from clue.bench.run.events import LLMCallEvent
+from clue.bench.scorers.tasks import task_for
 from clue.bench.solvers.base import SolveContext
 from clue.bench.solvers.registry import SolverRegistry, solver_choice
 from clue.bench.solvers.single_turn import SingleTurnSolver
-from clue.bench.scorers.tasks import task_for
 from clue.config import load_settings
 from clue.llm.backends.scripted import ScriptedBackend
 from clue.llm.client import LLM

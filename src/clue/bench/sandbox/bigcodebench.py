@@ -24,7 +24,15 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from clue.bench.envs.root import ENV_ROOT_ENV, default_env_root
-from clue.bench.sandbox.isolation import GiB, MiB, RunResult, Sandbox, SandboxLimits, detect_isolation, unsafe_code_allowed
+from clue.bench.sandbox.isolation import (
+    GiB,
+    MiB,
+    RunResult,
+    Sandbox,
+    SandboxLimits,
+    detect_isolation,
+    unsafe_code_allowed,
+)
 from clue.errors import BadInputError, NotFoundError
 
 TASKS_FILE = Path("bigcodebench") / "BigCodeBench.jsonl.gz"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from clue.bench.sandbox.bigcodebench import BigCodeBenchTask, TestOutcome, check_solution, load_tasks
 from clue.bench.data.records import first_validation_error
+from clue.bench.sandbox.bigcodebench import BigCodeBenchTask, TestOutcome, check_solution, load_tasks
 from clue.bench.sandbox.isolation import Sandbox
 from clue.errors import BadInputError
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import re
 
-from clue.bench.run.events import EnvStepEvent
 from clue.bench.data.records import Pair
+from clue.bench.run.events import EnvStepEvent
 from clue.bench.scorers.judge import JudgeFn
 from clue.bench.scorers.score import Score
 from clue.bench.solvers.base import Episode

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from clue.bench.data.records import Pair
 from clue.bench.envs.base import MemoryPlacement, Outcome
 from clue.bench.run.events import Event
-from clue.bench.data.records import Pair
 from clue.llm.types import Message
 
 if TYPE_CHECKING:

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from clue.bench.data.records import Pair
 from clue.bench.envs.base import MemoryPlacement
 from clue.bench.run.events import CodeRunEvent, Event, LLMCallEvent, NoteEvent
-from clue.bench.data.records import Pair
 from clue.bench.sandbox.isolation import RunResult, Sandbox, SandboxLimits
 from clue.bench.scorers.extract import extract_answer
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind

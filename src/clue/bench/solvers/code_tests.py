@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from clue.bench.data.records import Pair
+from clue.bench.envs.base import MemoryPlacement, Outcome
+from clue.bench.envs.root import default_env_root
+from clue.bench.run.events import Event, NoteEvent, ScoreEvent
 from clue.bench.sandbox.bigcodebench import (
     CHECK_LIMITS,
     BigCodeBenchTask,
@@ -17,10 +21,6 @@ from clue.bench.sandbox.bigcodebench import (
     extract_code,
     load_tasks,
 )
-from clue.bench.envs.base import MemoryPlacement, Outcome
-from clue.bench.envs.root import default_env_root
-from clue.bench.run.events import Event, NoteEvent, ScoreEvent
-from clue.bench.data.records import Pair
 from clue.bench.sandbox.isolation import Sandbox
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
 from clue.bench.solvers.code_rounds import llm_event

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clue.bench.data.records import Pair
 from clue.bench.envs.base import (
     EnvSpec,
     MemoryPlacement,
@@ -22,7 +23,6 @@ from clue.bench.envs.base import (
 )
 from clue.bench.envs.pool import EnvPool, LiveEnv
 from clue.bench.run.events import EnvResetEvent, EnvStepEvent, Event, NoteEvent
-from clue.bench.data.records import Pair
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
 from clue.bench.solvers.common import call_llm, record
 from clue.llm.types import Message

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clue.bench.data.records import Pair
 from clue.bench.envs.base import MemoryPlacement
 from clue.bench.run.events import Event
-from clue.bench.data.records import Pair
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
 from clue.bench.solvers.common import call_llm
 from clue.errors import BadInputError
