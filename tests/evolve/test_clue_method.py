@@ -12,6 +12,7 @@ import pytest
 from clue.bench.data.records import Turn
 from clue.bench.run.evaluation import RunDirError
 from clue.bench.run.rollouts import read_rollouts
+from clue.errors import BadInputError
 from clue.evolve.analyze import Group, analyze_group, overview_page
 from clue.evolve.budget import Budget
 from clue.evolve.clue_method import ClueOptimizer
@@ -211,7 +212,7 @@ def test_edits_are_targeted_and_applied_deterministically() -> None:
 def test_registry_names_all_four_methods() -> None:
     assert set(METHODS) == {"clue", "memevolve", "gepa", "ace"}
     assert isinstance(load_optimizer("clue"), TournamentOptimizer)
-    with pytest.raises(ValueError, match="--method nope: unknown"):
+    with pytest.raises(BadInputError, match="--method nope: unknown"):
         load_optimizer("nope")
 
 
