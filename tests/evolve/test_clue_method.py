@@ -72,7 +72,7 @@ async def test_two_rounds_improve_the_prompt_and_record_everything(tmp_path: Pat
     assert sum(1 for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")) == 1
     assert r1["candidates"][0]["tournament"] is not None and r1["tournament"] and r1["winner"]
     assert (tmp_path / "best_prompt.txt").read_text() == result.best.text
-    assert [h["round"] for h in result.history] == [1, 2]
+    assert [p.round for p in setup.harness.recorder_for(tmp_path).progress] == [1, 2]
 
 
 async def test_summaries_never_carry_dataset_names(tmp_path: Path) -> None:

@@ -197,7 +197,8 @@ class RunContext:
         """Run a step unless the state says it is done; save when it starts and when it ends."""
         if name in rs.done:
             return
-        self.state.step = f"round {rs.index + 1}: {name}"  # saved with the step's first result
+        self.state.step = f"round {rs.index + 1}: {name}"
+        self.save(lineage=False)
         self.reporter.step(self.method, rs.index + 1, name)
         await work()
         rs.done.append(name)

@@ -85,6 +85,7 @@ class RunRecorder:
         self.log = log
         self.warn = warn
         self.stores: dict[str, RolloutStore] = {}
+        self._unlogged = EvolutionRecord(method="")  # a detached recorder's progress, kept in memory only
 
     @classmethod
     @contextmanager
@@ -202,14 +203,19 @@ class RunRecorder:
     def finish_evolution(self, seed: Results | None, best: Results | None, best_hash: str,
                          budget: dict[str, int | None], stopped_by: str | None) -> None:
         evolution = self._evolution()
-        if evolution is not None:
+        if evolution is not None and self.log is not None:
             evolution.seed_results, evolution.best_results = seed, best
             evolution.best_hash, evolution.budget, evolution.stopped_by = best_hash, budget, stopped_by
             self.finish()
 
+    @property
+    def progress(self) -> list[RoundProgress]:
+        evolution = self._evolution()
+        return list(evolution.progress) if evolution is not None else []
+
     def _evolution(self) -> EvolutionRecord | None:
         if self.log is None:
-            return None
+            return self._unlogged
         if self.log.evolution is None:
             self.log.evolution = EvolutionRecord(method=self.log.spec.method or "")
         return self.log.evolution
