@@ -88,7 +88,7 @@ def synthetic_run(run_dir: Path, rollouts: int, seed: int = 0) -> None:
         spec=RunSpec(clue_version="bench", command="eval", roles={"extractor": role, "solver": role},
                      datasets=[d for d, _, _ in DATASETS], split="test", prompt_name=prompt.name,
                      prompt_hash=prompt.hash, repeats={d: repeats for d, _, _ in DATASETS}),
-        results=aggregate(written, usage=usage).model_dump(), usage=usage, samples=SamplesRef(count=len(written))))
+        results=aggregate(written, usage=usage), usage=usage, samples=SamplesRef(count=len(written))))
 
 
 def browser_load(report: Path) -> tuple[float | None, float]:

@@ -116,7 +116,7 @@ async def test_a_malformed_target_record_is_an_error_not_a_bug_nor_an_infra_fail
 
     try:
         Target.model_validate({"answer": "many"})
-    except Exception as exc:  # noqa: BLE001 - the ValidationError a dataset's model raises
+    except Exception as exc:
         invalid = exc
     llm = LLM(settings(), backend=ScriptedBackend(World()), cache=None)
     runner = Runner(llm, tasks=lambda ds: RaisingTask(invalid), info=fake_info)
