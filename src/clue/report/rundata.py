@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from clue.bench.run import files
+from clue.bench.run.lineage import Lineage, lineage_of
 from clue.bench.run.record import EvolutionRecord, RunLog, RunSpec, SamplesRef, read_runlog
 from clue.bench.run.results import Results, aggregate
 from clue.bench.run.rollouts import Rollout, read_rollouts
@@ -30,7 +31,7 @@ class RunData:
     rollouts: list[Rollout]  # the samples the log points to (an evolution's training rollouts)
     test_rollouts: list[Rollout] = field(default_factory=list)
     results: list[Results] = field(default_factory=list)  # eval: one; evolve: seed and best on the test pairs
-    lineage: Any = None  # lineage.json as written by the method (a dict of rounds, or a list of entries)
+    lineage: Lineage | None = None  # every method's lineage.json, read into the one typed lineage
     best_prompt: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -45,12 +46,12 @@ class RunData:
     def prompt_names(self) -> dict[str, str]:
         """Prompt hash -> name, from every place that names one."""
         names: dict[str, str] = {}
-        if isinstance(self.lineage, dict):
-            for rs in self.lineage.get("rounds", []):
-                names.setdefault(rs["base"]["hash"], rs["base"]["name"])
-                for c in rs.get("candidates", []):
-                    if c.get("hash") and not c.get("rejected"):
-                        names.setdefault(c["hash"], c["name"])
+        if self.lineage is not None:
+            for rs in self.lineage.rounds:
+                names.setdefault(rs.base_hash, rs.base_name)
+            for entry in self.lineage.entries:
+                if entry.hash and entry.status != "rejected" and entry.origin.round is not None:
+                    names.setdefault(entry.hash, entry.name)
         for rollout in (*self.rollouts, *self.test_rollouts):
             names.setdefault(rollout.prompt_hash, rollout.prompt_name)
         if self.log.spec.prompt_hash and self.log.spec.prompt_name:
@@ -125,7 +126,8 @@ def load_run(run_dir: Path) -> RunData:
     run = RunData(path=run_dir, label="", log=log, rollouts=rollouts, test_rollouts=test_rollouts,
                   results=results, warnings=warnings)
     if log.evolution is not None:
-        run.lineage = _read_json(run_dir / files.LINEAGE)
+        raw = _read_json(run_dir / files.LINEAGE)
+        run.lineage = lineage_of(raw, run.method or "prompt", run_dir / files.LINEAGE) if raw is not None else None
         best = run_dir / files.BEST_PROMPT
         run.best_prompt = best.read_text(encoding="utf-8") if best.exists() else None
     return run
