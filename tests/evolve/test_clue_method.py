@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from clue.bench.data.records import Turn
-from clue.bench.run.evaluation import RunDirError
+from clue.bench.run.recorder import RunDirError
 from clue.bench.run.rollouts import read_rollouts
 from clue.errors import BadInputError
 from clue.evolve.analyze import Group, analyze_group, overview_page

@@ -13,7 +13,7 @@ For each training pair, in a seeded order, for `ace_epochs` passes:
 4. optionally (the reference does) the sample is run once more under the curated playbook to track
    post-train accuracy.
 The retry's reflection goes into the extractor's system prompt (the reference puts it in the user turn; our
-harness keys rollouts by system prompt). After every sample `state.json`, `lineage.json` and
+harness keys rollouts by system prompt). After every sample the private state, the lineage and
 `best_prompt.txt` are rewritten; a resumed run redoes only the unfinished sample, its rollouts from the store.
 """
 

@@ -13,7 +13,7 @@ from typing import Any
 from clue.bench.data.records import Pair
 from clue.bench.run import files
 from clue.bench.run.record import Command, RunSpec, build_spec, read_runlog
-from clue.bench.run.recorder import RunDirError, RunRecorder
+from clue.bench.run.recorder import RunRecorder
 from clue.bench.run.results import Results, aggregate, failure_message, with_gain
 from clue.bench.run.rollouts import Rollout
 from clue.bench.run.runner import Runner
@@ -24,8 +24,6 @@ from clue.memory.prompts import ExtractionPrompt
 EVAL_ROLES = ("extractor", "solver", "judge")
 Warn = Callable[[str], None]
 CUT_THINKING = "cut off inside <think>"
-
-__all__ = ["EVAL_ROLES", "EvalPlan", "RunDirError", "load_results", "plan_spec", "repeats_for", "run_plan"]
 
 
 @dataclass
