@@ -172,3 +172,16 @@ def test_evolve_on_an_openai_endpoint_survives_kill_9_and_resumes(tmp_path: Path
     assert log.evolution is not None and log.evolution.best_results is not None
     ids = [r.rollout_id for r in read_rollouts(rollouts)]
     assert kept <= set(ids) and len(ids) == len(set(ids)), "no rollout redone, none lost"
+
+
+def test_show_counts_what_an_evolution_left_out(tmp_path: Path) -> None:
+    from clue.bench.run.record import EvolutionRecord, RoundProgress, RunLog, RunSpec, now, write_runlog
+
+    progress = RoundProgress(round=1, rollouts_spent=20, tokens_spent=100, best_hash="h", best_name="simple",
+                             left_out=2)
+    write_runlog(tmp_path, RunLog(status="finished", started=now(), spec=RunSpec(
+        clue_version="x", command="evolve", roles={}, method="gepa"),
+        evolution=EvolutionRecord(method="gepa", progress=[progress])))
+    code, output = run("show", str(tmp_path))
+    assert code == 0, output
+    assert "2 tournament/finals rollouts kept failing for infrastructure reasons" in output

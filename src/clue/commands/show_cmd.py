@@ -32,6 +32,10 @@ def spec_table(log: RunLog) -> Table:
                            f"T={r.temperature} top_p={r.top_p} max={r.max_tokens} thinking={thinking}"))
     if log.evolution is not None and log.evolution.stopped_by:
         rows.append(("stopped by", log.evolution.stopped_by))
+    left_out = sum(p.left_out for p in log.evolution.progress) if log.evolution is not None else 0
+    if left_out:
+        rows.append(("left out", f"{left_out} tournament/finals rollouts kept failing for infrastructure reasons; "
+                                 "not scored"))
     if log.error:
         rows.append(("error" if log.status != "incomplete" else "incomplete", log.error))
     for warning in log.warnings:
