@@ -42,9 +42,10 @@ class RoleConfig(BaseModel):
     # Sent as the chat-template argument `enable_thinking` (vLLM, SGLang; Qwen3-style models). None: not sent.
     thinking: bool | None = None
 
-    def decoding(self, *, repeat: int = 0, max_tokens: int | None = None) -> Decoding:
+    def decoding(self, *, repeat: int = 0, max_tokens: int | None = None, stop: tuple[str, ...] = ()) -> Decoding:
         return Decoding(temperature=self.temperature, top_p=self.top_p,
-                        max_tokens=max_tokens or self.max_tokens, seed=self.seed + repeat, thinking=self.thinking)
+                        max_tokens=max_tokens or self.max_tokens, seed=self.seed + repeat, thinking=self.thinking,
+                        stop=stop)
 
     def endpoint(self) -> str:
         return f"{self.backend}:{self.base_url or self.model}"

@@ -70,7 +70,8 @@ def test_a_run_records_toml_and_flag_settings_in_its_log(tmp_path: Path) -> None
 
     repo = Path(__file__).resolve().parents[2]
     toml = tmp_path / "clue.toml"
-    toml.write_text('[evolve]\nanalysis-mode = "context"\nfeedback_gold = true\nbatch = 3\n')
+    toml.write_text('[evolve]\nanalysis-mode = "context"\nfeedback_gold = true\nbatch = 3\n'
+                    '[datasets.membench-high]\nmax_tokens = 200\n')
     out = tmp_path / "run"
     result = CliRunner().invoke(app, [
         "--backend", "scripted", "--no-cache", "--config", str(toml), "--data-root", str(repo / "../shared/behemoth"),
@@ -83,5 +84,6 @@ def test_a_run_records_toml_and_flag_settings_in_its_log(tmp_path: Path) -> None
     assert knobs["analysis_mode"] == "context" and knobs["feedback_gold"] is True  # from clue.toml
     assert knobs["tie_break"] == "tokens" and knobs["reuse_rollouts"] is False  # flags
     assert log["spec"]["settings"]["budget"] == {"max_rollouts": None, "max_tokens": None, "max_calls": None}
+    assert log["spec"]["settings"]["solvers"]["datasets"]["membench-high"]["max_tokens"] == 200  # [datasets.NAME]
     assert log["spec"]["method"] == "clue" and log["spec"]["roles"]["solver"]["backend"] == "scripted"
     assert [p["round"] for p in log["evolution"]["progress"]] == [1]

@@ -179,3 +179,14 @@ async def test_decoding_on_fewer_threads_beside_busy_processes_changes_no_reply(
         await crowded.aclose()
     assert [r.text for r in replies] == [r.text for r in expected]
     assert all(r.completion_tokens > 5 for r in replies)
+
+
+async def test_stop_strings_end_the_reply_where_the_unstopped_one_breaks_its_first_line(
+        backend: LocalBackend) -> None:
+    question = ask("Write the numbers one to five in words, each on its own line.")
+    full = await backend.complete(MODEL, question, Decoding(temperature=0.0, top_p=1.0, max_tokens=40, seed=7))
+    assert "\n" in full.text.strip()  # the unstopped reply runs over several lines
+    stopped = await backend.complete(MODEL, question, Decoding(temperature=0.0, top_p=1.0, max_tokens=40, seed=7,
+                                                               stop=("\n",)))
+    assert "\n" not in stopped.text and stopped.text == full.text.split("\n")[0]
+    assert stopped.completion_tokens < full.completion_tokens

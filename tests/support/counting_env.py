@@ -64,5 +64,6 @@ def _no_transcript(record: Mapping[str, Any]) -> Transcript:
 
 
 SPEC = EnvSpec(dataset="counting", step_cap=5, memory_placement="system", make=_make, missing=_missing,
-               system_prompt=lambda target: "Count.", first_user_message=lambda target, obs, memory: obs,
+               system_prompt=lambda target, *, examples=1: "Count.",
+               first_user_message=lambda target, obs, memory, *, examples=1: obs,
                parse_action=str.strip, parse_transcript=_no_transcript)

@@ -1,1 +1,1 @@
-"""Measure memory by downstream utility: BEHEMOTH's datasets, their solvers, environments and scorers, and the run record."""
+"""Measure memory by downstream utility: BEHEMOTH datasets, solvers, environments, scorers, the run record."""

@@ -10,32 +10,14 @@ import typer
 
 from clue.bench.run.files import LOG
 from clue.bench.run.rundir import ensure_run_dir
-from clue.commands.common import GlobalOptions, console, fail, options, run_async, warn
+from clue.commands.common import GlobalOptions, console, options, run_async, warn
 from clue.errors import BadInputError
 
 if TYPE_CHECKING:
     from clue.bench.data.records import Pair
     from clue.bench.run.evaluation import EvalPlan
     from clue.bench.run.record import RunLog
-
-
-def parse_datasets(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise fail("--datasets is empty; give names like membench-high,GameOf24 (see `clue datasets`)")
-    return names
-
-
-def check_runnable(names: list[str], env_root: Path) -> None:
-    """Refuse, before any model call, datasets that are unknown or cannot run here (with what is missing:
-    a package, Java, game files, a cache directory under `env_root`)."""
-    from clue.bench.data.datasets import NotRunnableError, get_dataset, missing_resources
-
-    for name in names:
-        spec = get_dataset(name)
-        reason = missing_resources(spec, env_root)
-        if reason is not None:
-            raise NotRunnableError(f"--datasets {spec.name}: cannot run here: {reason}")
+    from clue.bench.solvers.registry import SolverOptions
 
 
 @dataclass(frozen=True)
@@ -43,7 +25,7 @@ class EvalRequest:
     """What `clue eval` was asked, flags resolved."""
 
     prompt: str
-    datasets: list[str]
+    datasets: str  # names, a category or all
     split: str
     limit: int | None
     repeats: int | None
@@ -52,16 +34,21 @@ class EvalRequest:
     baseline: Path | None
     max_failures: float
     env_pool: int | None
+    solver_max_tokens: list[str]
+    solver_setting: list[str]
 
 
 def eval_command(
     ctx: typer.Context,
     prompt: str = typer.Option("simple", help="Built-in prompt name, `no-memory`, or a prompt file."),
-    datasets: str = typer.Option(..., help="Comma-separated dataset names (see `clue datasets`)."),
-    split: str = typer.Option("test", help="train | test | ood | all."),
+    datasets: str = typer.Option(..., help="Comma-separated dataset names, a category (personalization, "
+                                 "problem-solving, agentic) or all (see `clue datasets`)."),
+    split: str = typer.Option("test", help="train | test | ood | benchmark (ID test plus OOD: both macros "
+                                          "in one run)."),
     limit: int = typer.Option(None, min=1, help="At most N pairs per dataset (the first N by id)."),
     repeats: int = typer.Option(None, min=1,
-                                help="Runs per pair (default: 3, or 1 for sets of 200+ and LongMemEval)."),
+                                help="Runs per source (default 3; 1 where a dataset has 200+ test sources, "
+                                     "and for LongMemEval; GPQA at most 3)."),
     out: Path = typer.Option(..., help="Run directory: log.json (the run record), rollouts.jsonl, usage.jsonl."),
     resume: bool = typer.Option(False, "--resume", help="Continue a run in OUT; finished rollouts are kept."),
     baseline: Path = typer.Option(None, help="A `simple` run dir (or results.json) to report relative gain."),
@@ -72,6 +59,11 @@ def eval_command(
                                             "infrastructure reasons (endpoint, unparseable reply, timeout)."),
     env_pool: int = typer.Option(None, min=1, help="Live environments per agentic dataset (default: each "
                                                    "environment's own; separate from LLM concurrency)."),
+    solver_max_tokens: list[str] = typer.Option([], "--solver-max-tokens", help="DATASET=N: the solver's "
+                                                "reply limit for one dataset (repeatable; see docs/solvers.md)."),
+    solver_setting: list[str] = typer.Option([], "--solver-setting", help="DATASET.FIELD=VALUE with FIELD "
+                                             "max_tokens, stop, examples or step_cap (repeatable; in clue.toml: "
+                                             "a datasets.NAME table)."),
 ) -> None:
     """Evaluate a prompt: extract memory from each source, solve its target with it, score.
 
@@ -82,34 +74,41 @@ def eval_command(
         from clue.bench.sandbox.isolation import allow_unsafe_code
 
         allow_unsafe_code()
-    request = EvalRequest(prompt, parse_datasets(datasets), split, limit, repeats, out, resume, baseline,
-                          max_failures, env_pool)
+    request = EvalRequest(prompt, datasets, split, limit, repeats, out, resume, baseline, max_failures, env_pool,
+                          solver_max_tokens, solver_setting)
     run_async(lambda: run_eval(opts, request))
 
 
-def load_plan(opts: GlobalOptions, request: EvalRequest) -> EvalPlan:
-    """The prompt and pairs to run, refused in one line before any model call when there are none."""
-    from clue.bench.data.datasets import get_dataset
-    from clue.bench.data.loader import load_pairs
-    from clue.bench.data.split import default_repeats
-    from clue.bench.run.evaluation import EvalPlan, repeats_for
+def load_plan(opts: GlobalOptions, request: EvalRequest) -> tuple[EvalPlan, SolverOptions]:
+    """The prompt, pairs and solver options to run, refused in one line before any model call (and before the
+    run dir is made) when something cannot be used."""
+    from clue.bench.data.loader import count_sources, load_pairs
+    from clue.bench.run.evaluation import EvalPlan
+    from clue.bench.solvers.registry import SolverOptions
+    from clue.commands.dataset_choice import choose_datasets, scored_split, solver_overrides
     from clue.memory.prompts import load_prompt
 
     chosen = load_prompt(request.prompt)
-    check_runnable(request.datasets, opts.resolved_env_root())
-    names = [get_dataset(n).name for n in request.datasets]
+    split = scored_split(request.split)
     root = opts.resolved_data_root()
+    specs = choose_datasets(request.datasets, split, env_root=opts.resolved_env_root(), data_root=root, warn=warn)
+    overrides = solver_overrides(opts.config, request.solver_max_tokens, request.solver_setting)
     ensure_run_dir(request.out)
     pairs: list[Pair] = []
-    for name in names:
-        found = load_pairs(root, name, request.split, limit=request.limit, warn=warn)  # type: ignore[arg-type]
+    for spec in specs:
+        found = load_pairs(root, spec.name, split, limit=request.limit, warn=warn)
         if not found:
-            warn(f"dataset {name}: no {request.split} pairs under {root}")
+            warn(f"dataset {spec.name}: no {request.split} pairs under {root}")
         pairs.extend(found)
     if not pairs:
-        raise BadInputError(f"no pairs to evaluate for {', '.join(request.datasets)} (split {request.split})")
-    return EvalPlan(chosen, pairs, repeats_for(names, pairs, request.repeats, default_repeats),
-                    {"datasets": names, "split": request.split, "limit": request.limit, "data_root": root})
+        raise BadInputError(f"no pairs to evaluate for {request.datasets} (split {request.split})")
+    runs = {spec.name: spec.repeats.runs_for(count_sources(root, spec.name, split), request.repeats)
+            for spec in specs}
+    plan = EvalPlan(chosen, pairs, runs, {"datasets": [s.name for s in specs], "split": request.split,
+                                          "limit": request.limit, "data_root": root})
+    solvers = SolverOptions(env_root=opts.resolved_env_root(), pool_size=request.env_pool, overrides=overrides,
+                            datasets=[spec.name for spec in specs])
+    return plan, solvers
 
 
 async def run_eval(opts: GlobalOptions, request: EvalRequest) -> None:
@@ -117,15 +116,14 @@ async def run_eval(opts: GlobalOptions, request: EvalRequest) -> None:
     from clue.bench.run.record import read_runlog
     from clue.bench.run.results import check_failures
     from clue.bench.run.runner import Runner
-    from clue.bench.solvers.registry import SolverOptions, SolverRegistry
+    from clue.bench.solvers.registry import SolverRegistry
     from clue.llm.client import LLM
     from clue.report.progress import rollout_progress
 
-    plan = load_plan(opts, request)
+    plan, solver_options = load_plan(opts, request)
     base = load_results(request.baseline) if request.baseline is not None else None
     llm = LLM(opts.settings())
     llm.on_notice = warn
-    solver_options = SolverOptions(env_root=opts.resolved_env_root(), pool_size=request.env_pool)
     runner = Runner(llm, solvers=SolverRegistry(solver_options))
     try:
         with rollout_progress(plan.total, f"{plan.prompt.name} on {request.split}") as on_rollout:

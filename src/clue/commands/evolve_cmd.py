@@ -15,7 +15,6 @@ from clue.bench.run.results import Results
 from clue.bench.run.rundir import ensure_run_dir
 from clue.bench.run.runner import Runner
 from clue.commands.common import GlobalOptions, console, options, run_async, run_sync, warn
-from clue.commands.eval_cmd import check_runnable, parse_datasets
 from clue.errors import BadInputError
 from clue.evolve.budget import Budget
 from clue.evolve.protocol import EvolveSettings
@@ -29,7 +28,8 @@ def evolve_command(
     ctx: typer.Context,
     method: str = typer.Option("clue", help="clue | memevolve | gepa | ace."),
     seed_prompt: str = typer.Option("simple", help="Prompt to evolve from (built-in name or file)."),
-    datasets: str = typer.Option(..., help="Comma-separated datasets; training uses their split-file train ids."),
+    datasets: str = typer.Option(..., help="Comma-separated datasets, a category or all (OOD sets are left "
+                                 "out); training uses their split-file train ids."),
     rounds: int = typer.Option(None, min=1, help="Rounds (default 5)."),
     batch: int = typer.Option(None, min=1, help="Training pairs per round (default 35)."),
     candidates: int = typer.Option(None, min=1, help="Candidates synthesized per round (default 3)."),
@@ -61,7 +61,7 @@ def evolve_command(
     named = {"rounds": rounds, "batch": batch, "candidates": candidates, "top": top, "resample": resample,
              "max_clusters": max_clusters, "seed": seed}
     settings = run_sync(lambda: evolve_settings(opts, named, ctx.args))  # a bad setting: one line, exit 2
-    request = EvolveRequest(method, seed_prompt, parse_datasets(datasets), settings,
+    request = EvolveRequest(method, seed_prompt, datasets, settings,
                             Budget(max_rollouts=budget_rollouts, max_tokens=budget_tokens, max_calls=budget_calls),
                             test_limit, out, resume)
     run_async(lambda: run_evolve(opts, request))
@@ -73,7 +73,7 @@ class EvolveRequest:
 
     method: str
     seed_prompt: str
-    datasets: list[str]
+    datasets: str  # names, a category or all
     settings: EvolveSettings
     budget: Budget
     test_limit: int | None
@@ -93,41 +93,44 @@ def evolve_settings(opts: GlobalOptions, named: Mapping[str, int | None], extra:
     return settings
 
 
-def load_split(opts: GlobalOptions, request: EvolveRequest) -> tuple[list[Pair], list[Pair]]:
-    """(train, test) pairs of the requested datasets; refused in one line when there is nothing to train on."""
+def load_split(opts: GlobalOptions, request: EvolveRequest) -> tuple[list[str], list[Pair], list[Pair]]:
+    """(dataset names, train pairs, test pairs); refused in one line when there is nothing to train on."""
     from clue.bench.data.loader import load_pairs
+    from clue.commands.dataset_choice import choose_datasets
 
-    check_runnable(request.datasets, opts.resolved_env_root())
     root = opts.resolved_data_root()
+    names = [entry.name for entry in choose_datasets(request.datasets, "train", env_root=opts.resolved_env_root(),
+                                                     data_root=root, warn=warn)]
     ensure_run_dir(request.out)
     train: list[Pair] = []
     test: list[Pair] = []
-    for name in request.datasets:
+    for name in names:
         train.extend(load_pairs(root, name, "train", warn=warn))
         test.extend(load_pairs(root, name, "test", limit=request.test_limit, warn=warn))
     if not train:
-        raise BadInputError(f"no training pairs for {', '.join(request.datasets)}: the split file lists none "
-                            "on disk")
-    return train, test
+        raise BadInputError(f"no training pairs for {', '.join(names)}: the split file lists none on disk")
+    return names, train, test
 
 
 async def run_evolve(opts: GlobalOptions, request: EvolveRequest) -> None:
     from clue.bench.solvers.registry import SolverOptions
+    from clue.commands.dataset_choice import solver_overrides
     from clue.evolve.run import run_evolution
     from clue.evolve.watch import RichReporter
     from clue.memory.prompts import load_prompt
 
-    train, test = load_split(opts, request)
+    overrides = solver_overrides(opts.config, (), ())  # read before the run dir is made
+    names, train, test = load_split(opts, request)
+    solver_options = SolverOptions(env_root=opts.resolved_env_root(), datasets=names, overrides=overrides)
     prompt = load_prompt(request.seed_prompt)
     llm = LLM(opts.settings())
     llm.on_notice = warn
-    description = {"datasets": request.datasets, "data_root": opts.resolved_data_root(),
-                   "limit": request.test_limit}
+    description = {"datasets": names, "data_root": opts.resolved_data_root(), "limit": request.test_limit}
     try:
         outcome = await run_evolution(request.method, prompt, train, test, llm, request.settings, request.budget,
                                       request.out, resume=request.resume, reporter=RichReporter(console),
                                       warn=warn, description=description,
-                                      solver_options=SolverOptions(env_root=opts.resolved_env_root()))
+                                      solver_options=solver_options)
     finally:
         await llm.aclose()
     show_outcome(outcome, request.out)

@@ -66,11 +66,11 @@ def _load(dataset: str, target_id: int, data_root: Path) -> tuple[EnvSpec, dict[
     from clue.bench.envs.registry import ENV_MODULES, env_spec
 
     dataset_spec = get_dataset(dataset)
-    if dataset_spec.env is None or dataset_spec.env not in ENV_MODULES:
+    if dataset_spec.name not in ENV_MODULES:
         known = ", ".join(sorted(ENV_MODULES))
         raise BadInputError(f"dataset {dataset_spec.name} has no environment to play; agentic datasets: {known}")
     try:
-        spec = env_spec(dataset_spec.env)
+        spec = env_spec(dataset_spec.name)
     except ImportError as exc:
         raise _unavailable(f"{dataset_spec.name}: its environment cannot be loaded "
                            f"({str(exc).splitlines()[0]})") from None

@@ -70,9 +70,11 @@ def _resumed_meter(budget: Budget, recorder: RunRecorder, store: RolloutStore, l
 
 
 def evolution_spec(llm: LLM, method: str, seed_prompt: ExtractionPrompt, settings: EvolveSettings,
-                   budget: Budget, description: dict[str, Any]) -> RunSpec:
+                   budget: Budget, description: dict[str, Any], solvers: SolverOptions) -> RunSpec:
+    """Every knob: the method's settings, the budget, and the solvers' options with each dataset's settings."""
     return build_spec("evolve", llm.settings, seed_prompt, description={"split": "train", **description},
-                      method=method, knobs={"evolve": asdict(settings), "budget": asdict(budget)})
+                      method=method, knobs={"evolve": asdict(settings), "budget": asdict(budget),
+                                            "solvers": solvers.as_dict()})
 
 
 async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs: Sequence[Pair],
@@ -90,13 +92,13 @@ async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs:
     `tasks`/`info` override the dataset registry (tests). `description` (datasets, split, limit, data_root)
     goes into the spec.
     """
-    spec = evolution_spec(llm, method, seed_prompt, settings, budget, description or {})
+    solvers = solver_options or SolverOptions()
+    spec = evolution_spec(llm, method, seed_prompt, settings, budget, description or {}, solvers)
     optimizer = load_optimizer(method)
     if reporter is not None and hasattr(optimizer, "reporter"):
         optimizer.reporter = reporter
     lookups: dict[str, Any] = {k: v for k, v in (("tasks", tasks), ("info", info)) if v is not None}
-    runner = Runner(llm, concurrency=concurrency, solvers=SolverRegistry(solver_options or SolverOptions()),
-                    **lookups)
+    runner = Runner(llm, concurrency=concurrency, solvers=SolverRegistry(solvers), **lookups)
     try:
         with RunRecorder.open(run_dir, spec, roles=ROLES, resume=resume, ledger=llm.ledger,
                               warn=warn) as recorder:

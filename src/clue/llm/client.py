@@ -106,11 +106,13 @@ class LLM:
         return self.backend(role).count_tokens(self.config(role).model, text)
 
     async def chat(self, role: Role, messages: list[Message], *, repeat: int = 0, max_tokens: int | None = None,
-                   cuttable_index: int | None = None, json_schema: dict[str, Any] | None = None) -> Completion:
-        """One call for `role`. `cuttable_index` names the message that may be cut to fit the context."""
+                   cuttable_index: int | None = None, json_schema: dict[str, Any] | None = None,
+                   stop: tuple[str, ...] = ()) -> Completion:
+        """One call for `role`. `cuttable_index` names the message that may be cut to fit the context;
+        `max_tokens` and `stop` (strings that end the reply) replace the role's for this call."""
         config = self.config(role)
         backend = self.backend(role)
-        decoding = config.decoding(repeat=repeat, max_tokens=max_tokens)
+        decoding = config.decoding(repeat=repeat, max_tokens=max_tokens, stop=stop)
         notes: list[str] = []
         context_size = config.context_size or backend.context_size(config.model)
         if context_size is not None:

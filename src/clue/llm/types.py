@@ -25,12 +25,15 @@ class Decoding:
     max_tokens: int = 512
     seed: int | None = None
     thinking: bool | None = None  # None: send nothing and leave the endpoint's chat template at its default
+    stop: tuple[str, ...] = ()  # the reply ends before the first of these (not included); () sends none
 
     def as_key(self) -> dict[str, Any]:
         key: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p,
                                "max_tokens": self.max_tokens, "seed": self.seed}
         if self.thinking is not None:  # absent when unset, so caches written before the switch still hit
             key["thinking"] = self.thinking
+        if self.stop:  # likewise absent when unset
+            key["stop"] = list(self.stop)
         return key
 
 

@@ -1,4 +1,5 @@
-"""Whether a dataset can run depends on what is installed and on the env root, and says what is missing."""
+"""Whether a dataset can run depends on its data files, what is installed and the env root, and says what
+is missing."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from clue.bench.data.datasets import DATASETS, get_dataset, missing_resources, runnable_datasets
+from clue.bench.data.datasets import DATASETS, get_dataset, missing_data, missing_resources, missing_to_run
 from clue.bench.envs import registry
 from clue.bench.sandbox import bigcodebench
 
@@ -25,7 +26,7 @@ def provide_fever_and_toolbench(env_root: Path) -> None:
 
 def test_every_agentic_set_needs_an_environment_and_says_what_is_missing(tmp_path: Path) -> None:
     assert {spec.name for spec in DATASETS if spec.resources == "environment"} == AGENTIC
-    assert all(spec.env in registry.ENV_MODULES for spec in DATASETS if spec.env)
+    assert all(registry.ENV_MODULES[spec.name] == spec.env for spec in DATASETS if spec.env)
     needs_files = {"alfworld", "fever", "pddl", "toolbench"}  # BabyAI and ScienceWorld need packages only
     for name in needs_files:
         reason = missing_resources(get_dataset(name), tmp_path)
@@ -37,9 +38,31 @@ def test_every_agentic_set_needs_an_environment_and_says_what_is_missing(tmp_pat
 
 def test_resources_present_make_a_dataset_runnable(tmp_path: Path) -> None:
     provide_fever_and_toolbench(tmp_path)
-    runnable = {spec.name for spec in runnable_datasets(tmp_path)}
-    assert {"fever", "toolbench"} <= runnable
     assert missing_resources(get_dataset("fever"), tmp_path) is None
+    assert missing_resources(get_dataset("toolbench"), tmp_path) is None
+    assert missing_to_run(get_dataset("fever"), tmp_path) is None
+
+
+# The public release has no sources for these (MMLU-Pro, MemBench-Low and PrefEval have targets only,
+# PersonaMem-v2 nothing, BigCodeBench nothing, ToolBench targets only): they cannot run, whatever is installed.
+NO_RELEASED_SOURCES = {"membench-low", "personamem-v2", "prefeval", "MMLU_Pro_Physics", "MMLU_Pro_Engineering",
+                       "bigcodebench", "toolbench"}
+
+
+def test_a_dataset_without_its_released_files_is_not_runnable() -> None:
+    for spec in DATASETS:
+        reason = missing_data(spec)
+        if spec.name in NO_RELEASED_SOURCES:
+            assert reason is not None and reason.startswith(f"{spec.name}: no data file ") and "\n" not in reason
+        else:
+            assert reason is None, reason
+    reason = missing_to_run(get_dataset("prefeval"))
+    assert reason is not None and "prefeval-mcq" in reason and "source_input.jsonl" in reason
+
+
+def test_missing_data_names_the_first_absent_file_and_counts_the_rest(tmp_path: Path) -> None:
+    reason = missing_data(get_dataset("AIME"), tmp_path)
+    assert reason is not None and "AIME_2024" in reason and reason.endswith("(+5 more)")
 
 
 def test_a_missing_package_or_module_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

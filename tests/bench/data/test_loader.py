@@ -12,10 +12,11 @@ from clue.bench.data.datasets import (
     UnknownDatasetError,
     dataset_names,
     get_dataset,
-    runnable_datasets,
+    missing_to_run,
 )
 from clue.bench.data.loader import (
     DataRootError,
+    count_sources,
     load_pairs,
     load_reference_outputs,
     load_sources,
@@ -23,7 +24,7 @@ from clue.bench.data.loader import (
     subset_dir,
 )
 from clue.bench.data.records import ChoiceTarget, PrefEvalTarget, ProblemTarget
-from clue.bench.data.split import TEST_CAP, default_repeats
+from clue.bench.data.split import TEST_CAP, SplitMismatchError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DATA_ROOT = Path(os.environ.get("CLUE_DATA_ROOT") or REPO_ROOT / "../shared/behemoth")
@@ -64,11 +65,13 @@ def test_unknown_dataset_lists_known_names() -> None:
 
 
 def test_runnable_flags(tmp_path: Path) -> None:
-    runnable = {d.name for d in runnable_datasets(tmp_path)}  # an env root with nothing in it
-    assert {"membench-high", "prefeval", "AIME", "GameOf24", "GPQA_Diamond", "longmemeval"} <= runnable
+    runnable = {d.name for d in DATASETS if missing_to_run(d, tmp_path, DATA_ROOT) is None}  # empty env root
+    assert {"membench-high", "AIME", "GameOf24", "GPQA_Diamond", "longmemeval"} <= runnable
+    assert not runnable & {"prefeval", "personamem-v2", "membench-low"}  # no released sources
     assert not runnable & {"bigcodebench", "alfworld", "fever", "pddl", "toolbench"}  # files under the env root
     assert {"babyai", "scienceworld"} <= runnable  # packages (and Java) only
-    assert "bigcodebench/openai/Qwen3-32B/source_input.jsonl" in get_dataset("bigcodebench").not_runnable_reason
+    reason = missing_to_run(get_dataset("bigcodebench"), tmp_path, DATA_ROOT)
+    assert reason is not None and "bigcodebench/openai/Qwen3-32B/source_input.jsonl" in reason
     assert issubclass(NotRunnableError, ValueError)
 
 
@@ -134,12 +137,23 @@ def test_limit() -> None:
     assert len(load_pairs(DATA_ROOT, "AIME", "test", limit=7, warn=Warnings())) == 7
 
 
-def test_wrong_split_for_the_kind_of_dataset_warns_and_is_empty() -> None:
-    warn = Warnings()
-    assert load_pairs(DATA_ROOT, "GPQA_Diamond", "test", warn=warn) == []
-    assert load_pairs(DATA_ROOT, "GameOf24", "ood", warn=warn) == []
-    assert len(warn) == 2
-    assert "out-of-distribution" in warn[0] and "in-distribution" in warn[1]
+def test_wrong_split_for_the_kind_of_dataset_is_refused_with_the_split_to_use() -> None:
+    with pytest.raises(SplitMismatchError, match=r"GPQA_Diamond is out-of-distribution.*benchmark"):
+        load_pairs(DATA_ROOT, "GPQA_Diamond", "test", warn=Warnings())
+    with pytest.raises(SplitMismatchError, match="GameOf24 is in-distribution"):
+        load_pairs(DATA_ROOT, "GameOf24", "ood", warn=Warnings())
+    with pytest.raises(SplitMismatchError, match="no train split"):
+        load_pairs(DATA_ROOT, "longmemeval", "train", warn=Warnings())
+
+
+def test_benchmark_is_test_for_in_distribution_sets_and_ood_for_the_others() -> None:
+    for name, same in (("GameOf24", "test"), ("AIME", "test"), ("GPQA_Diamond", "ood"), ("longmemeval", "ood")):
+        assert load_pairs(DATA_ROOT, name, "benchmark", limit=40, warn=Warnings()) == \
+            load_pairs(DATA_ROOT, name, same, limit=40, warn=Warnings())  # type: ignore[arg-type]
+    # `all` keeps the training sources; `benchmark` never does
+    train = {p.source_id for p in load_pairs(DATA_ROOT, "GameOf24", "train", warn=Warnings())}
+    assert train and not train & {p.source_id for p in load_pairs(DATA_ROOT, "GameOf24", "benchmark",
+                                                                  warn=Warnings())}
 
 
 def test_released_but_sourceless_dataset_warns_once() -> None:
@@ -161,11 +175,37 @@ def test_reference_outputs() -> None:
     assert len(load_reference_outputs(agentic, warn=Warnings())) == 60
 
 
-def test_default_repeats() -> None:
-    assert default_repeats("GameOf24", 80) == 3
-    assert default_repeats("membench-high", 200) == 1
-    assert default_repeats("longmemeval", 12) == 1
-    assert default_repeats("LongMemEval", 176) == 1
+def test_repeats_are_counted_per_test_source_on_the_real_files() -> None:
+    def runs(name: str, split: str = "test", requested: int | None = None) -> int:
+        return get_dataset(name).repeats.runs_for(count_sources(DATA_ROOT, name, split), requested)  # type: ignore[arg-type]
+
+    # membench-high: 400 sources but each lists several questions; its test sources reach the 200 cap
+    assert count_sources(DATA_ROOT, "membench-high", "test") == TEST_CAP and runs("membench-high") == 1
+    assert count_sources(DATA_ROOT, "GameOf24", "test") < TEST_CAP and runs("GameOf24") == 3
+    assert count_sources(DATA_ROOT, "GPQA_Diamond", "ood") < TEST_CAP and runs("GPQA_Diamond", "ood") == 3
+    assert runs("GPQA_Diamond", "ood", requested=5) == 3  # at most 3, as the reference
+    assert runs("GameOf24", requested=5) == 5
+    assert runs("longmemeval", "ood") == 1 and runs("longmemeval", "ood", requested=3) == 1
+    assert count_sources(DATA_ROOT, "MathEquationBalancer", "test") == TEST_CAP  # 1 run, whatever --limit says
+    assert runs("MathEquationBalancer") == 1
+
+
+def test_sources_not_pairs_are_counted_where_a_source_has_several_targets(tmp_path: Path) -> None:
+    import json
+
+    folder = tmp_path / "data_collection/train/membench-low/openai/Qwen3-32B"
+    folder.mkdir(parents=True)
+    turn = [{"role": "user", "content": "I like jazz."}]
+    (folder / "source_input.jsonl").write_text("".join(
+        json.dumps({"id": i, "messages": turn, "target_ids": [3 * i, 3 * i + 1, 3 * i + 2]}) + "\n"
+        for i in range(4)))
+    (folder / "target.jsonl").write_text("".join(
+        json.dumps({"id": t, "question": "Music?", "choices": {"A": "jazz", "B": "rock"}, "ground_truth": "A"})
+        + "\n" for t in range(12)))
+    split_file = tmp_path / "data_collection/train/global_split_per20.json"
+    split_file.write_text(json.dumps({"datasets": [{"name": "membench-low", "train_source_ids": [0]}]}))
+    pairs = load_pairs(tmp_path, "membench-low", "test", warn=Warnings())
+    assert len(pairs) == 9 and count_sources(tmp_path, "membench-low", "test") == 3  # every target at test
 
 
 # --- damaged copies
@@ -259,3 +299,28 @@ def test_a_malformed_line_changes_nothing_but_its_own_pair(tmp_path: Path) -> No
     full_clean = load_pairs(DATA_ROOT, "GameOf24", "test", warn=Warnings())
     full_damaged = load_pairs(tmp_path, "GameOf24", "test", warn=Warnings())
     assert [p.key for p in full_damaged] == [p.key for p in full_clean if p.source_id != broken_id]
+
+
+async def test_personamem_v2_pairs_load_and_score_from_files_in_the_release_layout(tmp_path: Path) -> None:
+    import json
+
+    from clue.bench.scorers.tasks import task_for
+
+    folder = tmp_path / "data_collection/train/personamem-v2-val/openai/Qwen3-32B"
+    folder.mkdir(parents=True)
+    chunk = [{"role": "user", "content": "I get anxious in crowds."}, {"role": "assistant", "content": "Noted."}]
+    (folder / "source_input.jsonl").write_text(json.dumps({"id": 0, "messages": chunk, "target_ids": [0, 1]}) + "\n")
+    choices = ["Go to a packed concert.", "A quiet picnic in a small park."]
+    lines = [{"id": t, "source": "personamem-v2", "task_main": "Plan my Saturday?", "user_query": "Plan my Saturday?",
+              "correct_answer": "A quiet picnic in a small park.", "choices": str(choices) if t else choices}
+             for t in (0, 1)]  # the second line stores its list as a python literal, as some release files do
+    (folder / "target.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    (tmp_path / "data_collection/train/global_split_per20.json").write_text(
+        json.dumps({"datasets": [{"name": "personamem-v2-val", "train_source_ids": []}]}))
+    warn = Warnings()
+    pairs = load_pairs(tmp_path, "personamem-v2", "benchmark", warn=warn)
+    assert [p.target_id for p in pairs] == [0, 1] and not warn  # every target of the chunk at test
+    task = task_for("personamem-v2")
+    assert "B. A quiet picnic" in task.query_messages(pairs[0])[0]["content"]
+    assert (await task.score(pairs[1], "Given your comfort, (B).", None)).reward == 1.0
+    assert (await task.score(pairs[1], "(A)", None)).reward == 0.0

@@ -17,7 +17,7 @@ DATA_ROOT = REPO_ROOT / "../shared/behemoth"
 
 
 def prompt(question_type: str, **kwargs: bool) -> str:
-    return longmemeval_messages(question_type, "How many days?", "18 days", "19 days", **kwargs)[1]["content"]
+    return longmemeval_messages(question_type, "How many days?", "18 days", "19 days", **kwargs)[0]["content"]
 
 
 def test_each_question_type_gets_its_own_rule() -> None:
@@ -35,8 +35,8 @@ def test_each_question_type_gets_its_own_rule() -> None:
 async def test_abstention_is_read_from_the_question_id() -> None:
     seen: list[str] = []
 
-    async def judge(messages: list[Message]) -> str:
-        seen.append(messages[1]["content"])
+    async def judge(messages: list[Message], *, max_tokens: int | None = None) -> str:
+        seen.append(messages[0]["content"])
         return "yes"
 
     score = await judge_longmemeval(judge, "multi-session", "q", "not mentioned", "I don't know that.",
@@ -50,9 +50,12 @@ async def test_the_released_preference_questions_are_graded_by_rubric() -> None:
     assert pairs and all(p.target["question_type"] == "single-session-preference" for p in pairs)
     seen: list[str] = []
 
-    async def judge(messages: list[Message]) -> str:
-        seen.append(messages[1]["content"])
+    async def judge(messages: list[Message], *, max_tokens: int | None = None) -> str:
+        assert [m["role"] for m in messages] == ["user"] and max_tokens == 10
+        seen.append(messages[0]["content"])
         return "no"
 
-    score = await task_for("longmemeval").score(pairs[0], "<answer>Try a generic course.</answer>", judge)
+    answer = "Step 1: the user likes hiking.\nSo: <answer>Try a generic course.</answer>"
+    score = await task_for("longmemeval").score(pairs[0], answer, judge)
     assert score.reward == 0.0 and f"Rubric: {pairs[0].target['answer']}" in seen[0]
+    assert "Step 1: the user likes hiking." in seen[0]  # the judge sees the whole answer, not only a tag

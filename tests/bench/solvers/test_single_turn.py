@@ -10,7 +10,7 @@ from clue.bench.data.records import Pair, Turn
 from clue.bench.run.events import LLMCallEvent
 from clue.bench.scorers.tasks import task_for
 from clue.bench.solvers.base import SolveContext
-from clue.bench.solvers.registry import SolverRegistry, solver_choice
+from clue.bench.solvers.registry import SolverRegistry, solver_settings
 from clue.bench.solvers.single_turn import SingleTurnSolver
 from clue.config import load_settings
 from clue.llm.backends.scripted import ScriptedBackend
@@ -81,13 +81,13 @@ async def test_no_memory_adds_no_block_anywhere(placement: str) -> None:
 
 def test_the_registry_follows_the_reference_per_dataset() -> None:
     assert {d for d in ("GameOf24", "AIME", "MathEquationBalancer", "GPQA_Diamond", "MMLU_Pro_Physics",
-                        "MMLU_Pro_Engineering") if solver_choice(d).kind == "code_rounds"} == {
+                        "MMLU_Pro_Engineering") if solver_settings(d).kind == "code_rounds"} == {
         "GameOf24", "AIME", "MathEquationBalancer", "GPQA_Diamond", "MMLU_Pro_Physics", "MMLU_Pro_Engineering"}
-    assert all(solver_choice(d).memory_placement == "user" for d in ("GameOf24", "AIME", "GPQA_Diamond"))
-    assert solver_choice("personamem-v2") == solver_choice("prefeval")
-    assert solver_choice("bigcodebench").kind == "code_tests"
-    assert [solver_choice(d).memory_placement for d in ("alfworld", "fever", "pddl", "babyai", "scienceworld")] \
+    assert all(solver_settings(d).memory_placement == "user" for d in ("GameOf24", "AIME", "GPQA_Diamond"))
+    assert solver_settings("personamem-v2").memory_placement == solver_settings("prefeval").memory_placement == "system"
+    assert solver_settings("bigcodebench").kind == "code_tests"
+    assert [solver_settings(d).memory_placement for d in ("alfworld", "fever", "pddl", "babyai", "scienceworld")] \
         == ["system", "system", "system", "user", "user"]
-    assert {solver_choice(d).kind for d in ("alfworld", "babyai", "toolbench")} == {"episode"}
-    assert solver_choice("demo-personalization").kind == "single_turn"
-    assert solver_choice("demo-personalization").memory_placement == "system"
+    assert {solver_settings(d).kind for d in ("alfworld", "babyai", "toolbench")} == {"episode"}
+    assert solver_settings("demo-personalization").kind == "single_turn"
+    assert solver_settings("demo-personalization").memory_placement == "system"

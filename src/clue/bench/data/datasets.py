@@ -1,147 +1,145 @@
-"""The 18 BEHEMOTH datasets: category, in-distribution or OOD, file-level subsets, what they need to run."""
+"""The registry of BEHEMOTH datasets: every `DatasetEntry` of `clue.bench.data.entries`, looked up by name,
+category or "all", and what each one lacks to run here (its data files, an environment, the sandbox)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+import pkgutil
 from pathlib import Path
-from typing import Literal
 
-from clue.bench.data.records import (
-    AgenticTarget,
-    BigCodeBenchTarget,
-    ChoiceTarget,
-    LongMemEvalTarget,
-    PrefEvalTarget,
-    ProblemTarget,
-    TargetRecord,
-    ToolBenchTarget,
+from clue.bench.data import entries as _entries_package
+from clue.bench.data.entry import (
+    CATEGORIES,
+    Category,
+    DatasetEntry,
+    NotRunnableError,
+    UnknownDatasetError,
 )
-from clue.errors import BadInputError, NotFoundError
+from clue.bench.data.root import SOLVER_MODEL_DIR, SOURCE_FILE, TARGET_FILE, default_data_root, subset_path
 
-Category = Literal["personalization", "problem-solving", "agentic"]
-CATEGORIES: tuple[Category, ...] = ("personalization", "problem-solving", "agentic")
+__all__ = ["CATEGORIES", "DATASETS", "SOLVER_MODEL_DIR", "Category", "DatasetEntry", "DatasetSpec",
+           "NotRunnableError", "UnknownDatasetError", "dataset_names", "find_dataset", "get_dataset", "missing_data",
+           "missing_resources", "missing_to_run", "select_datasets"]
 
-SOLVER_MODEL_DIR = "openai/Qwen3-32B"  # every released file sits under <subset>/openai/Qwen3-32B/
-
-
-class UnknownDatasetError(NotFoundError):
-    """A dataset name that is not in the registry; the message lists the known names."""
+DatasetSpec = DatasetEntry  # the name older code knows it by
 
 
-class NotRunnableError(BadInputError):
-    """A known dataset that this package cannot evaluate yet; the message says why."""
+def _collect() -> tuple[DatasetEntry, ...]:
+    found: list[DatasetEntry] = []
+    for module_info in pkgutil.iter_modules(_entries_package.__path__):
+        module = importlib.import_module(f"{_entries_package.__name__}.{module_info.name}")
+        found.extend(getattr(module, "ENTRIES", ()))
+    names = [entry.name.lower() for entry in found]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise RuntimeError(f"dataset entries repeat the name {repeated[0]!r}")
+    return tuple(sorted(found, key=lambda e: (CATEGORIES.index(e.category), e.ood, e.rank, e.name)))
 
 
-Resources = Literal["none", "environment", "code_tests"]
+_ALL_ENTRIES = _collect()
+DATASETS: tuple[DatasetEntry, ...] = tuple(entry for entry in _ALL_ENTRIES if entry.listed)
+
+_BY_KEY: dict[str, DatasetEntry] = {entry.name.lower(): entry for entry in _ALL_ENTRIES}
+# Single-file datasets may also be named by their directory (e.g. "prefeval-mcq"). AIME's subsets are not
+# aliases: a subset is not a dataset and must not be scored alone by accident.
+_BY_KEY.update({entry.subsets[0].lower(): entry for entry in _ALL_ENTRIES
+                if len(entry.subsets) == 1 and entry.subsets[0].lower() not in _BY_KEY})
 
 
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    category: Category
-    ood: bool
-    subsets: tuple[str, ...]  # directory names under train/ or ood_test/; scored together as one dataset
-    target_model: type[TargetRecord]
-    # What it needs beyond the data root: nothing, an environment (`clue.bench.envs.registry`, keyed by the
-    # lower-cased name) or the sandboxed unit-test runner. Whether it can run depends on what is installed.
-    resources: Resources = "none"
-
-    @property
-    def split_dir(self) -> str:
-        return "ood_test" if self.ood else "train"
-
-    @property
-    def env(self) -> str | None:
-        """The environment registry name of an environment-backed dataset."""
-        return self.name.lower() if self.resources == "environment" else None
-
-    @property
-    def runnable(self) -> bool:
-        """Whether it can run with the default env root (see `missing_resources` for another root)."""
-        return missing_resources(self) is None
-
-    @property
-    def not_runnable_reason(self) -> str:
-        return missing_resources(self) or ""
+def dataset_names() -> list[str]:
+    return [entry.name for entry in DATASETS]
 
 
-def missing_resources(spec: DatasetSpec, env_root: Path | None = None) -> str | None:
-    """One line saying what `spec` lacks to run (package, Java, game files, cache directory), or None."""
-    if spec.resources == "none":
+def find_dataset(name: str) -> DatasetEntry | None:
+    """The entry named `name` (case-insensitive; hidden test worlds included), or None."""
+    return _BY_KEY.get(name.strip().lower())
+
+
+def get_dataset(name: str) -> DatasetEntry:
+    """Look a dataset up by name (case-insensitive)."""
+    entry = find_dataset(name)
+    if entry is None:
+        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())} "
+                                  f"(or all, {', '.join(CATEGORIES)})")
+    return entry
+
+
+def select_datasets(text: str) -> tuple[list[DatasetEntry], bool]:
+    """The datasets a comma-separated selection names, in registry order without repeats, and whether any
+    were named as a group (`all` or a category) rather than one by one."""
+    chosen: list[DatasetEntry] = []
+    grouped = False
+    for word in (part.strip() for part in text.split(",")):
+        if not word:
+            continue
+        key = word.lower()
+        if key == "all":
+            group: list[DatasetEntry] = list(DATASETS)
+        elif key in CATEGORIES:
+            group = [entry for entry in DATASETS if entry.category == key]
+        else:
+            group = [get_dataset(word)]
+        grouped = grouped or key == "all" or key in CATEGORIES
+        chosen.extend(entry for entry in group if entry not in chosen)
+    return chosen, grouped
+
+
+def missing_data(entry: DatasetEntry, data_root: Path | None = None) -> str | None:
+    """One line naming the released files `entry` lacks under `data_root` (sources and targets of every
+    subset), or None when they are all there."""
+    root = data_root if data_root is not None else default_data_root()
+    absent = [subset_path(root, entry.split_dir, subset) / name
+              for subset in entry.subsets for name in (SOURCE_FILE, TARGET_FILE)
+              if not (subset_path(root, entry.split_dir, subset) / name).is_file()]
+    if not absent:
+        return None
+    more = f" (+{len(absent) - 1} more)" if len(absent) > 1 else ""
+    return f"{entry.name}: no data file {absent[0]}{more}"
+
+
+def missing_resources(entry: DatasetEntry, env_root: Path | None = None) -> str | None:
+    """One line saying what `entry` lacks to run beyond its data (package, Java, game files, cache
+    directory, sandbox), or None."""
+    if entry.resources == "none":
         return None
     from clue.bench.envs.root import default_env_root
 
     root = env_root if env_root is not None else default_env_root()
-    if spec.resources == "code_tests":
+    if entry.resources == "code_tests":
         try:
             from clue.bench.sandbox.bigcodebench import missing as code_tests_missing
         except ImportError:
-            return f"{spec.name}: the sandboxed unit-test runner is not part of this build"
-        from clue.bench.data.loader import default_data_root
-
-        # The release's pairs count too: without sources and targets there is nothing to evaluate.
-        reason: str | None = code_tests_missing(root, data_root=default_data_root())
+            return f"{entry.name}: the sandboxed unit-test runner is not part of this build"
+        reason: str | None = code_tests_missing(root)
         return reason
+    return _missing_environment(entry, root)
+
+
+def _missing_environment(entry: DatasetEntry, env_root: Path) -> str | None:
     from clue.bench.envs.registry import ENV_MODULES, env_spec
 
-    module = ENV_MODULES.get(spec.env or "")
+    module = ENV_MODULES.get(entry.name, entry.env)
     if module is None:
-        return f"{spec.name}: no environment is registered for it"
+        return f"{entry.name}: no environment is registered for it"
     try:
-        env = env_spec(spec.env or "")
+        env = env_spec(entry.name)
     except ModuleNotFoundError as exc:
         if exc.name == module:
-            return f"{spec.name}: its environment is not part of this build"
-        return f"{spec.name} needs the Python package {exc.name!r} (pip install 'clue[agentic]')"
+            return f"{entry.name}: its environment is not part of this build"
+        return f"{entry.name} needs the Python package {exc.name!r} (pip install 'clue[agentic]')"
     except ImportError as exc:
-        return f"{spec.name}: its environment cannot be imported ({str(exc).splitlines()[0]})"
-    return env.missing(root)
+        return f"{entry.name}: its environment cannot be imported ({str(exc).splitlines()[0]})"
+    return env.missing(env_root)
 
 
-_AGENTIC = (
-    ("alfworld", False, AgenticTarget), ("fever", False, AgenticTarget), ("pddl", False, AgenticTarget),
-    ("babyai", False, AgenticTarget), ("scienceworld", False, AgenticTarget), ("toolbench", True, ToolBenchTarget),
-)
-
-DATASETS: tuple[DatasetSpec, ...] = (
-    # personalization
-    DatasetSpec("membench-high", "personalization", False, ("membench-high",), ChoiceTarget),
-    DatasetSpec("membench-low", "personalization", False, ("membench-low",), ChoiceTarget),
-    DatasetSpec("personamem-v2", "personalization", False, ("personamem-v2-val",), ChoiceTarget),
-    DatasetSpec("prefeval", "personalization", False, ("prefeval-mcq",), PrefEvalTarget),
-    DatasetSpec("longmemeval", "personalization", True, ("longmemeval",), LongMemEvalTarget),
-    # problem-solving
-    DatasetSpec("GameOf24", "problem-solving", False, ("GameOf24",), ProblemTarget),
-    DatasetSpec("AIME", "problem-solving", False, ("AIME_2024", "AIME_2025", "AIME_2020_2024"),
-                ProblemTarget),
-    DatasetSpec("MMLU_Pro_Physics", "problem-solving", False, ("MMLU_Pro_Physics",), ProblemTarget),
-    DatasetSpec("MMLU_Pro_Engineering", "problem-solving", False, ("MMLU_Pro_Engineering",), ProblemTarget),
-    DatasetSpec("MathEquationBalancer", "problem-solving", False, ("MathEquationBalancer",), ProblemTarget),
-    # `clue.bench.sandbox.bigcodebench.missing` says what a machine lacks for it (tasks file, sandbox, packages).
-    DatasetSpec("bigcodebench", "problem-solving", False, ("bigcodebench",), BigCodeBenchTarget,
-                resources="code_tests"),
-    DatasetSpec("GPQA_Diamond", "problem-solving", True, ("GPQA_Diamond",), ProblemTarget),
-    # agentic
-    *(DatasetSpec(name, "agentic", ood, (name,), model, resources="environment") for name, ood, model in _AGENTIC),
-)
-
-_BY_KEY: dict[str, DatasetSpec] = {spec.name.lower(): spec for spec in DATASETS}
-# Single-file datasets may also be named by their directory (e.g. "prefeval-mcq"). AIME's subsets are not
-# aliases: a subset is not a dataset and must not be scored alone by accident.
-_BY_KEY.update({spec.subsets[0].lower(): spec for spec in DATASETS if len(spec.subsets) == 1})
+def missing_to_run(entry: DatasetEntry, env_root: Path | None = None, data_root: Path | None = None) -> str | None:
+    """What `entry` lacks to run here, data files first, or None when it can run."""
+    return missing_data(entry, data_root) or missing_resources(entry, env_root)
 
 
-def dataset_names() -> list[str]:
-    return [spec.name for spec in DATASETS]
-
-
-def get_dataset(name: str) -> DatasetSpec:
-    """Look a dataset up by name (case-insensitive)."""
-    spec = _BY_KEY.get(name.strip().lower())
-    if spec is None:
-        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
-    return spec
-
-
-def runnable_datasets(env_root: Path | None = None) -> list[DatasetSpec]:
-    return [spec for spec in DATASETS if missing_resources(spec, env_root) is None]
+def step_cap_of(name: str) -> int:
+    """The step cap an agentic dataset's entry sets (what its environment enforces too)."""
+    cap = get_dataset(name).solver.step_cap
+    if cap is None:
+        raise ValueError(f"dataset {name} has no step cap: it is not an agentic dataset")
+    return cap

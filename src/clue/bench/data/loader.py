@@ -15,7 +15,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from clue.bench.data.datasets import SOLVER_MODEL_DIR, DatasetSpec, get_dataset
+from clue.bench.data.datasets import get_dataset
+from clue.bench.data.entry import DatasetEntry
 from clue.bench.data.records import (
     Pair,
     ReferenceOutput,
@@ -24,26 +25,33 @@ from clue.bench.data.records import (
     TargetRecord,
     first_validation_error,
 )
-from clue.bench.data.split import SPLITS, Split, load_split_file, select_sources
+from clue.bench.data.root import (
+    DATA_ROOT_ENV,
+    SOURCE_FILE,
+    TARGET_FILE,
+    default_data_root,
+    subset_path,
+)
+from clue.bench.data.split import (
+    SPLITS,
+    Split,
+    SplitMismatchError,
+    load_split_file,
+    select_sources,
+    split_mismatch,
+)
 from clue.errors import BadInputError, NotFoundError
 
 Warn = Callable[[str], None]
 Model = TypeVar("Model", bound=BaseModel)
 
-DATA_ROOT_ENV = "CLUE_DATA_ROOT"
-SOURCE_FILE = "source_input.jsonl"
-TARGET_FILE = "target.jsonl"
+__all__ = ["DATA_ROOT_ENV", "SOURCE_FILE", "TARGET_FILE", "DataRootError", "check_data_root", "count_sources",
+           "default_data_root", "load_pairs", "load_reference_outputs", "load_sources", "load_targets",
+           "read_jsonl", "subset_dir"]
 
 
 class DataRootError(NotFoundError):
     """The data root (the directory that contains `data_collection/`) is not there."""
-
-
-def default_data_root() -> Path:
-    """`$CLUE_DATA_ROOT`, else `../shared/behemoth` next to the repository root."""
-    from clue.bench.envs.root import from_env_or_shared
-
-    return from_env_or_shared(DATA_ROOT_ENV, "behemoth")
 
 
 def check_data_root(data_root: Path) -> None:
@@ -56,8 +64,8 @@ def check_data_root(data_root: Path) -> None:
         )
 
 
-def subset_dir(data_root: Path, spec: DatasetSpec, subset: str) -> Path:
-    return data_root / "data_collection" / spec.split_dir / subset / SOLVER_MODEL_DIR
+def subset_dir(data_root: Path, spec: DatasetEntry, subset: str) -> Path:
+    return subset_path(data_root, spec.split_dir, subset)
 
 
 _LINE_ID = re.compile(rb'"id"\s*:\s*(\d+)')
@@ -150,24 +158,24 @@ def load_reference_outputs(path: Path, *, warn: Warn) -> list[ReferenceOutput]:
     return _unique_ids(records, path, warn)
 
 
-# Test pairs of these sets use EVERY target a source lists (e.g. all MCQs matched to a PersonaMem chunk), as
-# the reference evaluation does for personalization; training, and the other sets, use the first target.
-ALL_TARGETS_AT_TEST = frozenset({"membench-high", "membench-low", "personamem-v2", "prefeval", "longmemeval"})
-
-
 def load_pairs(
     data_root: Path, dataset: str, split: Split, *, limit: int | None = None, warn: Warn
 ) -> list[Pair]:
     """Pairs of one dataset and split, in a fixed order: each source with its FIRST target id, or with every
-    target id for the personalization sets' test split (`ALL_TARGETS_AT_TEST`)."""
+    target id at test time where the entry says so (`DatasetEntry.all_targets_at_test`: the personalization
+    sets, as the reference evaluates them). Split `benchmark` is `test` for an in-distribution dataset and
+    `ood` for an OOD one."""
     spec = get_dataset(dataset)
     if split not in SPLITS:
         raise BadInputError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+    mismatch = split_mismatch(spec, split) if split != "all" else None
+    if mismatch is not None:
+        raise SplitMismatchError(mismatch)
     check_data_root(data_root)
     sources = load_sources(data_root, spec.name, warn=warn)
     if not sources:
         return []
-    needs_split_file = split in ("train", "test") and not spec.ood
+    needs_split_file = split in ("train", "test", "benchmark") and not spec.ood
     split_file = load_split_file(data_root, warn=warn) if needs_split_file else None
     by_key = {(subset, record.id): record for subset, records in sources.items() for record in records}
     on_disk = {(subset, source_id) for subset in sources
@@ -188,7 +196,7 @@ def load_pairs(
         if subset_targets is None:
             continue
         source = by_key[(subset, source_id)]
-        every = split in ("test", "ood") and spec.name in ALL_TARGETS_AT_TEST
+        every = split in ("test", "ood", "benchmark") and spec.all_targets_at_test
         outcome = SourceOutcome.of(source.metadata) if spec.category == "agentic" else None
         for target_id in source.target_ids if every else source.target_ids[:1]:
             if limit is not None and len(pairs) >= limit:
@@ -206,8 +214,20 @@ def load_pairs(
     return pairs
 
 
+def count_sources(data_root: Path, dataset: str, split: Split) -> int:
+    """How many sources `dataset` has in `split` (test capped as usual), before any --limit: what the
+    repeats rule counts. Reads only the ids of the source lines; warnings are left to `load_pairs`."""
+    spec = get_dataset(dataset)
+    check_data_root(data_root)
+    on_disk = {(subset, source_id) for subset in spec.subsets
+               for source_id in line_ids(subset_dir(data_root, spec, subset) / SOURCE_FILE)}
+    needs_split_file = split in ("train", "test", "benchmark") and not spec.ood
+    split_file = load_split_file(data_root, warn=lambda message: None) if needs_split_file else None
+    return len(select_sources(spec, split, on_disk, split_file, warn=lambda message: None))
+
+
 def _load_subset_targets(
-    data_root: Path, spec: DatasetSpec, subset: str, *, warn: Warn
+    data_root: Path, spec: DatasetEntry, subset: str, *, warn: Warn
 ) -> dict[int, TargetRecord] | None:
     path = subset_dir(data_root, spec, subset) / TARGET_FILE
     records = read_jsonl(path, spec.target_model, warn=warn)
@@ -237,7 +257,7 @@ def _unique_ids(records: list[_Identified], path: Path, warn: Warn) -> list[_Ide
     return kept
 
 
-def _from(spec: DatasetSpec, subset: str) -> str:
+def _from(spec: DatasetEntry, subset: str) -> str:
     return f" from {subset}" if len(spec.subsets) > 1 else ""
 
 

@@ -153,6 +153,42 @@ class ChoiceTarget(TargetRecord):
         return self
 
 
+class PersonaMemTarget(TargetRecord):
+    """PersonaMem-v2 MCQ: the user's request (`user_query`), the candidate replies (`choices`, lettered in
+    list order) and the right one by its text (`correct_answer`). Fields nested under `metadata` (the
+    generator's layout) are read as well as top-level ones (the release's)."""
+
+    user_query: str
+    choices: list[str]
+    correct_answer: str
+
+    _literal_choices = field_validator("choices", mode="before")(_maybe_literal)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_metadata(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("metadata"), dict):
+            return {**data["metadata"], **{k: v for k, v in data.items() if k != "metadata"}}
+        return data
+
+    @model_validator(mode="after")
+    def _answer_is_a_choice(self) -> PersonaMemTarget:
+        if len(self.choices) < 2:
+            raise ValueError(f"choices: {len(self.choices)} given, at least 2 needed")
+        if self.correct_letter is None:
+            raise ValueError(f"correct_answer {self.correct_answer[:40]!r} is not one of the choices")
+        return self
+
+    @property
+    def options(self) -> dict[str, str]:
+        return {string.ascii_uppercase[i]: text for i, text in enumerate(self.choices)}
+
+    @property
+    def correct_letter(self) -> str | None:
+        wanted = self.correct_answer.strip()
+        return next((letter for letter, text in self.options.items() if text.strip() == wanted), None)
+
+
 class PrefEvalTarget(TargetRecord):
     """PrefEval implicit-preference MCQ. The question is `task_main`; the preference must come from memory."""
 

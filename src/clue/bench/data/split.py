@@ -1,8 +1,11 @@
-"""The official train/test split (`global_split_per20.json`) and the protocol's repeat counts.
+"""The official train/test split (`global_split_per20.json`).
 
 Train is the split file's `train_source_ids`. Test is every other source of an in-distribution dataset,
 capped at TEST_CAP per dataset (sources ordered by subset as listed in the registry, then by id; AIME's
-three files share one cap). The OOD split is every source of an OOD dataset.
+three files share one cap). The OOD split is every source of an OOD dataset. `benchmark` is what the
+protocol scores: test for an in-distribution dataset, ood for an OOD one (one run gives both macros).
+`all` is every source, train included and uncapped: for reading the data, never for scores.
+An in-distribution dataset asked for `ood`, or an OOD one for `train`/`test`, is refused with one line.
 """
 
 from __future__ import annotations
@@ -14,15 +17,32 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
-from clue.bench.data.datasets import DatasetSpec
+from clue.bench.data.entry import DatasetEntry
 from clue.bench.data.records import first_validation_error
+from clue.errors import BadInputError
 
-Split = Literal["train", "test", "ood", "all"]
-SPLITS: tuple[Split, ...] = ("train", "test", "ood", "all")
+Split = Literal["train", "test", "ood", "benchmark", "all"]
+SPLITS: tuple[Split, ...] = ("train", "test", "ood", "benchmark", "all")
+SCORED_SPLITS: tuple[Split, ...] = ("train", "test", "ood", "benchmark")  # what `clue eval` accepts
 TEST_CAP = 200
 SPLIT_FILE = Path("data_collection/train/global_split_per20.json")
 Warn = Callable[[str], None]
 SubsetSourceId = tuple[str, int]  # (subset directory, source id)
+
+
+class SplitMismatchError(BadInputError):
+    """A split the dataset does not have (test or train of an OOD set, ood of an in-distribution set)."""
+
+
+def split_mismatch(spec: DatasetEntry, split: Split) -> str | None:
+    """Why `spec` has no `split` (one line with what to use instead), or None when it has it."""
+    if spec.ood and split in ("train", "test"):
+        return (f"dataset {spec.name} is out-of-distribution: it has no {split} split (use --split ood, or "
+                "benchmark for ID test plus OOD)")
+    if not spec.ood and split == "ood":
+        return (f"dataset {spec.name} is in-distribution: its sources are in train/test, not ood (use "
+                "--split test, or benchmark for ID test plus OOD)")
+    return None
 
 
 class SplitEntry(BaseModel):
@@ -59,7 +79,7 @@ def load_split_file(data_root: Path, *, warn: Warn) -> SplitFile | None:
 
 
 def select_sources(
-    spec: DatasetSpec,
+    spec: DatasetEntry,
     split: Split,
     available: Iterable[SubsetSourceId],
     split_file: SplitFile | None,
@@ -71,14 +91,11 @@ def select_sources(
     ordered = sorted(set(available), key=lambda item: (order.get(item[0], len(order)), item[1]))
     if split == "all":
         return ordered
-    if split == "ood":
-        if not spec.ood:
-            warn(f"dataset {spec.name} is in-distribution; its sources are in train/test, not ood")
-            return []
+    mismatch = split_mismatch(spec, split)
+    if mismatch is not None:
+        raise SplitMismatchError(mismatch)
+    if spec.ood:  # ood or benchmark
         return ordered
-    if spec.ood:
-        warn(f"dataset {spec.name} is out-of-distribution; use split 'ood', not {split!r}")
-        return []
     if split_file is None:
         return []
     train: set[SubsetSourceId] = set()
@@ -96,10 +113,3 @@ def select_sources(
                  f"e.g. {missing[0][0]}:{missing[0][1]}")
         return [item for item in ordered if item in train]
     return [item for item in ordered if item not in train][:TEST_CAP]
-
-
-def default_repeats(dataset: str, n_pairs: int) -> int:
-    """Protocol: 3 runs, but one for sets of 200 or more pairs and for LongMemEval (judge cost)."""
-    if dataset.strip().lower() == "longmemeval" or n_pairs >= TEST_CAP:
-        return 1
-    return 3

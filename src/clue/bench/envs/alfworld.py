@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from clue.bench.data.datasets import step_cap_of
 from clue.bench.envs.alfworld_prompt import first_user_message, system_prompt
 from clue.bench.envs.base import (
     EnvironmentFailure,
@@ -36,7 +37,7 @@ from clue.bench.envs.base import (
     turn_by_turn_transcript,
 )
 
-STEP_CAP = 20
+STEP_CAP = step_cap_of("alfworld")  # the dataset entry's cap (clue.bench.data.entries.alfworld)
 GAMES_DIR = Path("alfworld") / "json_2.1.1" / "valid_unseen"
 THINK_REPLY = "OK."
 _WELCOME = "-= Welcome to TextWorld, ALFRED! =-"

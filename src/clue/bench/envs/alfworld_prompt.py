@@ -156,7 +156,10 @@ You put the remotecontrol 2 in/on the armchair 1.
 }
 
 
-def system_prompt(target: Mapping[str, Any]) -> str:
+def system_prompt(target: Mapping[str, Any], *, examples: int = 1) -> str:
+    """The instruction, then (examples=1) one example episode of the target's task type."""
+    if examples <= 0:
+        return INSTRUCTION
     task_type = str(target.get("task_type", ""))
     example = EXAMPLES.get(task_type)
     if example is None:
@@ -164,5 +167,6 @@ def system_prompt(target: Mapping[str, Any]) -> str:
     return f"{INSTRUCTION}\nHere is an example:\n\n{example}"
 
 
-def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str) -> str:
+def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str, *,
+                       examples: int = 1) -> str:
     return f"{memory_block}\n\n{observation}" if memory_block else observation

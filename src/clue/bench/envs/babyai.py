@@ -25,13 +25,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from clue.bench.data.datasets import step_cap_of
 from clue.bench.envs.babyai_prompt import first_user_message, system_prompt
 from clue.bench.envs.babyai_text import ActionSpace, action_space, describe, read_view
 from clue.bench.envs.base import EnvironmentUnavailable, EnvSpec, Outcome, StepResult, Transcript, TranscriptStep
 from clue.errors import BadInputError
 
 MINIGRID_VERSION = "3.2.0"
-STEP_CAP = 20
+STEP_CAP = step_cap_of("babyai")  # the dataset entry's cap (clue.bench.data.entries.babyai)
 COMPLETED = "\n The task is completed."
 NOT_COMPLETED = "\n The task is not completed."  # the harness's closing notice on a failed episode
 NOT_RECOGNIZED = "The action is not recognized. Please check valid actions."

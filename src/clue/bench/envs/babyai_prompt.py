@@ -56,16 +56,17 @@ def example_text() -> str:
     return "\n".join(lines)
 
 
-def system_prompt(target: Mapping[str, Any]) -> str:
+def system_prompt(target: Mapping[str, Any], *, examples: int = 1) -> str:
     return SYSTEM
 
 
-def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str) -> str:
+def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str, *,
+                       examples: int = 1) -> str:
     """`observation` is the runtime first observation; the goal is the runtime mission (see `runtime_goal`)."""
     from clue.bench.envs.babyai import runtime_goal
 
     goal = runtime_goal(str(target["game_name"]), int(target.get("seed", 1234)))
-    parts = [INSTRUCTION, "Here is an example episode:\n" + example_text()]
+    parts = [INSTRUCTION, *(["Here is an example episode:\n" + example_text()] if examples > 0 else [])]
     if memory_block.strip():
         parts.append(memory_block.strip())
     parts += [

@@ -78,15 +78,25 @@ class Transcript:
     reward: float
 
 
+class SystemPromptBuilder(Protocol):
+    def __call__(self, target: Mapping[str, Any], *, examples: int = 1) -> str: ...
+
+
+class FirstUserMessageBuilder(Protocol):
+    def __call__(self, target: Mapping[str, Any], observation: str, memory_block: str, *,
+                 examples: int = 1) -> str: ...
+
+
 @dataclass(frozen=True)
 class EnvSpec:
     """Everything the episode solver, `clue play`, `clue datasets` and the replay bench need of one dataset.
 
     - `make(env_root)` builds a fresh environment; raises EnvironmentUnavailable naming what is missing.
     - `missing(env_root)` says what is missing (one line), or None when the environment can run.
-    - `system_prompt(target)` / `first_user_message(target, observation, memory_block)`: the agent's prompt
-      as the reference builds it (our own words), with the 1-shot example where the reference gives one;
-      `memory_placement` says where the retrieved-memory block goes.
+    - `system_prompt(target, examples=N)` / `first_user_message(target, observation, memory_block,
+      examples=N)`: the agent's prompt as the reference builds it (our own words), with N worked example
+      episodes (0 or 1; the dataset entry says how many); `memory_placement` says where the retrieved-memory
+      block goes.
     - `parse_action(reply)`: the action in one agent reply (ReAct "Action: ..." or the reference's form).
     - `parse_transcript(record)`: a released `1-shot/target_output.jsonl` line as a Transcript.
     - `closing_messages(outcome, last_observation)`: the user turns that end the transcript, as the reference
@@ -98,12 +108,12 @@ class EnvSpec:
     """
 
     dataset: str
-    step_cap: int
+    step_cap: int  # the environment's own limit; the solver uses the dataset entry's (`SolverSettings.step_cap`)
     memory_placement: MemoryPlacement
     make: Callable[[Path], Environment]
     missing: Callable[[Path], str | None]
-    system_prompt: Callable[[Mapping[str, Any]], str]
-    first_user_message: Callable[[Mapping[str, Any], str, str], str]
+    system_prompt: SystemPromptBuilder
+    first_user_message: FirstUserMessageBuilder
     parse_action: Callable[[str], str]
     parse_transcript: Callable[[Mapping[str, Any]], Transcript]
     pool_size: int = 2  # how many live environments at once (a JVM each for ScienceWorld)

@@ -19,11 +19,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from clue.bench.data.datasets import step_cap_of
 from clue.bench.envs.base import EnvSpec, Outcome, StepResult, Transcript, TranscriptStep
 from clue.bench.envs.fever_pages import WikiPages, ensure_index, first_paragraph, missing_pages
 from clue.errors import BadInputError
 
-STEP_CAP = 7
+STEP_CAP = step_cap_of("fever")  # the dataset entry's cap (clue.bench.data.entries.fever)
 LABELS = ("SUPPORTS", "REFUTES", "NOT ENOUGH INFO")
 SUCCESS_FEEDBACK = "You successfully finished this task."
 FAILURE_FEEDBACK = "You failed the task."
@@ -174,11 +175,15 @@ def make(env_root: Path) -> FeverEnvironment:
     return FeverEnvironment(WikiPages(ensure_index(env_root)))
 
 
-def system_prompt(target: Mapping[str, Any]) -> str:
+def system_prompt(target: Mapping[str, Any], *, examples: int = 1) -> str:
+    """The instruction, then (examples=1) the worked example."""
+    if examples <= 0:
+        return SYSTEM_PROMPT
     return f"{SYSTEM_PROMPT}\nHere are some examples:\n\n{EXAMPLE}\n"
 
 
-def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str) -> str:
+def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str, *,
+                       examples: int = 1) -> str:
     return observation  # the memory goes into the system prompt
 
 

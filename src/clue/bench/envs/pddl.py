@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from clue.bench.data.datasets import step_cap_of
 from clue.bench.envs.base import (
     EnvironmentFailure,
     EnvironmentUnavailable,
@@ -54,7 +55,7 @@ from clue.bench.envs.pddl_text import (
 )
 
 GAMES = ("barman", "blockworld", "gripper", "tyreworld")
-STEP_CAP = 30
+STEP_CAP = step_cap_of("pddl")  # the dataset entry's cap (clue.bench.data.entries.pddl)
 # pddlgym grounds a new problem's actions through Fast Downward's instantiator, which swaps sys.stdout for
 # the process while it runs: live environments (pool threads) ground one at a time.
 _GROUNDING_LOCK = threading.RLock()

@@ -114,13 +114,17 @@ def example_text(game: str) -> str:
     return "\n".join(lines)
 
 
-def system_prompt(target: Mapping[str, Any]) -> str:
+def system_prompt(target: Mapping[str, Any], *, examples: int = 1) -> str:
+    """The game's instruction, then (examples=1) one example episode of the game."""
     game = str(target.get("game_name", ""))
     instruction = INSTRUCTIONS.get(game)
     if instruction is None:
         raise BadInputError(f"pddl has no prompt for game {game!r}")
+    if examples <= 0:
+        return instruction
     return f"{instruction}\n\nHere is an example:\n\n{example_text(game)}\n"
 
 
-def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str) -> str:
+def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str, *,
+                       examples: int = 1) -> str:
     return f"{memory_block}\n\n{observation}" if memory_block else observation

@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from clue.bench.data.datasets import step_cap_of
 from clue.bench.envs.base import (
     EnvironmentFailure,
     EnvironmentUnavailable,
@@ -38,7 +39,7 @@ from clue.bench.envs.scienceworld_supply import Simulator, SimulatorSupply, shar
 from clue.errors import BadInputError
 
 SCIENCEWORLD_VERSION = "1.2.2"
-STEP_CAP = 30
+STEP_CAP = step_cap_of("scienceworld")  # the dataset entry's cap (clue.bench.data.entries.scienceworld)
 SIMPLIFICATIONS = "selfWateringFlowerPots,openContainers,openDoors,noElectricalAction"
 CHECK_VALID = "check valid actions"
 OUTCOME_NOTICES = ("You successfully finished this task!", "You failed the task.")  # the harness's last turn

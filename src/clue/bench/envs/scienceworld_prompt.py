@@ -68,13 +68,14 @@ def example_text() -> str:
     return f"Task Description: {episode['task_description']}\n\n" + "\n\n".join(turns)
 
 
-def system_prompt(target: Mapping[str, Any]) -> str:
+def system_prompt(target: Mapping[str, Any], *, examples: int = 1) -> str:
     return SYSTEM
 
 
-def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str) -> str:
+def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str, *,
+                       examples: int = 1) -> str:
     goal = str(target.get("modified_goal") or target.get("goal") or target["task_name"])
-    parts = [INSTRUCTION, "Here is an example episode:\n" + example_text()]
+    parts = [INSTRUCTION, *(["Here is an example episode:\n" + example_text()] if examples > 0 else [])]
     if memory_block.strip():
         parts.append(memory_block.strip())
     parts += [

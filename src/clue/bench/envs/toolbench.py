@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from clue.bench.data.datasets import step_cap_of
 from clue.bench.envs.base import (
     EnvironmentUnavailable,
     EnvSpec,
@@ -36,7 +37,7 @@ from clue.bench.envs.base import (
 )
 from clue.errors import BadInputError
 
-STEP_CAP = 12
+STEP_CAP = step_cap_of("toolbench")  # the dataset entry's cap (clue.bench.data.entries.toolbench)
 CACHE_SUBDIR = Path("toolbench") / "tool_response_cache"
 MAX_OBSERVATION = 1024
 NO_CACHED_RESPONSE = json.dumps({"error": "", "response": (
@@ -309,12 +310,13 @@ def describe_tools(api_list: Sequence[Any]) -> str:
     return "\n".join(lines) if lines else "General purpose tools."
 
 
-def system_prompt(target: Mapping[str, Any]) -> str:
+def system_prompt(target: Mapping[str, Any], *, examples: int = 1) -> str:
     api_list = target.get("api_list") or []
     return SYSTEM_PROMPT.format(tools=describe_tools(api_list), apis=describe_apis(api_list))
 
 
-def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str) -> str:
+def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str, *,
+                       examples: int = 1) -> str:
     return observation  # the query; the memory goes into the system prompt
 
 

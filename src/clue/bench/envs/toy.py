@@ -77,12 +77,13 @@ class ToyRoom:
         self.opened.clear()
 
 
-def _system_prompt(target: Mapping[str, Any]) -> str:
+def _system_prompt(target: Mapping[str, Any], *, examples: int = 1) -> str:
     return ("You act in a text world, one action per reply. End every reply with a line 'Action: <action>'. "
             "Actions: open <thing>, take key, open chest, check valid actions.")
 
 
-def _first_user_message(target: Mapping[str, Any], observation: str, memory_block: str) -> str:
+def _first_user_message(target: Mapping[str, Any], observation: str, memory_block: str, *,
+                        examples: int = 1) -> str:
     parts = [f"Your goal: {target.get('goal', 'open the chest')}."]
     if memory_block:
         parts.append(memory_block)

@@ -5,7 +5,7 @@ The run directory and who writes it: see `clue.bench.run.files` and `clue.bench.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,12 +99,3 @@ def load_results(path: Path) -> Results:
     if not path.exists():
         raise NotFoundError(f"{path}: no results file (run `clue eval` into that directory first)")
     return Results.model_validate_json(path.read_text())
-
-
-def repeats_for(datasets: Sequence[str], pairs: Sequence[Pair], requested: int | None,
-                default: Callable[[str, int], int]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for pair in pairs:
-        counts[pair.dataset] = counts.get(pair.dataset, 0) + 1
-    return {name: requested if requested is not None else default(name, counts.get(name, 0))
-            for name in {*datasets, *counts}}

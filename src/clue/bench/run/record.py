@@ -203,4 +203,17 @@ def spec_change(previous: RunSpec, current: RunSpec, roles: tuple[str, ...]) -> 
             old, new = getattr(before, name), getattr(after, name)
             if old != new:
                 return f"{role}.{name} ({old!r} there, {new!r} now)"
+    return _dataset_settings_change(previous, current)
+
+
+def _dataset_settings_change(previous: RunSpec, current: RunSpec) -> str | None:
+    """The first per-dataset solver setting (max tokens, stop, examples, step cap) that differs between
+    two specs, for datasets both record (`settings.solvers.datasets`); else None."""
+    before = previous.settings.get("solvers", {}).get("datasets") or {}
+    now = current.settings.get("solvers", {}).get("datasets") or {}
+    for dataset in sorted(set(before) & set(now)):
+        for name in sorted(set(before[dataset]) | set(now[dataset])):
+            old, new = before[dataset].get(name), now[dataset].get(name)
+            if old != new:
+                return f"{dataset} solver {name} ({old!r} there, {new!r} now)"
     return None

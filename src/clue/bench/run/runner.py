@@ -150,8 +150,8 @@ class Runner:
         events.append(ScoreEvent(reward=score.reward, success=rollout.success, detail=score.detail))
 
     def _judge(self, events: list[Event], repeat: int) -> JudgeFn:
-        async def judge(messages: list[Message]) -> str:
-            completion = await self.llm.chat("judge", messages, repeat=repeat)
+        async def judge(messages: list[Message], *, max_tokens: int | None = None) -> str:
+            completion = await self.llm.chat("judge", messages, repeat=repeat, max_tokens=max_tokens)
             events.append(llm_event("judge", messages, completion))
             return completion.text
 

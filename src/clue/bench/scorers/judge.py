@@ -7,13 +7,18 @@ the response, and replies with one verdict word. The prompt is our own wording.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from typing import Protocol
 
 from clue.bench.scorers.score import Score
 from clue.errors import BadInputError
 from clue.llm.types import Message
 
-JudgeFn = Callable[[list[Message]], Awaitable[str]]
+
+class JudgeFn(Protocol):
+    """One judge call: the messages, and optionally a reply limit other than the judge role's."""
+
+    def __call__(self, messages: list[Message], *, max_tokens: int | None = None) -> Awaitable[str]: ...
 
 _SYSTEM = (
     "You grade answers from an assistant. You are strict but fair, and you reply with a single word."
@@ -123,7 +128,8 @@ def is_abstention(question_id: str) -> bool:
 
 def longmemeval_messages(question_type: str, question: str, reference: str, response: str, *,
                          abstention: bool = False) -> list[Message]:
-    """The judge prompt for one LongMemEval question, chosen by its type (or abstention)."""
+    """The judge prompt for one LongMemEval question, chosen by its type (or abstention): one user message,
+    as the benchmark's own judge is asked."""
     if abstention:
         rule, label = _LME_ABSTENTION, "Explanation"
     elif question_type in _LME_RULES:
@@ -135,13 +141,14 @@ def longmemeval_messages(question_type: str, question: str, reference: str, resp
     user = (f"You get a question, a reference and a model's response. {rule}\n\n"
             f"Question: {question.strip()}\n\n{label}: {reference.strip()}\n\n"
             f"Model response: {response.strip()}\n\nIs the model response correct? Answer yes or no only.")
-    return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
+    return [{"role": "user", "content": user}]
 
 
 async def judge_longmemeval(judge: JudgeFn, question_type: str, question: str, reference: str, response: str,
-                            *, question_id: str = "") -> Score:
+                            *, question_id: str = "", max_tokens: int | None = None) -> Score:
+    """Grade the solver's whole `response`; `max_tokens` limits the verdict (10 in the reference)."""
     if not response.strip():
         return Score(0.0, "empty response")
     messages = longmemeval_messages(question_type, question, reference, response,
                                     abstention=is_abstention(question_id))
-    return parse_verdict(await judge(messages))
+    return parse_verdict(await judge(messages, max_tokens=max_tokens))

@@ -1,27 +1,36 @@
 """Per-dataset solver query and scoring behind one interface.
 
 `query_messages` builds the solver's user turn from the target (the runner adds the system prompt that
-carries the memory). `score` pulls the final answer out of the solver's reply and scores it. Every query
-asks the solver to finish with `<answer>...</answer>`.
+carries the memory). `score` pulls the final answer out of the solver's reply and scores it. Each query
+asks for the answer in the form the reference asks for it: a bare letter (MemBench), a choice tag
+(PrefEval), an open step-by-step answer (LongMemEval), else `<answer>...</answer>`. Which task a dataset
+uses is said by its entry (`clue.bench.data.entries`, `DatasetEntry.scorer`).
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from clue.bench.data.datasets import NotRunnableError, get_dataset
-from clue.bench.data.records import ChoiceTarget, LongMemEvalTarget, Pair, PrefEvalTarget, ProblemTarget
+from clue.bench.data.records import (
+    ChoiceTarget,
+    LongMemEvalTarget,
+    Pair,
+    PersonaMemTarget,
+    PrefEvalTarget,
+    ProblemTarget,
+)
 from clue.bench.scorers.aime import score_integer
 from clue.bench.scorers.equation import parse_question, score_equation
 from clue.bench.scorers.extract import extract_answer
 from clue.bench.scorers.game24 import puzzle_numbers, score_game24
 from clue.bench.scorers.judge import JudgeFn, judge_longmemeval
-from clue.bench.scorers.mcq import letter_of, options_from_text, score_choice
+from clue.bench.scorers.mcq import letter_of, options_from_text, parse_choice, score_choice
 from clue.bench.scorers.score import Score, wrong
-from clue.bench.scorers.sopr import ToolBenchTask
 from clue.errors import BadInputError
 from clue.llm.types import Message
 
@@ -71,15 +80,16 @@ class AnswerTask(ABC):
         return self.score_answer(pair.target, extract_answer(solver_text))
 
 
-class ChoiceQuestionTask(AnswerTask):
-    """MemBench / PersonaMem: a question about the user with lettered choices."""
+class MemBenchTask(AnswerTask):
+    """MemBench: a question about the user with four lettered choices; the reply is the bare letter."""
 
     def query_messages(self, pair: Pair) -> list[Message]:
         target = ChoiceTarget.model_validate(pair.target)
-        when = f"(Asked at {target.time.replace(chr(39), '')}.)\n" if target.time else ""
+        when = f"(it is now {target.time.replace(chr(39), '')}) " if target.time else ""
         return _user(
-            f"Answer this multiple-choice question about the user.\n{when}\n"
-            f"Question: {target.question}\n\nOptions:\n{lettered_options(target.choices)}\n\n{LETTER_ENDING}"
+            f"Answer this question about the user from what you know of your past conversations.\n"
+            f"Question: {when}{target.question}\nChoices:\n{lettered_options(target.choices)}\n"
+            "Reply with the letter of the right choice alone, nothing else. For example: B"
         )
 
     def score_answer(self, target: Mapping[str, Any], answer: str | None) -> Score:
@@ -87,19 +97,65 @@ class ChoiceQuestionTask(AnswerTask):
         return score_choice(answer, record.ground_truth, record.choices)
 
 
+class PersonaMemTask(AnswerTask):
+    """PersonaMem-v2: which of the candidate replies fits this user's request best."""
+
+    def query_messages(self, pair: Pair) -> list[Message]:
+        target = PersonaMemTarget.model_validate(pair.target)
+        letters = ", ".join(f"({letter})" for letter in target.options)
+        return _user(
+            f"{target.user_query.strip()}\n\n{lettered_options(target.options)}\n\n"
+            f"Which of these responses would serve me best? Pick the most fitting one and end with your final "
+            f"answer, one of {letters}."
+        )
+
+    def score_answer(self, target: Mapping[str, Any], answer: str | None) -> Score:
+        record = PersonaMemTarget.model_validate(target)
+        return score_choice(answer, record.correct_letter or "", record.options)
+
+    async def score(self, pair: Pair, solver_text: str, judge: JudgeFn | None) -> Score:
+        """The answer tag or final-answer line when it names an option, else the reply's closing "(X)"."""
+        record = PersonaMemTarget.model_validate(pair.target)
+        answer = extract_answer(solver_text)
+        if answer is None or parse_choice(answer, record.options) is None:
+            answer = _last_letter(solver_text) or answer
+        return self.score_answer(pair.target, answer)
+
+
+_CHOICE_TAG = re.compile(r"<choice>\s*(.*?)\s*</choice>", re.IGNORECASE | re.DOTALL)
+_CLOSING_LETTER = re.compile(r"\b([A-Z])\b(?=[^A-Za-z]*$)")
+
+
+def _last_letter(text: str) -> str | None:
+    """The last "(X)" in a reply, else a lone capital letter ending it (PersonaMem's closing answer)."""
+    marked = re.findall(r"\(([A-Z])\)", text)
+    if marked:
+        return str(marked[-1])
+    match = _CLOSING_LETTER.search(text.strip())
+    return match.group(1) if match else None
+
+
 class PrefEvalTask(AnswerTask):
-    """PrefEval: pick the reply that respects the user's (unstated) preference."""
+    """PrefEval: the user asks, in the first person, for a recommendation among four options; the reply is
+    the chosen letter in a choice tag, without explanation."""
 
     def query_messages(self, pair: Pair) -> list[Message]:
         target = PrefEvalTarget.model_validate(pair.target)
         return _user(
-            f"The user asks: {target.task_main}\n\nWhich of these replies would suit this particular user "
-            f"best?\n{lettered_options(target.options)}\n\n{LETTER_ENDING}"
+            f"{target.task_main.strip()}\n\nHere are the options I am weighing:\n"
+            f"{lettered_options(target.options)}\n\n"
+            "Please recommend one of them for me. Pick exactly one option from the list (no alternatives, no "
+            "refusing to choose) and reply with its letter in a choice tag and no explanation, for example: "
+            "<choice>C</choice>"
         )
 
     def score_answer(self, target: Mapping[str, Any], answer: str | None) -> Score:
         record = PrefEvalTarget.model_validate(target)
         return score_choice(answer, record.correct_idx, record.options)
+
+    async def score(self, pair: Pair, solver_text: str, judge: JudgeFn | None) -> Score:
+        tagged = _CHOICE_TAG.findall(solver_text)
+        return self.score_answer(pair.target, tagged[-1] if tagged else extract_answer(solver_text))
 
 
 class LetteredProblemTask(AnswerTask):
@@ -159,22 +215,21 @@ class EquationTask(AnswerTask):
 
 
 class JudgedQuestionTask:
-    """LongMemEval: an open question graded by an LLM judge per question type, as the benchmark grades."""
+    """LongMemEval: an open question answered step by step; an LLM judge grades the WHOLE answer by the
+    question's type, as the benchmark grades (one user message, a one-word verdict)."""
+
+    judge_max_tokens: int | None = None  # the entry sets it (10 for LongMemEval); None: the judge role's
 
     def query_messages(self, pair: Pair) -> list[Message]:
         target = LongMemEvalTarget.model_validate(pair.target)
-        return _user(
-            f"{target.question}\n\nReply to the user as helpfully as you can, and put your complete reply "
-            "inside <answer>...</answer>."
-        )
+        return _user(f"Think it through step by step, then answer.\n\nQuestion: {target.question.strip()}\nAnswer:")
 
     async def score(self, pair: Pair, solver_text: str, judge: JudgeFn | None) -> Score:
         if judge is None:
             raise JudgeRequiredError(f"dataset {pair.dataset} is scored by an LLM judge, but none was given")
         target = LongMemEvalTarget.model_validate(pair.target)
-        response = extract_answer(solver_text) or solver_text
-        return await judge_longmemeval(judge, target.question_type, target.question, target.answer, response,
-                                       question_id=target.question_id)
+        return await judge_longmemeval(judge, target.question_type, target.question, target.answer, solver_text,
+                                       question_id=target.question_id, max_tokens=self.judge_max_tokens)
 
 
 class OutcomeTask:
@@ -188,36 +243,22 @@ class OutcomeTask:
         raise BadInputError(f"dataset {pair.dataset} is scored by its episode's outcome, not by a reply")
 
 
-_CHOICE = ChoiceQuestionTask()
-_LETTERED = LetteredProblemTask()
-_TASKS: dict[str, Task] = {
-    "membench-high": _CHOICE,
-    "membench-low": _CHOICE,
-    "personamem-v2": _CHOICE,
-    "prefeval": PrefEvalTask(),
-    "longmemeval": JudgedQuestionTask(),
-    "GameOf24": Game24Task(),
-    "AIME": IntegerProblemTask(),
-    "MMLU_Pro_Physics": _LETTERED,
-    "MMLU_Pro_Engineering": _LETTERED,
-    "MathEquationBalancer": EquationTask(),
-    "GPQA_Diamond": _LETTERED,
-    "toolbench": ToolBenchTask(),  # the SoPR judge reads the episode's final answer
-}
-
-
 def task_for(dataset_name: str) -> Task:
-    """The task of a dataset. Raises UnknownDatasetError or NotRunnableError (with the reason).
+    """The task its entry names for a dataset. Raises UnknownDatasetError, or NotRunnableError when the
+    task cannot be imported.
 
     Resources (environments, the sandbox) are not checked here: that needs the command's env root
     (`clue.bench.data.datasets.missing_resources`)."""
     spec = get_dataset(dataset_name)
-    task = _TASKS.get(spec.name)
-    if task is None and (spec.category == "agentic" or spec.name == "bigcodebench"):
-        task = OutcomeTask()
-    if task is None:
-        reason = spec.not_runnable_reason or "no task is defined for it"
-        raise NotRunnableError(f"dataset {spec.name} cannot be run yet: {reason}")
+    module_name, _, class_name = spec.scorer.task.partition(":")
+    try:
+        task_class = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as exc:
+        raise NotRunnableError(f"dataset {spec.name} cannot be run: its task {spec.scorer.task} is not "
+                               f"available ({exc})") from None
+    task: Task = task_class()
+    if spec.scorer.judge_max_tokens is not None and hasattr(task, "judge_max_tokens"):
+        task.judge_max_tokens = spec.scorer.judge_max_tokens  # type: ignore[attr-defined]
     return task
 
 

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from clue.bench.data.entry import SolverKind
 from clue.bench.data.records import Pair
 from clue.bench.envs.base import MemoryPlacement, Outcome
 from clue.bench.run.events import Event
 from clue.llm.types import Message
 
+__all__ = ["Episode", "SolveContext", "Solver", "SolverKind"]
+
 if TYPE_CHECKING:
     from clue.llm.client import LLM
 
-SolverKind = Literal["single_turn", "code_rounds", "episode", "code_tests"]
 
 
 @dataclass

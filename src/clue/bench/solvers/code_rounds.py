@@ -24,6 +24,7 @@ from clue.bench.run.events import CodeRunEvent, Event, LLMCallEvent, NoteEvent
 from clue.bench.sandbox.isolation import RunResult, Sandbox, SandboxLimits
 from clue.bench.scorers.extract import extract_answer
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
+from clue.bench.solvers.common import ReplyLimits, solver_chat
 from clue.llm.types import Completion, ContextOverflowError, Message
 
 CODE_FLAG = "EXECUTE CODE!"
@@ -198,10 +199,11 @@ class CodeRoundsSolver:
     memory_placement: MemoryPlacement = "user"
 
     def __init__(self, sandbox: Sandbox | None = None, *, follow_ups: int = FOLLOW_UPS,
-                 limits: SandboxLimits = CODE_LIMITS) -> None:
+                 limits: SandboxLimits = CODE_LIMITS, reply: ReplyLimits | None = None) -> None:
         self.sandbox = sandbox or Sandbox(limits)  # one sandbox, so its concurrency limit spans all episodes
         self.follow_ups = follow_ups
         self.limits = limits
+        self.reply = reply or ReplyLimits()  # the dataset's max tokens (2,048 in the reference)
 
     async def solve(self, pair: Pair, memory: str, ctx: SolveContext) -> Episode:
         sandbox = self.sandbox
@@ -216,7 +218,7 @@ class CodeRoundsSolver:
         depth = 0
         while True:
             try:
-                completion = await ctx.llm.chat("solver", list(episode.messages), repeat=ctx.repeat)
+                completion = await solver_chat(ctx, list(episode.messages), self.reply)
             except ContextOverflowError as exc:
                 record(NoteEvent(text=f"solver stopped: {str(exc).splitlines()[0]}"))
                 break

@@ -24,6 +24,7 @@ from clue.bench.sandbox.bigcodebench import (
 from clue.bench.sandbox.isolation import Sandbox
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
 from clue.bench.solvers.code_rounds import llm_event
+from clue.bench.solvers.common import ReplyLimits, solver_chat
 from clue.errors import BadInputError
 from clue.llm.types import Message
 
@@ -70,8 +71,9 @@ class CodeTestsSolver:
     memory_placement: MemoryPlacement = "system"
 
     def __init__(self, env_root: Path | None = None, sandbox: Sandbox | None = None, *,
-                 memory_budget_tokens: int | None = None) -> None:
+                 memory_budget_tokens: int | None = None, reply: ReplyLimits | None = None) -> None:
         self.env_root = env_root or default_env_root()
+        self.reply = reply or ReplyLimits()  # the dataset's max tokens (1,280 in the reference)
         self.sandbox = sandbox or Sandbox(CHECK_LIMITS)  # shared, so its concurrency limit spans all episodes
         self.memory_budget_tokens = memory_budget_tokens
 
@@ -89,7 +91,7 @@ class CodeTestsSolver:
 
         if fitted != memory:
             record(NoteEvent(text=f"memory cut to {self.memory_budget_tokens} tokens"))
-        completion = await ctx.llm.chat("solver", messages, repeat=ctx.repeat)
+        completion = await solver_chat(ctx, messages, self.reply)
         record(llm_event(messages, completion))
         episode.messages.append({"role": "assistant", "content": completion.text})
         code = extract_code(completion.text)

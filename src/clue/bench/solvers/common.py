@@ -1,10 +1,34 @@
-"""What every solver shares: one recorded LLM call, and the retrieved-memory block in our own words."""
+"""What every solver shares: one recorded LLM call with the dataset's reply limits."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from clue.bench.run.events import Event, LLMCallEvent
 from clue.bench.solvers.base import SolveContext
 from clue.llm.types import Completion, Message, Role
+
+if TYPE_CHECKING:
+    from clue.llm.client import LLM
+
+
+@dataclass(frozen=True)
+class ReplyLimits:
+    """The dataset's solver reply limits (its entry's `max_tokens` and `stop`), sent with every solver call.
+
+    On the embedded backend (`local`) the solver role's own `max_tokens` (512 by default) caps the dataset's,
+    so a 1.5B model on a CPU is not asked for 2,048-token replies; on `openai` the dataset's limit holds.
+    `None`: the solver role's limit."""
+
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+
+    def max_tokens_for(self, llm: LLM) -> int | None:
+        if self.max_tokens is None:
+            return None
+        config = llm.config("solver")
+        return min(self.max_tokens, config.max_tokens) if config.backend == "local" else self.max_tokens
 
 
 def llm_event(role: Role, messages: list[Message], completion: Completion) -> LLMCallEvent:
@@ -16,10 +40,21 @@ def llm_event(role: Role, messages: list[Message], completion: Completion) -> LL
                         latency_s=completion.latency_s, notes=list(completion.notes))
 
 
+async def solver_chat(ctx: SolveContext, messages: list[Message], limits: ReplyLimits, *,
+                      cuttable_index: int | None = None) -> Completion:
+    """One solver call with the dataset's reply limits."""
+    return await ctx.llm.chat("solver", messages, repeat=ctx.repeat, cuttable_index=cuttable_index,
+                              max_tokens=limits.max_tokens_for(ctx.llm), stop=limits.stop)
+
+
 async def call_llm(ctx: SolveContext, messages: list[Message], events: list[Event], *, role: Role = "solver",
-                   cuttable_index: int | None = None) -> Completion:
-    """One chat call whose event goes to `events` and to the context's live recorder."""
-    completion = await ctx.llm.chat(role, messages, repeat=ctx.repeat, cuttable_index=cuttable_index)
+                   cuttable_index: int | None = None, limits: ReplyLimits | None = None) -> Completion:
+    """One chat call whose event goes to `events` and to the context's live recorder; a solver call carries
+    `limits` (the dataset's reply limits)."""
+    if role == "solver":
+        completion = await solver_chat(ctx, messages, limits or ReplyLimits(), cuttable_index=cuttable_index)
+    else:
+        completion = await ctx.llm.chat(role, messages, repeat=ctx.repeat, cuttable_index=cuttable_index)
     event = llm_event(role, messages, completion)
     events.append(event)
     ctx.record(event)

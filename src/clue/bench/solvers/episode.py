@@ -11,7 +11,7 @@ closing turns (last observation and outcome line) that the released sources end 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from clue.bench.data.records import Pair
 from clue.bench.envs.base import (
@@ -24,7 +24,7 @@ from clue.bench.envs.base import (
 from clue.bench.envs.pool import EnvPool, LiveEnv
 from clue.bench.run.events import EnvResetEvent, EnvStepEvent, Event, NoteEvent
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
-from clue.bench.solvers.common import call_llm, record
+from clue.bench.solvers.common import ReplyLimits, call_llm, record
 from clue.llm.types import Message
 from clue.memory.inject import memory_block, solver_system_prompt
 
@@ -33,7 +33,9 @@ from clue.memory.inject import memory_block, solver_system_prompt
 class EpisodeSolver:
     spec: EnvSpec
     pool: EnvPool
-    step_cap: int | None = None  # None: the dataset's cap (EnvSpec.step_cap)
+    step_cap: int | None = None  # the dataset entry's cap; None: the environment's own (EnvSpec.step_cap)
+    reply: ReplyLimits = field(default_factory=ReplyLimits)  # the dataset's max tokens and stop strings
+    examples: int = 1  # worked example episodes in the prompt (0: none, as in memory runs of GMemory sets)
     kind: SolverKind = "episode"
     memory_placement: MemoryPlacement = "system"
 
@@ -46,10 +48,10 @@ class EpisodeSolver:
 
     def opening(self, pair: Pair, memory: str, observation: str) -> list[Message]:
         block = memory_block(memory)
-        base = self.spec.system_prompt(pair.target)
+        base = self.spec.system_prompt(pair.target, examples=self.examples)
         system = solver_system_prompt(memory, base) if self.memory_placement == "system" else base
         first = self.spec.first_user_message(pair.target, observation,
-                                             block if self.memory_placement == "user" else "")
+                                             block if self.memory_placement == "user" else "", examples=self.examples)
         return [{"role": "system", "content": system}, {"role": "user", "content": first}]
 
     async def solve(self, pair: Pair, memory: str, ctx: SolveContext) -> Episode:
@@ -61,7 +63,7 @@ class EpisodeSolver:
             messages = self.opening(pair, memory, observation)
             final_text = ""
             for index in range(1, self.cap + 1):
-                completion = await call_llm(ctx, messages, events)
+                completion = await call_llm(ctx, messages, events, limits=self.reply)
                 final_text = completion.text
                 messages.append({"role": "assistant", "content": completion.text})
                 action = self.spec.parse_action(completion.text)

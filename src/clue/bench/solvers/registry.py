@@ -1,57 +1,30 @@
-"""Which solver runs which dataset, and where its memory goes: the reference's choice per dataset.
+"""Builds each dataset's solver from its entry (`clue.bench.data.entries`): the solver kind, where the
+memory goes, and the solver settings (max tokens, stop strings, examples, step cap), with a user's
+overrides applied.
 
 Solver modules are imported by path when first needed, so a solver whose module is missing (or whose
-environment's optional package is not installed) affects only its own datasets. Datasets outside this
-table (the built-in demo set, test worlds) get a `single_turn` solver with the memory in the system prompt.
+environment's optional package is not installed) affects only its own datasets. Datasets outside the
+registry (the built-in demo set, test worlds) get a `single_turn` solver with the memory in the system prompt.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from clue.bench.data.datasets import NotRunnableError
-from clue.bench.envs.base import MemoryPlacement
+from clue.bench.data.datasets import find_dataset
+from clue.bench.data.entry import NotRunnableError, SolverKind, SolverSettings
 from clue.bench.envs.root import default_env_root
-from clue.bench.solvers.base import Solver, SolverKind
+from clue.bench.solvers.base import Solver
+from clue.bench.solvers.common import ReplyLimits
 
 if TYPE_CHECKING:
     from clue.bench.envs.pool import EnvPool
 
-
-@dataclass(frozen=True)
-class SolverChoice:
-    kind: SolverKind
-    memory_placement: MemoryPlacement
-    scorer: str  # what the score reads, for `docs/solvers.md` and `clue datasets`
-
-
-_CODE_ROUNDS = SolverChoice("code_rounds", "user", "final answer, checked by the dataset's rule")
-_MCQ = SolverChoice("code_rounds", "user", "option letter")
-SOLVERS: dict[str, SolverChoice] = {
-    "membench-high": SolverChoice("single_turn", "user", "option letter"),
-    "membench-low": SolverChoice("single_turn", "user", "option letter"),
-    "longmemeval": SolverChoice("single_turn", "user", "LLM judge against the reference answer"),
-    "prefeval": SolverChoice("single_turn", "system", "option letter"),
-    "personamem-v2": SolverChoice("single_turn", "system", "option letter"),
-    "GameOf24": _CODE_ROUNDS,
-    "AIME": _CODE_ROUNDS,
-    "MathEquationBalancer": _CODE_ROUNDS,
-    "MMLU_Pro_Physics": _MCQ,
-    "MMLU_Pro_Engineering": _MCQ,
-    "GPQA_Diamond": _MCQ,
-    "bigcodebench": SolverChoice("code_tests", "system", "unit tests, all must pass"),
-    "alfworld": SolverChoice("episode", "system", "environment success"),
-    "fever": SolverChoice("episode", "system", "environment success"),
-    "pddl": SolverChoice("episode", "system", "environment success"),
-    "babyai": SolverChoice("episode", "user", "environment success"),
-    "scienceworld": SolverChoice("episode", "user", "environment success"),
-    "toolbench": SolverChoice("episode", "system", "LLM judge (solved 1, unsure 0.5)"),
-    "toy": SolverChoice("episode", "system", "environment success"),
-}
-GENERIC = SolverChoice("single_turn", "system", "the task's own scorer")
+GENERIC = SolverSettings("single_turn", "system")  # datasets outside the registry (the demo set)
 
 # Solvers built by other modules, by import path.
 SOLVER_CLASSES: dict[SolverKind, str] = {
@@ -60,20 +33,39 @@ SOLVER_CLASSES: dict[SolverKind, str] = {
 }
 
 
-def solver_choice(dataset: str) -> SolverChoice:
-    return SOLVERS.get(dataset, GENERIC)
-
-
 @dataclass
 class SolverOptions:
-    """Knobs of the solvers a command may set (they reach the run log's spec)."""
+    """Knobs of the solvers a command may set (they reach the run log's spec).
+
+    `overrides`: per dataset (registry name), solver settings that replace the entry's, e.g.
+    `{"AIME": {"max_tokens": 4096}}`; `datasets`: the datasets of the run, whose effective settings
+    `as_dict` records."""
 
     env_root: Path = field(default_factory=lambda: default_env_root())
     pool_size: int | None = None  # live environments per agentic dataset; None: the EnvSpec's
-    step_cap: int | None = None  # None: the dataset's cap
+    step_cap: int | None = None  # one cap for every agentic dataset; None: each dataset's own
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    datasets: Iterable[str] = ()
+
+    def settings_for(self, dataset: str) -> SolverSettings:
+        """The dataset's solver settings: its entry's, with this run's overrides."""
+        entry = find_dataset(dataset)
+        if entry is None:
+            return GENERIC
+        changes = dict(self.overrides.get(entry.name, {}))
+        if self.step_cap is not None and entry.solver.step_cap is not None:
+            changes.setdefault("step_cap", self.step_cap)
+        return entry.with_solver(**changes).solver if changes else entry.solver
 
     def as_dict(self) -> dict[str, object]:
-        return {"env_root": str(self.env_root), "pool_size": self.pool_size, "step_cap": self.step_cap}
+        return {"env_root": str(self.env_root), "pool_size": self.pool_size, "step_cap": self.step_cap,
+                "datasets": {name: self.settings_for(name).as_dict() for name in self.datasets}}
+
+
+def solver_settings(dataset: str) -> SolverSettings:
+    """A dataset's solver settings as its entry gives them (GENERIC outside the registry)."""
+    entry = find_dataset(dataset)
+    return entry.solver if entry is not None else GENERIC
 
 
 @dataclass
@@ -91,45 +83,43 @@ class SolverRegistry:
         return solver
 
     def _build(self, dataset: str) -> Solver:
-        choice = solver_choice(dataset)
-        if choice.kind == "single_turn":
+        settings = self.options.settings_for(dataset)
+        reply = ReplyLimits(settings.max_tokens if find_dataset(dataset) else None, settings.stop)
+        if settings.kind == "single_turn":
             from clue.bench.solvers.single_turn import SingleTurnSolver
 
-            return SingleTurnSolver(memory_placement=choice.memory_placement)
-        if choice.kind == "episode":
-            return self._episode_solver(dataset)
-        path = SOLVER_CLASSES[choice.kind]
+            return SingleTurnSolver(memory_placement=settings.memory_placement, reply=reply)
+        if settings.kind == "episode":
+            return self._episode_solver(dataset, settings, reply)
+        path = SOLVER_CLASSES[settings.kind]
         module_name, _, class_name = path.partition(":")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            raise NotRunnableError(f"dataset {dataset} needs the {choice.kind} solver, which is not available "
+            raise NotRunnableError(f"dataset {dataset} needs the {settings.kind} solver, which is not available "
                                    f"({exc})") from None
         solver_class = getattr(module, class_name)
         # code_tests reads its tasks (and their unit tests) from the env root; code_rounds needs nothing.
-        solver: Solver = solver_class(env_root=self.options.env_root) if choice.kind == "code_tests" \
-            else solver_class()
+        solver: Solver = solver_class(env_root=self.options.env_root, reply=reply) \
+            if settings.kind == "code_tests" else solver_class(reply=reply)
         return solver
 
-    def _episode_solver(self, dataset: str) -> Solver:
+    def _episode_solver(self, dataset: str, settings: SolverSettings, reply: ReplyLimits) -> Solver:
         from clue.bench.envs.pool import EnvPool
+        from clue.bench.envs.registry import env_spec
         from clue.bench.solvers.episode import EpisodeSolver
 
-        if dataset == "toy":
-            from clue.bench.envs.toy import SPEC as spec
-        else:
-            from clue.bench.envs.registry import env_spec
-
-            try:
-                spec = env_spec(dataset)
-            except (KeyError, ModuleNotFoundError) as exc:
-                raise NotRunnableError(f"dataset {dataset}: no environment is available ({exc})") from None
+        try:
+            spec = env_spec(dataset)
+        except (KeyError, ModuleNotFoundError) as exc:
+            raise NotRunnableError(f"dataset {dataset}: no environment is available ({exc})") from None
         missing = spec.missing(self.options.env_root)
         if missing:
             raise NotRunnableError(f"dataset {dataset}: {missing}")
         pool = EnvPool(spec, self.options.env_root, size=self.options.pool_size)
         self._pools.append(pool)
-        return EpisodeSolver(spec, pool, step_cap=self.options.step_cap)
+        examples = settings.examples if settings.examples is not None else 1
+        return EpisodeSolver(spec, pool, step_cap=settings.step_cap, reply=reply, examples=examples)
 
     async def aclose(self) -> None:
         pools, self._pools = self._pools, []

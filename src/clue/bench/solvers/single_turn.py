@@ -8,13 +8,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from clue.bench.data.records import Pair
 from clue.bench.envs.base import MemoryPlacement
 from clue.bench.run.events import Event
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
-from clue.bench.solvers.common import call_llm
+from clue.bench.solvers.common import ReplyLimits, call_llm
 from clue.errors import BadInputError
 from clue.llm.types import Message
 from clue.memory.inject import SOLVER_BASE, memory_user_turn, solver_system_prompt
@@ -25,6 +25,7 @@ class SingleTurnSolver:
     memory_placement: MemoryPlacement = "system"
     kind: SolverKind = "single_turn"
     system_base: str = SOLVER_BASE  # the system prompt of the system placement, before the memory block
+    reply: ReplyLimits = field(default_factory=ReplyLimits)  # the dataset's max tokens and stop strings
 
     def messages(self, pair: Pair, memory: str, ctx: SolveContext) -> list[Message]:
         task = ctx.task
@@ -44,6 +45,6 @@ class SingleTurnSolver:
     async def solve(self, pair: Pair, memory: str, ctx: SolveContext) -> Episode:
         messages = self.messages(pair, memory, ctx)
         events: list[Event] = []
-        completion = await call_llm(ctx, messages, events)
+        completion = await call_llm(ctx, messages, events, limits=self.reply)
         reply: Message = {"role": "assistant", "content": completion.text}
         return Episode(messages=[*messages, reply], events=events, final_text=completion.text)

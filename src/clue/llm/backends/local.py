@@ -192,7 +192,8 @@ class LocalBackend:
             try:
                 response = loaded.llama.create_chat_completion(
                     messages=cast(Any, messages), temperature=decoding.temperature, top_p=decoding.top_p,
-                    max_tokens=decoding.max_tokens, seed=decoding.seed, grammar=grammar)
+                    max_tokens=decoding.max_tokens, seed=decoding.seed, grammar=grammar,
+                    stop=list(decoding.stop) or None)
             except BaseException:
                 if loaded.prefixes is not None:
                     loaded.prefixes.forget_live()

@@ -71,6 +71,8 @@ class OpenAIBackend:
                 body["response_format"] = response_format
         if decoding.seed is not None:
             body["seed"] = decoding.seed
+        if decoding.stop:
+            body["stop"] = list(decoding.stop)
         if decoding.thinking is not None and not is_openai_api(self.base_url):
             # What the OpenAI client sends as extra_body={"chat_template_kwargs": ...}: vLLM and SGLang pass
             # it to the chat template (Qwen3's switch). OpenAI's own API has no such argument.
