@@ -93,6 +93,12 @@ def kind_of(call: ScriptedCall) -> str:
         return "synthesize"
     if "system_prompt" in props:
         return "synthesize"  # the whole-prompt rewrite (default mode)
+    if "bullet_tags" in props:
+        return "reflect"  # ACE's reflector
+    if "operations" in props:
+        return "curate"  # ACE's curator
+    if call.model == "opt" and call.json_schema is None:
+        return "gepa-reflect"  # gepa's reflection: free text, the new prompt in ``` fences
     return "other"
 
 
@@ -165,7 +171,22 @@ class World:
             edit = self.edit(call.decoding.seed - 42, user)
             rewrite = "system_prompt" in (call.json_schema or {}).get("properties", {})
             return json.dumps(rewrite_reply(edit, user) if rewrite else edit)
-        return "{}"
+        return baseline_reply(kind, call, self.counts[kind])
+
+
+def baseline_reply(kind: str, call: ScriptedCall, count: int) -> str:
+    """GEPA's reflection and ACE's reflector and curator: each adds one of the rules, in turn."""
+    rule = ["KEEP-NUMBERS: keep every number exactly.", "KEEP-NAMES: keep every name exactly."][count % 2]
+    if kind == "reflect":
+        return json.dumps({"diagnosis": "a kind of fact was dropped", "key_insight": "keep facts exactly",
+                           "bullet_tags": []})
+    if kind == "curate":
+        return json.dumps({"reasoning": "add the missing rule",
+                           "operations": [{"type": "ADD_BULLET", "section": "gen", "content": rule}]})
+    if kind == "gepa-reflect":
+        current = re.search(r"```\n(.*?)\n```", call.messages[-1]["content"], re.DOTALL)
+        return f"```\n{current.group(1) if current else ''}\n- {rule}\n```"
+    return "{}"
 
 
 def rewrite_reply(edit: dict[str, Any], user: str) -> dict[str, Any]:

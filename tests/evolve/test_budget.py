@@ -33,12 +33,14 @@ async def test_a_tiny_rollout_budget_stops_cleanly_with_the_seed(tmp_path: Path,
     reporter = RecordingReporter()
     seed = load_prompt("simple")
     result = await method(reporter).optimize(seed, make_pairs(30), setup.harness, SMALL, tmp_path, False)
-    assert result.stopped_by.startswith("budget: rollout budget")
+    # A round costs up to 6 + 3 x 6 + 2 x 6 = 36: it is never started, so nothing is spent on it.
+    assert result.stopped_by == "budget: rollout budget: round 1 needs up to 36 rollouts, 10 of 10 left"
     assert result.best.hash == seed.hash
-    assert len(read_rollouts(tmp_path / "rollouts.jsonl")) == setup.harness.meter.rollouts_spent <= 10
+    assert not (tmp_path / "rollouts.jsonl").exists() or not read_rollouts(tmp_path / "rollouts.jsonl")
+    assert setup.harness.meter.rollouts_spent == 0 and setup.backend.calls == []
     state = RunState.model_validate_json((tmp_path / "state.json").read_text())
-    assert state.stopped_by == result.stopped_by and not state.finished
-    assert state.budget["rollouts_spent"] == 6 and state.budget["max_rollouts"] == 10
+    assert state.stopped_by == result.stopped_by and not state.finished and state.rounds == []
+    assert state.budget["rollouts_spent"] == 0 and state.budget["max_rollouts"] == 10
     assert ("stopped", result.stopped_by) in reporter.events
     assert (tmp_path / "best_prompt.txt").read_text() == seed.text
 
@@ -50,10 +52,10 @@ async def test_a_one_round_budget_returns_the_round_winner(tmp_path: Path,
     result = await method().optimize(load_prompt("simple"), make_pairs(30), setup.harness, SMALL, tmp_path,
                                      False)
     state = RunState.model_validate_json((tmp_path / "state.json").read_text())
-    assert result.stopped_by.startswith("budget:") and state.completed_rounds == 1
+    assert result.stopped_by == "budget: rollout budget: round 2 needs up to 36 rollouts, 9 of 45 left"
+    assert state.completed_rounds == 1 and len(state.rounds) == 1  # round 2 was never started
     assert result.best.hash == state.rounds[0].winner != state.seed_hash
-    assert setup.harness.meter.rollouts_spent == 36 + 6  # round 2's base on its own (unseen) batch
-    assert state.rounds[1].done == ["baseline", *state.rounds[1].done[1:]]  # round 2 got as far as it could
+    assert setup.harness.meter.rollouts_spent == 36
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -71,12 +73,12 @@ async def test_a_token_budget_stops_before_more_optimizer_work(tmp_path: Path,
 @pytest.mark.parametrize("method", METHODS)
 async def test_a_budget_stopped_run_resumes_with_a_larger_budget(tmp_path: Path,
                                                                  method: type[TournamentOptimizer]) -> None:
-    first = make_setup(tmp_path, World(), Budget(max_rollouts=20))
+    first = make_setup(tmp_path, World(), Budget(max_rollouts=50))
     await method().optimize(load_prompt("simple"), make_pairs(30), first.harness, SMALL, tmp_path, False)
     first.close()
     world = World()
     second = make_setup(tmp_path, world, Budget(max_rollouts=1000))
-    assert second.harness.meter.rollouts_spent == 6  # counted from the store
+    assert second.harness.meter.rollouts_spent == 36  # counted from the store
     result = await method().optimize(load_prompt("simple"), make_pairs(30), second.harness, SMALL, tmp_path,
                                      True)
     assert result.stopped_by == "finished"
@@ -89,13 +91,13 @@ async def test_run_evolution_carries_the_budget_across_a_resume(tmp_path: Path) 
         return LLM(settings(), backend=ScriptedBackend(World()), cache=None)
 
     args = ("clue", load_prompt("simple"), make_pairs(30), [], )
-    first = await run_evolution(*args, llm(), SMALL, Budget(max_rollouts=30), tmp_path, tasks=fake_tasks,
+    first = await run_evolution(*args, llm(), SMALL, Budget(max_rollouts=50), tmp_path, tasks=fake_tasks,
                                 info=fake_info)
     assert first.optimization.stopped_by.startswith("budget:") and first.seed is None
     evolution = read_runlog(tmp_path).evolution
     assert evolution is not None
     spent = evolution.budget["rollouts_spent"]
-    second = await run_evolution(*args, llm(), SMALL, Budget(max_rollouts=30), tmp_path, resume=True,
+    second = await run_evolution(*args, llm(), SMALL, Budget(max_rollouts=50), tmp_path, resume=True,
                                  tasks=fake_tasks, info=fake_info)
     assert second.budget["rollouts_spent"] == spent  # nothing more fits: the spent rollouts were remembered
 
@@ -117,3 +119,17 @@ async def test_rollouts_per_round_at_the_default_settings(tmp_path: Path, reuse:
     else:  # base 35, then base and 3 candidates x 35 in the tournament, 2 finalists x (10 + 35)
         assert per_round == [35 + 4 * 35 + 2 * 45]
     assert world.counts["extract"] == sum(per_round)
+
+
+@pytest.mark.parametrize("method", ["clue", "memevolve", "ace"])
+async def test_a_unit_cut_short_by_the_token_cap_is_recorded_as_incomplete(tmp_path: Path, method: str) -> None:
+    """With no finished unit to estimate from, a token cap can stop the first round (or ACE sample) part way:
+    it is still in the run log, marked incomplete, and what it spent is counted."""
+    model = LLM(settings(), backend=ScriptedBackend(World()), cache=None)
+    outcome = await run_evolution(method, load_prompt("simple"), make_pairs(30), [], model, SMALL,
+                                  Budget(max_tokens=300), tmp_path, tasks=fake_tasks, info=fake_info)
+    assert outcome.optimization.stopped_by.startswith("budget: token budget spent")
+    (point,) = read_runlog(tmp_path).evolution.progress  # type: ignore[union-attr]
+    assert point.round == 1 and not point.complete
+    assert point.rollouts_spent == outcome.budget["rollouts_spent"] > 0
+    assert point.tokens_spent >= 300

@@ -109,14 +109,38 @@ async def test_tiny_rollout_budget_stops_cleanly(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "state.json").exists() and (tmp_path / "run" / "lineage.json").exists()
 
 
-async def test_budget_spent_mid_iteration_keeps_best_so_far(tmp_path: Path) -> None:
-    harness, _ = make_harness(tmp_path, Budget(max_rollouts=15))
+async def test_an_iteration_the_budget_cannot_finish_is_not_started(tmp_path: Path) -> None:
+    harness, backend = make_harness(tmp_path, Budget(max_rollouts=15))
     result = await GepaOptimizer().optimize(SEED, make_pairs(20), harness, EvolveSettings(), tmp_path / "run",
                                             resume=False)
-
-    assert result.stopped_by.startswith("budget")
-    assert harness.meter.rollouts_spent <= 15
+    # Worst case of an iteration: parent and child on 5 minibatch pairs, the child on the 10 validation pairs.
+    assert result.stopped_by == "budget: rollout budget: iteration 1 needs up to 20 rollouts, 5 of 15 left"
+    assert harness.meter.rollouts_spent == 10  # the seed's validation only
+    assert not any(is_reflection(c.messages[-1]["content"]) for c in backend.calls)
     assert result.best == SEED
+    progress = json.loads((tmp_path / "run" / "log.json").read_text())["evolution"]["progress"]
+    assert [p["round"] for p in progress] == [1]
+
+
+async def test_a_reflection_without_a_fenced_prompt_is_asked_again(tmp_path: Path) -> None:
+    def unfenced_first(call: ScriptedCall) -> str:
+        user = call.messages[-1]["content"]
+        if is_reflection(call.messages[0]["content"]) and len(call.messages) == 1:
+            return '{"instruction": "keep codes"}'  # no ``` block: gepa would take this JSON as the prompt
+        return responder(call) if not user.startswith("That reply") else f"```\n{IMPROVED}\n```"
+
+    backend = ScriptedBackend(unfenced_first)
+    llm = LLM(load_settings(env={}), backend=backend, cache=None)
+    runner = Runner(llm, tasks=lambda ds: FakeTask(), info=lambda ds: ("personalization", False))
+    harness = Harness(runner, RolloutStore(tmp_path / "rollouts.jsonl"), BudgetMeter(Budget(max_rollouts=30),
+                                                                                     llm.ledger))
+    result = await GepaOptimizer().optimize(SEED, make_pairs(20), harness, EvolveSettings(), tmp_path / "run",
+                                            resume=False)
+    assert result.best.text == IMPROVED
+    assert result.replies.retried == {"reflection": 1} and result.unusable_replies == {}
+    reask = next(c for c in backend.calls if len(c.messages) == 3)
+    assert reask.messages[1]["content"] == '{"instruction": "keep codes"}'
+    assert "no new prompt inside ``` fences" in reask.messages[2]["content"]
 
 
 async def test_resume_reuses_finished_rollouts(tmp_path: Path) -> None:
@@ -151,7 +175,7 @@ async def test_token_budget_stops_between_iterations(tmp_path: Path) -> None:
     result = await GepaOptimizer().optimize(SEED, make_pairs(20), harness, EvolveSettings(), tmp_path / "run",
                                             resume=False)
 
-    assert result.stopped_by.startswith("budget") and "tokens" in result.stopped_by
+    assert result.stopped_by == "budget: token budget spent (870/1)"
     assert harness.meter.rollouts_spent == 10  # the seed's validation pass, then nothing more
     assert not any(is_reflection(c.messages[-1]["content"]) for c in backend.calls)
     assert result.best == SEED
@@ -178,3 +202,12 @@ async def test_guardrail_rejects_a_leaking_candidate_without_running_it(tmp_path
     rejected = next(e for e in lineage if e["prompt"] == leaking)
     assert rejected["status"] == "rejected" and rejected["reason"].startswith("guardrail: leaks training text")
     assert all(r.prompt_hash == SEED.hash for r in read_rollouts(tmp_path / "rollouts.jsonl"))
+
+
+def test_a_reflection_holds_a_prompt_only_in_a_fenced_block() -> None:
+    from clue.evolve.gepa_bridge import has_prompt
+
+    assert has_prompt("Here it is:\n```\nKeep codes.\n```") and has_prompt("```text\nKeep codes.\n```")
+    assert not has_prompt('{"answer": 42}') and not has_prompt("```\n\n```")
+    assert not has_prompt("Reply within ``` blocks.<answer>A</answer>")  # an echo of the instructions
+    assert has_prompt("```\nKeep codes and", truncated=True) and not has_prompt("```\nKeep codes and")

@@ -40,8 +40,11 @@ async def test_a_call_budget_bounds_every_method(tmp_path: Path, method: str) ->
     outcome = await evolve(tmp_path, model, Budget(max_calls=40), method)
     assert "budget" in outcome.optimization.stopped_by, outcome.optimization.stopped_by
     spent = outcome.budget["calls_spent"]
-    assert spent is not None and spent >= 40
-    # Work stops at the first check past the cap: one evaluation batch or optimizer step, not a whole run.
+    assert spent is not None
+    # Work stops before a unit the calls left may not pay for (the largest unit so far), or, with no unit
+    # finished yet, at the first check past the cap: one evaluation batch or optimizer step, not a whole run.
+    stopped = outcome.optimization.stopped_by
+    assert spent >= 40 or (stopped.startswith("budget: call budget:") and "may need" in stopped), stopped
     assert spent <= 40 + 2 * SMALL.batch * 2 + 10
     log = read_runlog(tmp_path)
     assert log.spec.method == method and log.spec.settings["budget"]["max_calls"] == 40

@@ -10,9 +10,11 @@ from clue.evolve.harness import PromptScore
 from clue.evolve.protocol import EvolveSettings
 from clue.evolve.state import RunState
 from clue.evolve.tournament import finals_keys, pool_slice, rank, select_top
+from clue.evolve.watch import RecordingReporter
+from clue.llm.backends.scripted import ScriptedCall
 from clue.memory.prompts import load_prompt
 
-from .conftest import World, make_pairs, make_setup
+from .conftest import World, default_edit, kind_of, make_pairs, make_setup
 
 
 def score(name: str, accuracy: float, tokens: int = 100, seconds: float = 1.0) -> PromptScore:
@@ -132,3 +134,29 @@ async def test_the_cursor_wraps_around_a_small_pool(tmp_path: Path) -> None:
     assert second.batch == pool[12:16] + pool[0:2]  # cursor 12 runs off the end and wraps
     assert [k for k in second.finals_pairs[2:]] == [k for k in pool[2:8] if k not in second.finals_pairs[:2]]
     assert state.cursor == 24
+
+
+async def test_a_duplicate_candidate_names_the_earlier_candidate_it_repeats(tmp_path: Path) -> None:
+    """c1 and c2 propose the same text; c1's first reply is unusable, so c2 is drafted first. The duplicate is
+    still c2 (entry order), and it names c1, not itself; the shared prompt carries c1's name."""
+
+    class SameTwice(World):
+        def __call__(self, call: ScriptedCall) -> str:
+            if kind_of(call) == "synthesize" and call.decoding.seed == 42:
+                if len(call.messages) == 2:
+                    return '{"not": "a candidate"}'  # asked again, so c1 lands after c2
+                call = ScriptedCall(call.model, call.messages[:2], call.decoding, call.json_schema)
+            return super().__call__(call)
+
+    world = SameTwice(edit=lambda index, user: default_edit(0, user))
+    setup = make_setup(tmp_path, world)
+    setup.backend.latency_s = 0.001  # calls really wait, so the two drafts interleave
+    reporter = RecordingReporter()
+    settings = EvolveSettings(rounds=1, batch=6, candidates=2, top=2, resample=2)
+    await ClueOptimizer(reporter).optimize(load_prompt("simple"), make_pairs(30), setup.harness, settings,
+                                           tmp_path, False)
+    assert ("rejected", ("clue-r1-c2", "same text as clue-r1-c1")) in reporter.events
+    state = RunState.model_validate_json((tmp_path / "state.json").read_text())
+    first = state.rounds[0].candidates["0"]
+    assert state.prompts[first.hash or ""].name == "clue-r1-c1"
+    assert [s.name for s in state.rounds[0].tournament] == ["simple", "clue-r1-c1"]

@@ -140,6 +140,9 @@ def show_outcome(outcome: EvolutionOutcome, out: Path) -> None:
     from clue.report.tables import comparison_table, print_table
 
     console.print(f"stopped: {outcome.optimization.stopped_by}; budget used: {outcome.budget}", highlight=False)
+    unusable = outcome.optimization.replies.describe()
+    if unusable:
+        warn(f"optimizer replies unusable after every re-ask (unusable/asked per step): {unusable}")
     if outcome.seed is not None and outcome.best is not None:
         print_table(comparison_table([outcome.seed, outcome.best], title="seed vs evolved on the test split"),
                     console)

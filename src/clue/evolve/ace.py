@@ -39,6 +39,7 @@ from clue.evolve.feedback import FeedbackPolicy, QueryFn, render_rollout, succee
 from clue.evolve.guardrails import LeakChecker
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
+from clue.evolve.replies import Replies, ReplyCounts
 from clue.evolve.watch import Reporter
 from clue.llm.types import Message
 from clue.memory.extract import CITED_NOTE
@@ -51,11 +52,14 @@ class BulletTag(BaseModel):
 
 
 class Reflection(BaseModel):
+    """The reflector's diagnosis; a reply without a diagnosis and a key insight (e.g. JSON with other keys) is
+    not usable."""
+
     input_summary: str = ""
-    diagnosis: str = ""
+    diagnosis: str
     root_cause: str = ""
     correct_approach: str = ""
-    key_insight: str = ""
+    key_insight: str
     bullet_tags: list[BulletTag] = Field(default_factory=list)
 
     def for_extractor(self) -> str:
@@ -64,8 +68,11 @@ class Reflection(BaseModel):
 
 
 class Curation(BaseModel):
+    """The curator's operations (an empty list when nothing should change; a reply without the list is not
+    usable)."""
+
     reasoning: str = ""
-    operations: list[CuratorOp] = Field(default_factory=list)
+    operations: list[CuratorOp]
 
 
 REFLECTOR_SYSTEM = """You diagnose a memory extraction. An extractor turned a source conversation into a \
@@ -116,6 +123,7 @@ class AceState(BaseModel):
     last_reflection: str = ""
     stopped_by: str = ""
     history: list[dict[str, Any]] = []
+    replies: ReplyCounts = Field(default_factory=ReplyCounts)  # optimizer replies per step, unusable ones counted
     left_out: int = 0  # samples skipped: their rollout kept failing for an infrastructure reason
 
 
@@ -134,6 +142,9 @@ class _AceRun:
         text = self.state.playbook.render(reflection)
         return ExtractionPrompt(f"ace-{prompt_hash(text)[:8]}", text)
 
+    def replies(self) -> Replies:
+        return self.settings.replies(self.state.replies)
+
     def policy(self) -> FeedbackPolicy:
         chars = self.settings.ace_reflector_chars
         return FeedbackPolicy(show_gold=self.settings.feedback_gold, source_chars=chars, query_chars=chars,
@@ -143,6 +154,11 @@ class _AceRun:
         self.recorder.record_lineage(self.lineage)
         self.recorder.write_best_prompt(self.prompt().text)
         self.recorder.save_private_state(self.state)
+
+
+def sample_rollouts(settings: EvolveSettings) -> int:
+    """A sample's worst case: the first attempt, every reflect-and-retry round, the post-curation run."""
+    return 1 + settings.ace_reflect_rounds + (1 if settings.ace_track_post_curate else 0)
 
 
 def _token_budget_spent(meter: BudgetMeter) -> bool:
@@ -179,19 +195,40 @@ class AceOptimizer:
                 if state.epoch >= settings.ace_epochs:
                     state.status = "done"
                     break
+            try:  # a sample starts only when the budget can finish it
+                started = harness.meter.start_unit(f"sample {len(state.history) + 1}", sample_rollouts(settings))
+            except BudgetExhausted as exc:
+                stopped_by = self._stop(f"budget: {exc}")
+                break
             self.reporter.step(self.name, state.epoch + 1, f"sample {state.cursor + 1}/{len(pairs)}")
             saved = state.playbook.model_copy(deep=True)
             try:
                 await self._sample(run, pairs[state.cursor], len(pairs))
             except (_Stop, BudgetExhausted) as exc:
                 state.playbook = saved  # the unfinished sample is redone whole on resume
-                stopped_by = f"budget: {exc}"
-                self.reporter.stopped(self.name, stopped_by)
+                stopped_by = self._stop(f"budget: {exc}")
+                self._record(run, complete=False)
                 break
+            harness.meter.finish_unit(started)
             run.save()
         state.stopped_by = stopped_by
         run.save()
-        return OptimizationResult(best=run.prompt(), stopped_by=stopped_by)
+        state.replies.check_candidates(self.name)
+        return OptimizationResult(best=run.prompt(), stopped_by=stopped_by, replies=state.replies)
+
+    def _stop(self, reason: str) -> str:
+        self.reporter.stopped(self.name, reason)
+        return reason
+
+    @staticmethod
+    def _record(run: _AceRun, *, complete: bool = True) -> None:
+        """The sample's point in the run log; one a token or call cap cut short is marked incomplete (and is
+        replaced when a resumed run redoes it)."""
+        meter, prompt = run.harness.meter, run.prompt()
+        run.recorder.record_progress(RoundProgress(
+            round=len(run.state.history) + (0 if complete else 1), rollouts_spent=meter.rollouts_spent,
+            tokens_spent=meter.tokens_spent, best_hash=prompt.hash, best_name=prompt.name, complete=complete,
+            unusable_replies=dict(run.state.replies.unusable)))
 
     async def _generate(self, run: _AceRun, pair: Pair, reflection: str = "") -> tuple[ExtractionPrompt, Rollout]:
         if _token_budget_spent(run.harness.meter):
@@ -210,14 +247,21 @@ class AceOptimizer:
             return
         first_success = succeeded(rollout)
         reflections: list[Reflection] = []
+        usable: list[bool] = []  # per reflection: whether the reflector's reply was usable
         operations: list[str] = []
         attempts = 0
+
+        async def reflect() -> None:
+            reflection, ok = await self._reflect(run, pair, rollout)
+            reflections.append(reflection)
+            usable.append(ok)
+
         if first_success:
-            reflections.append(await self._reflect(run, pair, rollout))
+            await reflect()
             operations += state.playbook.tag((t.id, t.tag) for t in reflections[-1].bullet_tags)
         else:
             for _ in range(settings.ace_reflect_rounds):
-                reflections.append(await self._reflect(run, pair, rollout))
+                await reflect()
                 operations += state.playbook.tag((t.id, t.tag) for t in reflections[-1].bullet_tags)
                 _, rollout = await self._generate(run, pair, reflections[-1].for_extractor())
                 attempts += 1
@@ -229,7 +273,8 @@ class AceOptimizer:
             if _token_budget_spent(run.harness.meter):
                 raise _Stop("token budget spent before the curator")
             curation = await self._curate(run, reflection_text, step, total)
-            operations += self._screen(run, curation)
+            state.replies.candidate(usable=curation is not None and any(usable))
+            operations += self._screen(run, curation or Curation(operations=[]))
             operations += state.playbook.fit(settings.ace_token_budget)
         post: bool | None = None
         if settings.ace_track_post_curate:
@@ -246,9 +291,7 @@ class AceOptimizer:
                             "prompt": after.text})
         state.last_reflection = reflection_text
         state.cursor += 1
-        run.recorder.record_progress(RoundProgress(
-            round=len(state.history), rollouts_spent=run.harness.meter.rollouts_spent,
-            tokens_spent=run.harness.meter.tokens_spent, best_hash=after.hash, best_name=after.name))
+        self._record(run)
 
     def _screen(self, run: _AceRun, curation: Curation) -> list[str]:
         """Apply the curator's operations; with guardrails on, one whose text copies training data is skipped."""
@@ -263,7 +306,8 @@ class AceOptimizer:
                 kept.append(op)
         return notes + run.state.playbook.apply(kept)
 
-    async def _reflect(self, run: _AceRun, pair: Pair, rollout: Rollout) -> Reflection:
+    async def _reflect(self, run: _AceRun, pair: Pair, rollout: Rollout) -> tuple[Reflection, bool]:
+        """The reflection, and whether the reply was usable (if not, a placeholder saying so)."""
         if _token_budget_spent(run.harness.meter):
             raise _Stop("token budget spent before reflection")
         used = run.state.playbook.lines_for(cited_bullets(rollout))
@@ -271,18 +315,21 @@ class AceOptimizer:
         messages: list[Message] = [
             {"role": "system", "content": REFLECTOR_SYSTEM},
             {"role": "user", "content": f"{view}\n\nPlaybook bullets the extractor used:\n{used}"}]
-        result = await run.harness.llm.structured("optimizer", messages, Reflection, cuttable_index=1)
-        return result.value or Reflection(diagnosis=f"(no usable reflection: {result.error})")
+        result = await run.replies().ask(run.harness.llm, "reflector", messages, Reflection, cuttable_index=1)
+        if result.value is not None:
+            return result.value, True
+        return Reflection(diagnosis=f"(no usable reflection: {result.error})", key_insight=""), False
 
-    async def _curate(self, run: _AceRun, reflection: str, step: int, total: int) -> Curation:
+    async def _curate(self, run: _AceRun, reflection: str, step: int, total: int) -> Curation | None:
+        """The curator's operations; None when its reply was not usable."""
         book = run.state.playbook
         messages: list[Message] = [
             {"role": "system", "content": CURATOR_SYSTEM},
             {"role": "user", "content": f"Token budget: {run.settings.ace_token_budget} tokens. Sample {step} of "
                                         f"{total}.\nPlaybook stats: {book.stats()}\n\nLatest reflection:\n"
                                         f"{reflection}\n\nCurrent playbook:\n{book.listing()}"}]
-        result = await run.harness.llm.structured("optimizer", messages, Curation, cuttable_index=1)
-        return result.value or Curation()
+        result = await run.replies().ask(run.harness.llm, "curator", messages, Curation, cuttable_index=1)
+        return result.value
 
     @staticmethod
     def _load(recorder: RunRecorder) -> tuple[AceState | None, list[dict[str, Any]]]:

@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, create_model
 
 from clue.evolve.protocol import EvolveSettings
+from clue.evolve.replies import Replies, ReplyCounts
 from clue.evolve.state import AnalysisRecord, ClusterRecord
 from clue.evolve.summarize import ExampleLog, clip
 from clue.llm.client import LLM
@@ -169,7 +170,7 @@ def _failed(group: Group, steps: int, notes: list[str]) -> AnalysisRecord:
 
 
 async def _tool_loop(llm: LLM, group: Group, prompt: ExtractionPrompt, settings: EvolveSettings,
-                     brief: AnalystBrief, repeat: int, notes: list[str]) -> AnalysisRecord | None:
+                     brief: AnalystBrief, repeat: int, notes: list[str], replies: Replies) -> AnalysisRecord | None:
     steps = max(settings.analysis_steps, 2)
     action_model, report_model = report_models(settings.analysis_text_chars, brief.max_recommendations,
                                                brief.min_recommendations)
@@ -180,7 +181,7 @@ async def _tool_loop(llm: LLM, group: Group, prompt: ExtractionPrompt, settings:
     step = 0
     while step < steps - 1:  # the last call is kept for the report itself
         step += 1
-        result = await llm.structured("optimizer", messages, action_model, repeat=repeat)
+        result = await replies.ask(llm, "analysis", messages, action_model, repeat=repeat)
         act: Any = result.value
         if act is None:
             notes.append(f"step {step}: unusable action ({result.error}); logs go in context instead")
@@ -201,7 +202,7 @@ async def _tool_loop(llm: LLM, group: Group, prompt: ExtractionPrompt, settings:
         notes.append(f"step cap reached after {step} tool calls")
     messages.append({"role": "user", "content": "Now write your report, with "
                      f"{brief.min_recommendations}-{brief.max_recommendations} recommendations."})
-    final = await llm.structured("optimizer", messages, report_model, repeat=repeat)
+    final = await replies.ask(llm, "analysis", messages, report_model, repeat=repeat)
     if final.value is None:
         notes.append(f"unusable report ({final.error}); logs go in context instead")
         return None
@@ -209,14 +210,14 @@ async def _tool_loop(llm: LLM, group: Group, prompt: ExtractionPrompt, settings:
 
 
 async def _in_context(llm: LLM, group: Group, prompt: ExtractionPrompt, settings: EvolveSettings,
-                      brief: AnalystBrief, repeat: int, notes: list[str]) -> AnalysisRecord:
+                      brief: AnalystBrief, repeat: int, notes: list[str], replies: Replies) -> AnalysisRecord:
     _, report_model = report_models(settings.analysis_text_chars, brief.max_recommendations,
                                     brief.min_recommendations)
     messages: list[Message] = [
         {"role": "system", "content": context_system(brief, prompt)},
         {"role": "user",
          "content": f"{group.header()}\n\n{context_logs(group, settings.analysis_context_chars)}"}]
-    result = await llm.structured("optimizer", messages, report_model, repeat=repeat, cuttable_index=1)
+    result = await replies.ask(llm, "analysis", messages, report_model, repeat=repeat, cuttable_index=1)
     if result.value is None:
         notes.append(f"in-context analysis unusable ({result.error})")
         return _failed(group, 1, notes)
@@ -224,12 +225,15 @@ async def _in_context(llm: LLM, group: Group, prompt: ExtractionPrompt, settings
 
 
 async def analyze_group(llm: LLM, group: Group, prompt: ExtractionPrompt, settings: EvolveSettings, *,
-                        brief: AnalystBrief = CLUSTER_BRIEF, repeat: int = 0) -> AnalysisRecord:
-    """A record always comes back; `mode="failed"` (nothing to act on) when the model gave nothing usable."""
+                        brief: AnalystBrief = CLUSTER_BRIEF, repeat: int = 0,
+                        replies: Replies | None = None) -> AnalysisRecord:
+    """A record always comes back; `mode="failed"` (nothing to act on) when the model gave nothing usable.
+    Every unusable reply (a tool-loop step, the report, the in-context fallback) is counted under "analysis"."""
     notes: list[str] = []
+    replies = replies if replies is not None else settings.replies(ReplyCounts())
     if settings.analysis_mode == "tools":
         try:
-            record = await _tool_loop(llm, group, prompt, settings, brief, repeat, notes)
+            record = await _tool_loop(llm, group, prompt, settings, brief, repeat, notes, replies)
         except TransientLLMError:
             raise
         except LLMError as exc:  # e.g. the growing transcript no longer fits the context
@@ -238,7 +242,7 @@ async def analyze_group(llm: LLM, group: Group, prompt: ExtractionPrompt, settin
         if record is not None:
             return record
     try:
-        return await _in_context(llm, group, prompt, settings, brief, repeat, notes)
+        return await _in_context(llm, group, prompt, settings, brief, repeat, notes, replies)
     except TransientLLMError:
         raise
     except LLMError as exc:

@@ -11,6 +11,7 @@ from typing import Any
 from clue.bench.run.record import RoundProgress
 from clue.bench.run.recorder import RunRecorder
 from clue.evolve.budget import BudgetMeter
+from clue.evolve.replies import ReplyCounts
 from clue.evolve.watch import Reporter
 from clue.memory.prompts import ExtractionPrompt, prompt_hash
 
@@ -49,6 +50,7 @@ class LineageRecorder:
         self._minibatch_before: float | None = None
         if resume:
             self._load()
+        self.replies = ReplyCounts.model_validate(self._state.get("replies") or {})  # reflection replies
 
     # -- persistence -------------------------------------------------------------------------------------
     def _load(self) -> None:
@@ -70,6 +72,7 @@ class LineageRecorder:
         self._state["best_hash"] = prompt_hash(self.best_text)
         self._state["best_val_score"] = self.best_score
         self._state["candidates"] = len(self.entries)
+        self._state["replies"] = self.replies.model_dump()
         self.recorder.save_private_state(self._state)
         self.recorder.record_lineage(list(self.entries.values()))
         self.recorder.write_best_prompt(self.best_text)
@@ -102,12 +105,16 @@ class LineageRecorder:
         if self.best_score is None or score > self.best_score:
             self.best_score, self.best_text = score, text
         self._flush()
-        if self.meter is not None:  # one progress point per validated candidate
+        self._record(int(event["iteration"]))
+
+    def _record(self, iteration: int) -> None:
+        """The run log's point for an iteration (the seed's validation is iteration 0, round 1)."""
+        if self.meter is not None:
             best = prompt_hash(self.best_text)
             self.recorder.record_progress(RoundProgress(
-                round=int(event["iteration"]) + 1, rollouts_spent=self.meter.rollouts_spent,
+                round=iteration + 1, rollouts_spent=self.meter.rollouts_spent,
                 tokens_spent=self.meter.tokens_spent, best_hash=best, best_name=f"gepa-{best[:8]}",
-                best_score=self.best_score))
+                best_score=self.best_score, unusable_replies=dict(self.replies.unusable)))
 
     def on_iteration_start(self, event: Any) -> None:
         self.reporter.step("gepa", int(event["iteration"]), "reflective mutation")
@@ -161,3 +168,4 @@ class LineageRecorder:
             entry["minibatch_before"] = self._minibatch_before
         self._state["iterations"] = int(event["iteration"])
         self._flush()
+        self._record(int(event["iteration"]))  # every iteration, accepted or not

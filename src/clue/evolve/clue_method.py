@@ -28,7 +28,7 @@ class ClueOptimizer(TournamentOptimizer):
         run.check_budget()
 
         await run.fill(rs.summaries, {log.id: functools.partial(summarize_example, run.llm, log, run.names,
-                                                                   run.settings.summary_chars)
+                                                                   run.settings.summary_chars, run.replies)
                                       for log in logs})
 
     async def _cluster(self, run: RunContext, rs: RoundState) -> None:
@@ -37,7 +37,8 @@ class ClueOptimizer(TournamentOptimizer):
         settings = run.settings
         result = await cluster_examples(run.llm, logs, run.state.cluster_pool,
                                         max_clusters=settings.max_clusters,
-                                        new_id=run.state.new_cluster_id, repair=settings.cluster_repair)
+                                        new_id=run.state.new_cluster_id, repair=settings.cluster_repair,
+                                        replies=run.replies)
         rs.clusters = result.clusters
         rs.cluster_notes = result.notes
         run.state.cluster_pool = update_pool(run.state.cluster_pool, result.clusters, rs.index,
@@ -50,7 +51,7 @@ class ClueOptimizer(TournamentOptimizer):
 
         base = run.state.prompt(rs.base_hash)
         await run.fill(rs.analyses, {group.key: functools.partial(analyze_group, run.llm, group, base,
-                                                                  run.settings)
+                                                                  run.settings, replies=run.replies)
                                      for group in groups_from_clusters(logs, rs.clusters) if group.logs})
 
     async def _synthesize(self, run: RunContext, rs: RoundState) -> None:

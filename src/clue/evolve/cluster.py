@@ -15,6 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from clue.evolve.replies import Replies, or_default
 from clue.evolve.state import ClusterRecord, PoolCluster
 from clue.evolve.summarize import ExampleLog, clip
 from clue.llm.client import LLM
@@ -37,7 +38,7 @@ class ProposedCluster(BaseModel):
 
 
 class ClusteringReply(BaseModel):
-    clusters: Annotated[list[ProposedCluster], clip(16), Field(max_length=16)]
+    clusters: Annotated[list[ProposedCluster], clip(16), Field(min_length=1, max_length=16)]
 
 
 def tokens(text: str) -> set[str]:
@@ -191,14 +192,15 @@ class Clustering:
 
 
 async def cluster_examples(llm: LLM, logs: Sequence[ExampleLog], pool: Sequence[PoolCluster], *,
-                           max_clusters: int, new_id: Callable[[], str], repair: bool = True) -> Clustering:
+                           max_clusters: int, new_id: Callable[[], str], repair: bool = True,
+                           replies: Replies | None = None) -> Clustering:
     """One call over the summaries (tagged success/failure) and the pool. With `repair` the result obeys the
     rules; without, the answer is taken as given (`as_given`)."""
     notes: list[str] = []
     proposal: list[ProposedCluster] | None = None
     try:
         messages = cluster_messages(logs, pool, max_clusters)
-        result = await llm.structured("optimizer", messages, ClusteringReply)
+        result = await or_default(replies).ask(llm, "cluster", messages, ClusteringReply)
         if result.value is not None and result.value.clusters:
             proposal = list(result.value.clusters)
         else:

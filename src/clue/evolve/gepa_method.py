@@ -7,12 +7,11 @@ lands in the shared store and is never computed twice; its reflection LM is our 
 gepa is synchronous and our harness is async: `gepa.optimize` runs in a worker thread, and the adapter
 and the reflection LM submit coroutines back to the caller's event loop and wait for them.
 
-Budget: the rollouts our budget has left become gepa's `max_metric_calls` (added to the calls a resumed
-gepa state has already counted). gepa counts every metric call, as the library does, while our meter
-counts only rollouts not already in the store, so gepa's count is an upper bound and never overruns us.
-A stop callback also ends the run between iterations once our `BudgetMeter` is spent (rollouts or
-tokens), and a `BudgetExhausted` mid-iteration aborts gepa with a private exception, after which the best
-candidate seen on the validation half is returned. Resume: gepa's own `run_dir` (`<run_dir>/gepa`) holds
+Budget: the seed's validation starts only when it fits; then gepa's stop callback (`gepa_bridge.MeterStopper`)
+lets an iteration start only when its worst case fits the budget left, so no iteration is cut short by the
+rollout budget. Without a rollout budget, `rounds` CluE rounds' worth of rollouts caps gepa's metric calls.
+A `BudgetExhausted` mid-iteration (a token or call cap) aborts gepa with a private exception, after which
+the best candidate seen on the validation half is returned. Resume: gepa's own `run_dir` (`<run_dir>/gepa`) holds
 its pickled state, reloaded on resume; replayed evaluations are served by the rollout store.
 """
 
@@ -21,14 +20,13 @@ from __future__ import annotations
 import asyncio
 import random
 import shutil
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from gepa.api import optimize as gepa_optimize
 from gepa.core.adapter import EvaluationBatch
-from gepa.core.state import GEPAState
 
 from clue.bench.data.records import Pair
 from clue.bench.run.files import GEPA_DIR
@@ -45,12 +43,11 @@ from clue.evolve.feedback import (
     succeeded,
     task_query,
 )
+from clue.evolve.gepa_bridge import GepaStop, MeterStopper, OptimizerRoleLM, _LoopBridge
 from clue.evolve.guardrails import LeakChecker, check_candidate
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
 from clue.evolve.watch import Reporter
-from clue.llm.client import LLM
-from clue.llm.types import Message
 from clue.memory.prompts import ExtractionPrompt, prompt_hash
 
 if TYPE_CHECKING:
@@ -74,52 +71,6 @@ Examples, each with a source excerpt, the memory written, the downstream outcome
 Write a better extractor prompt. Keep what worked; fix what the feedback says was missing or misleading; \
 keep the output a numbered list of at most 5 memories; give general guidance, never facts from these \
 examples. Reply with the complete new prompt inside ``` fences."""
-
-T = TypeVar("T")
-
-
-class GepaStop(Exception):
-    """Raised inside gepa's thread to end the run: the budget cannot pay for the next step, or the
-    evolution task was cancelled."""
-
-
-class _LoopBridge:
-    """Runs coroutines on the caller's event loop from gepa's worker thread, one at a time."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self.cancelled = False
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self.cancelled:
-            coro.close()
-            raise GepaStop("the evolution task was cancelled")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
-
-
-def budget_text(meter: BudgetMeter) -> str:
-    used = meter.summary()
-    parts = [f"{used['rollouts_spent']}/{used['max_rollouts'] or '-'} rollouts"]
-    if used["max_tokens"] is not None:
-        parts.append(f"{used['tokens_spent']}/{used['max_tokens']} tokens")
-    return ", ".join(parts)
-
-
-class MeterStopper:
-    """gepa stop callback: true once our meter is spent or a component asked to stop (with a reason)."""
-
-    def __init__(self, meter: BudgetMeter) -> None:
-        self.meter = meter
-        self.reason: str | None = None
-
-    def request(self, reason: str) -> None:
-        self.reason = self.reason or reason
-
-    def __call__(self, gepa_state: Any) -> bool:
-        if self.reason is None and self.meter.exhausted():
-            self.reason = f"spent ({budget_text(self.meter)})"
-        return self.reason is not None
-
 
 @dataclass
 class RolloutTrace:
@@ -223,50 +174,6 @@ class HarnessAdapter:
         return {name: records for name in components_to_update}
 
 
-def gepa_scores(text: str, rollouts: Sequence[Rollout]) -> list[float]:
-    """One score per example, as gepa needs. A rollout that still failed for an infrastructure reason after the
-    harness's retries is left out of the mean: it gets the mean of the scored ones, which leaves every average
-    gepa takes unchanged. With none scored there is nothing to compare on, and the run stops."""
-    scored = [r.reward for r in rollouts if r.scored]
-    if not scored:
-        first = next((r.error for r in rollouts if r.error), "unknown cause")
-        raise UpstreamError(f"gepa: all {len(rollouts)} rollouts of prompt {prompt_hash(text)[:8]} failed for "
-                            f"infrastructure reasons ({first})")
-    mean = sum(scored) / len(scored)
-    return [r.reward if r.scored else mean for r in rollouts]
-
-
-class OptimizerRoleLM:
-    """gepa's reflection LM, answered by our `optimizer` role on the caller's loop."""
-
-    def __init__(self, llm: LLM, bridge: _LoopBridge, stopper: MeterStopper, guard: CandidateGuard) -> None:
-        self.llm = llm
-        self.bridge = bridge
-        self.stopper = stopper
-        self.guard = guard
-
-    @staticmethod
-    def _messages(prompt: str | list[dict[str, Any]]) -> list[Message]:
-        if isinstance(prompt, str):
-            return [{"role": "user", "content": prompt}]
-        messages: list[Message] = []
-        for item in prompt:
-            content = item.get("content", "")
-            if isinstance(content, list):  # multimodal parts: keep the text
-                content = "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-            messages.append({"role": str(item.get("role", "user")), "content": str(content)})
-        return messages
-
-    def __call__(self, prompt: str | list[dict[str, Any]]) -> str:
-        if self.stopper.meter.exhausted():
-            self.stopper.request(f"spent before reflection ({budget_text(self.stopper.meter)})")
-            raise GepaStop(self.stopper.reason)
-        completion = self.bridge.run(self.llm.chat("optimizer", self._messages(prompt)))
-        if completion.truncated:
-            self.guard.truncated_replies.append(completion.text)
-        return completion.text
-
-
 class _FileLogger:
     """gepa's log lines go to a file; unlike gepa's own Logger it never swaps sys.stdout."""
 
@@ -306,17 +213,25 @@ def rollouts_per_round(settings: EvolveSettings) -> int:
     return settings.batch * (2 + settings.candidates) + settings.top * (settings.resample + settings.batch)
 
 
-def _metric_call_cap(meter: BudgetMeter, settings: EvolveSettings, already_counted: int) -> int:
-    remaining = meter.remaining_rollouts()
-    if remaining is not None:
-        return already_counted + remaining
+def _metric_call_cap(meter: BudgetMeter, settings: EvolveSettings) -> int | None:
+    """With a rollout budget our stop callback ends the run (no metric-call cap: gepa counts reused evaluations
+    too and would stop early); without one, the rollouts of `rounds` CluE rounds bound gepa's metric calls."""
+    if meter.budget.max_rollouts is not None:
+        return None
     return settings.rounds * rollouts_per_round(settings)
 
 
-def _gepa_calls_so_far(gepa_dir: Path) -> int:
-    if not (gepa_dir / "gepa_state.bin").exists():
-        return 0
-    return int(GEPAState.load(str(gepa_dir)).total_num_evals)
+def gepa_scores(text: str, rollouts: Sequence[Rollout]) -> list[float]:
+    """One score per example, as gepa needs. A rollout that still failed for an infrastructure reason after the
+    harness's retries is left out of the mean: it gets the mean of the scored ones, which leaves every average
+    gepa takes unchanged. With none scored there is nothing to compare on, and the run stops."""
+    scored = [r.reward for r in rollouts if r.scored]
+    if not scored:
+        first = next((r.error for r in rollouts if r.error), "unknown cause")
+        raise UpstreamError(f"gepa: all {len(rollouts)} rollouts of prompt {prompt_hash(text)[:8]} failed for "
+                            f"infrastructure reasons ({first})")
+    mean = sum(scored) / len(scored)
+    return [r.reward if r.scored else mean for r in rollouts]
 
 
 class GepaOptimizer:
@@ -327,14 +242,14 @@ class GepaOptimizer:
 
     async def optimize(self, seed_prompt: ExtractionPrompt, train_pairs: list[Pair], harness: Harness,
                        settings: EvolveSettings, run_dir: Path, resume: bool) -> OptimizationResult:
-        recorder = harness.recorder_for(run_dir)
         gepa_dir = run_dir / GEPA_DIR  # the gepa library's own resume state, written by gepa
         if not resume and gepa_dir.exists():
             shutil.rmtree(gepa_dir)
         gepa_dir.mkdir(exist_ok=True)
         trainset, valset = split_pool(train_pairs, settings.seed, settings.gepa_val_fraction)
         bridge = _LoopBridge(asyncio.get_running_loop())
-        stopper = MeterStopper(harness.meter)
+        # An iteration's worst case: parent and child on a minibatch, then the child on the validation half.
+        stopper = MeterStopper(harness.meter, 2 * min(settings.gepa_minibatch, len(trainset)) + len(valset))
         guard = CandidateGuard(seed_prompt.text, settings.max_prompt_chars,
                                LeakChecker.for_pairs(train_pairs, settings.leak_ngram), enabled=settings.guardrails)
         chars = settings.gepa_source_chars
@@ -342,45 +257,51 @@ class GepaOptimizer:
                                 output_chars=chars)
         adapter = HarnessAdapter(harness, bridge, stopper, seed_prompt, guard, policy,
                                  task_query(harness.runner.tasks))
-        lineage = LineageRecorder(recorder, seed_prompt, COMPONENT, resume=resume, reporter=self.reporter,
-                                  guardrail_verdicts=guard.verdicts)
-        lineage.save_state(status="running", meter=harness.meter,
+        recorder = LineageRecorder(harness.recorder_for(run_dir), seed_prompt, COMPONENT, resume=resume,
+                                   reporter=self.reporter, guardrail_verdicts=guard.verdicts)
+        recorder.save_state(status="running", meter=harness.meter,
                             extra={"trainset": [p.key for p in trainset], "valset": [p.key for p in valset]})
-        max_calls = _metric_call_cap(harness.meter, settings, _gepa_calls_so_far(gepa_dir))
-
-        def run_gepa() -> Any:
-            return gepa_optimize(
-                seed_candidate={COMPONENT: seed_prompt.text}, trainset=trainset, valset=valset,
-                adapter=adapter, reflection_lm=OptimizerRoleLM(harness.llm, bridge, stopper, guard),
-                reflection_prompt_template=REFLECTION_TEMPLATE if settings.gepa_template == "clue" else None,
-                reflection_minibatch_size=settings.gepa_minibatch,
-                candidate_selection_strategy="pareto", max_metric_calls=max_calls, stop_callbacks=[stopper],
-                run_dir=str(gepa_dir), logger=_FileLogger(gepa_dir / "run_log.txt"),
-                callbacks=[cast("GEPACallback", lineage)],  # gepa calls only the methods it finds
-                track_best_outputs=False, display_progress_bar=False, raise_on_exception=True,
-                seed=settings.seed)
-
-        best_text: str | None = None
+        max_calls = _metric_call_cap(harness.meter, settings)
+        stopped_by, best_text = "finished", None
         try:
-            result = await asyncio.to_thread(run_gepa)
+            if not (gepa_dir / "gepa_state.bin").exists():  # gepa's first unit: the seed on the validation half
+                stopper.began(harness.meter.start_unit("the seed's validation",
+                                                       harness.missing(seed_prompt, valset)))
+            reflection = OptimizerRoleLM(harness.llm, bridge, stopper, guard.truncated_replies,
+                                         settings.replies(recorder.replies))
+            result = await asyncio.to_thread(self._run_gepa, seed_prompt, trainset, valset, adapter, reflection,
+                                             settings, max_calls, stopper, recorder, gepa_dir)
             best_text = result.candidates[result.best_idx][COMPONENT]
-            stopped_by = (f"budget: {stopper.reason}" if stopper.reason
-                          else self._cap_reason(harness, max_calls))
+            stopped_by = stopper.reason or "finished"
+        except BudgetExhausted as exc:
+            stopped_by = f"budget: {exc}"
         except GepaStop as exc:
-            stopped_by = f"budget: {stopper.reason or exc}"
+            stopped_by = stopper.reason or f"budget: {exc}"
         except asyncio.CancelledError:
             bridge.cancelled = True
             raise
         if stopped_by != "finished":
             self.reporter.stopped(self.name, stopped_by)
-        best = adapter.prompt_for(best_text) if best_text is not None else lineage.best_prompt()
-        lineage.best_text = best.text
-        lineage.save_state(status="done", meter=harness.meter, extra={"stopped_by": stopped_by,
-                                                                     "gepa_metric_call_cap": max_calls})
-        return OptimizationResult(best=best, stopped_by=stopped_by)
+        best = adapter.prompt_for(best_text) if best_text is not None else recorder.best_prompt()
+        recorder.best_text = best.text
+        recorder.save_state(status="done", meter=harness.meter, extra={"stopped_by": stopped_by,
+                                                                      "gepa_metric_call_cap": max_calls})
+        recorder.replies.check_candidates(self.name)
+        return OptimizationResult(best=best, stopped_by=stopped_by,
+                                  replies=recorder.replies)
 
     @staticmethod
-    def _cap_reason(harness: Harness, max_calls: int) -> str:
-        if harness.meter.budget.max_rollouts is not None:
-            return f"budget: gepa reached its metric-call cap ({max_calls})"
-        return "finished"
+    def _run_gepa(seed_prompt: ExtractionPrompt, trainset: list[Pair], valset: list[Pair], adapter: HarnessAdapter,
+                  reflection: OptimizerRoleLM, settings: EvolveSettings, max_calls: int | None,
+                  stopper: MeterStopper, recorder: LineageRecorder, gepa_dir: Path) -> Any:
+        """gepa itself, in a worker thread."""
+        return gepa_optimize(
+            seed_candidate={COMPONENT: seed_prompt.text}, trainset=trainset, valset=valset,
+            adapter=adapter, reflection_lm=reflection,
+            reflection_prompt_template=REFLECTION_TEMPLATE if settings.gepa_template == "clue" else None,
+            reflection_minibatch_size=settings.gepa_minibatch,
+            candidate_selection_strategy="pareto", max_metric_calls=max_calls, stop_callbacks=[stopper],
+            run_dir=str(gepa_dir), logger=_FileLogger(gepa_dir / "run_log.txt"),
+            callbacks=[cast("GEPACallback", recorder)],  # gepa calls only the methods it finds
+            track_best_outputs=False, display_progress_bar=False, raise_on_exception=True,
+            seed=settings.seed)

@@ -71,4 +71,5 @@ def round_progress(state: RunState, rs: RoundState, budget: dict[str, int | None
     return RoundProgress(round=rs.index + 1, rollouts_spent=int(budget.get("rollouts_spent") or 0),
                          tokens_spent=int(budget.get("tokens_spent") or 0), best_hash=best.hash,
                          best_name=best.name, best_score=finals.get(best.hash, tournament.get(best.hash)),
-                         tournament=tournament, finals=finals, left_out=left_out)
+                         tournament=tournament, finals=finals, left_out=left_out,
+                         unusable_replies=dict(state.replies.unusable))

@@ -50,7 +50,7 @@ class MemEvolveOptimizer(TournamentOptimizer):
 
         await run.fill(rs.analyses, {
             global_key(i): functools.partial(analyze_group, run.llm, whole_batch(i), base, run.settings,
-                                             brief=GLOBAL_BRIEF, repeat=i)
+                                             brief=GLOBAL_BRIEF, repeat=i, replies=run.replies)
             for i in range(run.settings.candidates)})
 
     async def _synthesize(self, run: RunContext, rs: RoundState) -> None:

@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol
 
 from clue.bench.data.records import Pair
 from clue.evolve.harness import Harness
+from clue.evolve.replies import Replies, ReplyCounts
 from clue.memory.prompts import ExtractionPrompt
 
 
@@ -49,6 +50,9 @@ class EvolveSettings:
     leak_ngram: int = knob(8, "Guardrail: a candidate may not share this many consecutive words with "
                               "training data.")
     # -- what optimizer LLMs see (shared by every method) -------------------------------------------------
+    reply_attempts: int = knob(2, "Tries per optimizer reply: a reply that is not usable JSON is asked again "
+                                  "with the parse error, up to this many tries in all; then it is counted as "
+                                  "unusable.")
     feedback_gold: bool = knob(False, "Show the gold answer to optimizer LLMs (the reference never does).")
     summary_chars: int | None = knob(4096, "Source / solver characters the scenario summarizer sees.")
     # -- cluster analyst (CluE) and global analyst (MemEvolve) --------------------------------------------
@@ -87,6 +91,9 @@ class EvolveSettings:
     def advance(self) -> int:
         return self.cursor_advance if self.cursor_advance is not None else 2 * self.batch
 
+    def replies(self, counts: ReplyCounts) -> Replies:
+        return Replies(counts, self.reply_attempts)
+
 
 def settings_help() -> list[tuple[str, str, str]]:
     """(name, default, help) for every knob, for the CLI's help and docs."""
@@ -97,6 +104,13 @@ def settings_help() -> list[tuple[str, str, str]]:
 class OptimizationResult:
     best: ExtractionPrompt
     stopped_by: str = "finished"  # "finished" | "budget: <reason>"
+    replies: ReplyCounts = field(default_factory=ReplyCounts)  # optimizer replies per step, unusable ones counted
+
+    @property
+    def unusable_replies(self) -> dict[str, int]:
+        """Per step (summary, cluster, analysis, synthesis, reflection, reflector, curator): replies that stayed
+        unusable after every re-ask."""
+        return dict(self.replies.unusable)
 
 
 class Optimizer(Protocol):

@@ -23,6 +23,7 @@ from clue.errors import BadInputError, NotFoundError
 from clue.evolve.budget import Budget, BudgetMeter
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings, OptimizationResult, Optimizer
+from clue.evolve.replies import OptimizerRepliesError
 from clue.evolve.watch import Reporter
 from clue.llm.client import LLM
 from clue.llm.types import ROLES
@@ -105,11 +106,17 @@ async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs:
             store = recorder.store()
             meter = _resumed_meter(budget, recorder, store, llm) if resume else BudgetMeter(budget, llm.ledger)
             harness = Harness(runner, store, meter, recorder=recorder)
-            result = await optimizer.optimize(seed_prompt, list(train_pairs), harness, settings, run_dir, resume)
+            try:
+                result = await optimizer.optimize(seed_prompt, list(train_pairs), harness, settings, run_dir,
+                                                  resume)
+            except OptimizerRepliesError as exc:
+                recorder.record_unusable_replies(exc.unusable_replies)
+                raise
             recorder.write_best_prompt(result.best.text)
             seed_results, best_results = await _compare_on_test(runner, recorder, seed_prompt, result.best,
                                                                 test_pairs, test_repeats)
             usage = meter.summary()
+            recorder.record_unusable_replies(result.unusable_replies)
             recorder.finish_evolution(seed_results, best_results, result.best.hash, usage,
                                       None if result.stopped_by == "finished" else result.stopped_by)
     finally:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from clue.bench.run.recorder import RunRecorder
 from clue.errors import BadInputError
 from clue.evolve.harness import PromptScore
+from clue.evolve.replies import ReplyCounts
 from clue.memory.prompts import ExtractionPrompt
 
 STATE_VERSION = 1
@@ -155,6 +156,7 @@ class RunState(BaseModel):
     stopped_by: str | None = None
     finished: bool = False
     budget: dict[str, int | None] = Field(default_factory=dict)
+    replies: ReplyCounts = Field(default_factory=ReplyCounts)  # optimizer replies per step, unusable ones counted
 
     def prompt(self, prompt_hash: str) -> ExtractionPrompt:
         return self.prompts[prompt_hash].prompt()

@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from clue.bench.data.records import Pair
 from clue.bench.run.rollouts import Rollout
 from clue.evolve.feedback import FeedbackPolicy, QueryFn, outcome_label, render_rollout, succeeded
+from clue.evolve.replies import Replies, or_default
 from clue.llm.client import LLM
 from clue.llm.types import LLMError, Message, TransientLLMError
 
@@ -98,7 +99,7 @@ def scrub(text: str, names: Sequence[str]) -> str:
 
 
 class ScenarioSummary(BaseModel):
-    summary: Annotated[str, clip(500), Field(max_length=500)]
+    summary: Annotated[str, clip(500), Field(min_length=1, max_length=500)]
 
 
 SUMMARIZER = """You read one memory-extraction example and describe its extraction scenario. An extractor \
@@ -119,11 +120,13 @@ def summary_messages(log: ExampleLog, chars: int | None) -> list[Message]:
             {"role": "user", "content": f"{log.full_case(policy)}\n\nWrite the scenario summary."}]
 
 
-async def summarize_example(llm: LLM, log: ExampleLog, names: Sequence[str], chars: int | None = 4096) -> str:
-    """2-3 sentences; a plain outcome line if the model gives nothing usable (the run goes on)."""
+async def summarize_example(llm: LLM, log: ExampleLog, names: Sequence[str], chars: int | None = 4096,
+                            replies: Replies | None = None) -> str:
+    """2-3 sentences; a plain outcome line if the model gives nothing usable (the run goes on, the reply is
+    counted as unusable)."""
     try:
-        result = await llm.structured("optimizer", summary_messages(log, chars), ScenarioSummary,
-                                      cuttable_index=1)
+        result = await or_default(replies).ask(llm, "summary", summary_messages(log, chars), ScenarioSummary,
+                                               cuttable_index=1)
     except TransientLLMError:
         raise
     except LLMError as exc:

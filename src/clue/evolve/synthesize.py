@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from clue.evolve.replies import Replies, or_default
 from clue.evolve.state import AnalysisRecord, EditRecord
 from clue.evolve.summarize import clip
 from clue.llm.client import LLM
@@ -197,6 +198,7 @@ class Synthesis:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     text: str | None = None  # rewrite mode: the whole new prompt
+    unusable: bool = False  # no candidate because an optimizer reply (this one, or its analyses) was unusable
 
 
 def _edits_reply(max_edits: int) -> type[BaseModel]:
@@ -211,12 +213,12 @@ def _edits_reply(max_edits: int) -> type[BaseModel]:
 
 async def synthesize(llm: LLM, base: ExtractionPrompt, analyses: Sequence[AnalysisRecord], *, index: int,
                      instructions: str = CLUE_SYNTHESIZER, mode: str = "rewrite",
-                     max_edits: int = 5) -> Synthesis:
+                     max_edits: int = 5, replies: Replies | None = None) -> Synthesis:
     """One draft; `index` is the repeat index, so each draft samples differently."""
     schema: type[BaseModel] = RewriteReply if mode == "rewrite" else _edits_reply(max_edits)
     messages = synthesis_messages(base, analyses, instructions=instructions, mode=mode, max_edits=max_edits)
     try:
-        result = await llm.structured("optimizer", messages, schema, repeat=index, cuttable_index=1)
+        result = await or_default(replies).ask(llm, "synthesis", messages, schema, repeat=index, cuttable_index=1)
     except TransientLLMError:
         raise
     except LLMError as exc:
@@ -226,10 +228,11 @@ async def synthesize(llm: LLM, base: ExtractionPrompt, analyses: Sequence[Analys
                                      or any("token limit" in n for n in completion.notes)))
     value = result.value
     if value is None:
-        return Synthesis(truncated=truncated, error=result.error or "unusable reply", notes=result.notes)
+        return Synthesis(truncated=truncated, error=result.error or "unusable reply", notes=result.notes,
+                         unusable=True)
     if isinstance(value, RewriteReply):
         text = value.system_prompt.strip()
         return Synthesis(rationale=value.rationale.strip(), truncated=truncated, notes=result.notes,
-                         text=text + "\n", error=None if text else "empty prompt")
+                         text=text + "\n", error=None if text else "empty prompt", unusable=not text)
     assert isinstance(value, SynthesisReply)
     return Synthesis(list(value.edits), value.rationale.strip(), truncated, None, result.notes)

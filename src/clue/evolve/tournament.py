@@ -5,10 +5,13 @@ A method subclasses `TournamentOptimizer` and implements only `propose` (its own
 cluster, analyze, synthesize). Selection, finals, guardrails, persistence, budget handling and reporting
 live here once.
 
-Pairs (the reference schedule): the training pool is shuffled once (seeded). Round r's batch is `batch`
-pairs from the cursor; its finals use `resample` pairs drawn (seeded) from this round's batch plus the next
-`batch` pairs; the cursor then advances by 2 x batch, so the finals' new pairs never become a training
+Pairs (the reference schedule, `schedule.py`): the training pool is shuffled once (seeded). Round r's batch is
+`batch` pairs from the cursor; its finals use `resample` pairs drawn (seeded) from this round's batch plus the
+next `batch` pairs; the cursor then advances by 2 x batch, so the finals' new pairs never become a training
 batch and the incumbent is never re-scored on the rollouts it won on. The pool wraps around.
+
+Budget: a round starts only when its worst-case rollouts fit what is left (`schedule.round_rollouts`); a
+round cut short by a token or call cap is still recorded in the run log, marked incomplete.
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ from clue.bench.data.records import Pair
 from clue.bench.run.recorder import RunRecorder
 from clue.bench.run.rollouts import Rollout, rollout_id
 from clue.errors import BadInputError
-from clue.evolve.budget import BudgetExhausted
+from clue.evolve.budget import budget_error, unwrap
 from clue.evolve.feedback import FeedbackPolicy, task_query
 from clue.evolve.guardrails import LeakChecker, check_candidate
 from clue.evolve.harness import Harness, PromptScore, score_rollouts
 from clue.evolve.lineage import build_lineage, round_progress
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
+from clue.evolve.replies import Replies, all_failed
+from clue.evolve.schedule import finals_keys, pool_slice, round_rollouts
 from clue.evolve.state import (
     AnalysisRecord,
     CandidateRecord,
@@ -65,43 +70,6 @@ def _ranked(score: PromptScore) -> float:
 
 def select_top(scores: Sequence[PromptScore], k: int, tie_break: str = "incumbent") -> list[str]:
     return [s.prompt_hash for s in rank(scores, tie_break)[:max(k, 1)]]
-
-
-def pool_slice(pool: Sequence[str], start: int, n: int) -> list[str]:
-    """`n` keys from `start`, wrapping around a pool that runs out."""
-    if not pool:
-        return []
-    return [pool[(start + i) % len(pool)] for i in range(min(n, len(pool)))]
-
-
-def finals_keys(pool: Sequence[str], cursor: int, batch: int, resample: int, seed: int,
-                round_index: int) -> tuple[list[str], list[str]]:
-    """(resampled, new): `resample` keys drawn (seeded) from this round's batch, and the next `batch` keys
-    (those already in the resampled draw are not repeated)."""
-    current = pool_slice(pool, cursor, batch)
-    rng = random.Random(seed * 1000 + round_index)
-    picked = rng.sample(current, min(resample, len(current)))
-    taken = set(picked)
-    new = [k for k in dict.fromkeys(pool_slice(pool, cursor + batch, batch)) if k not in taken]
-    return picked, new
-
-
-def budget_error(exc: BaseException) -> BudgetExhausted | None:
-    if isinstance(exc, BudgetExhausted):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = budget_error(inner)
-            if found is not None:
-                return found
-    return None
-
-
-def unwrap(exc: BaseException) -> BaseException:
-    """The single error inside (nested) one-member exception groups, so callers see e.g. an LLMError."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
 
 
 ResultT = TypeVar("ResultT")
@@ -165,6 +133,18 @@ class RunContext:
     @property
     def llm(self) -> LLM:
         return self.harness.llm
+
+    @property
+    def replies(self) -> Replies:
+        """How optimizer steps ask (tries per reply) and where unusable replies are counted (saved with the state)."""
+        return self.settings.replies(self.state.replies)
+
+    def worst_rollouts(self, rs: RoundState) -> int:
+        """The most new rollouts the round's unfinished steps can still need."""
+        settings = self.settings
+        resampled, new = finals_keys(self.state.pool, self.state.cursor, settings.batch, settings.resample,
+                                     settings.seed, rs.index)
+        return round_rollouts(rs, settings, resampled + new, self.repeat, self.harness.store.__contains__)
 
     async def fill(self, results: dict[str, ResultT], jobs: dict[str, Callable[[], Awaitable[ResultT]]]) -> None:
         """Run, concurrently, the jobs whose key has no result yet; store each result and save the state as it
@@ -279,26 +259,42 @@ class TournamentOptimizer(ABC):
                 raise inner from None
             stopped = f"budget: {found}"
             self.reporter.stopped(self.name, stopped)
+            self._record_cut_round(run)
         run.state.stopped_by = None if stopped == "finished" else stopped
         run.state.finished = stopped == "finished"
         run.state.step = "finished" if run.state.finished else f"stopped ({stopped})"
         run.save()
         run.write_best()
         run.recorder.record_stop(run.state.stopped_by)
-        return OptimizationResult(best=run.state.prompt(run.state.base), stopped_by=stopped)
+        run.state.replies.check_candidates(self.name)
+        return OptimizationResult(best=run.state.prompt(run.state.base), stopped_by=stopped,
+                                  replies=run.state.replies)
 
     async def _round(self, run: RunContext) -> None:
         state, settings = run.state, run.settings
         rs = state.open_round
+        opened = rs is not None
         if rs is None:
             rs = RoundState(index=state.completed_rounds, base_hash=state.base,
                             batch=pool_slice(state.pool, state.cursor, settings.batch))
+        # Refused before anything is spent or recorded: a round starts only when it can finish.
+        started = run.harness.meter.start_unit(f"round {rs.index + 1}", run.worst_rollouts(rs))
+        if not opened:
             state.rounds.append(rs)
         await run.step(rs, "baseline", lambda: self._baseline(run, rs))
         await self.propose(run, rs)
         await run.step(rs, "tournament", lambda: self._tournament(run, rs))
         await run.step(rs, "finals", lambda: self._finals(run, rs))
+        run.harness.meter.finish_unit(started)
         self.reporter.round_finished(round_report(run.state, rs, run.settings.rounds))
+
+    @staticmethod
+    def _record_cut_round(run: RunContext) -> None:
+        """A round a token or call cap stopped part way still appears in the run log, marked incomplete."""
+        rs = run.state.open_round
+        if rs is not None and rs.done:
+            progress = round_progress(run.state, rs, run.harness.meter.summary())
+            run.recorder.record_progress(progress.model_copy(update={"complete": False}))
 
     async def _baseline(self, run: RunContext, rs: RoundState) -> None:
         base = run.state.prompt(rs.base_hash)
@@ -308,15 +304,20 @@ class TournamentOptimizer(ABC):
     async def _tournament(self, run: RunContext, rs: RoundState) -> None:
         base = run.state.prompt(rs.base_hash)
         entrants = [base]
+        entrants_named = [(base.name, base)]
         for c in rs.sorted_candidates():
             if c.rejected is not None or c.hash is None:
                 continue
-            twin = next((p for p in entrants if p.hash == c.hash), None)
-            if twin is not None:
-                c.rejected = f"same text as {twin.name}"
+            twin = next((name for name, p in entrants_named if p.hash == c.hash), None)
+            if twin is not None:  # named by entry order, whichever twin was drafted first
+                c.rejected = f"same text as {twin}"
                 self.reporter.rejected(self.name, rs.index + 1, c.name, c.rejected)
                 continue
+            record = run.state.prompts[c.hash]
+            if record.round == rs.index:  # drafted this round: the prompt carries its first entrant's name
+                record.name = c.name
             entrants.append(run.state.prompt(c.hash))
+            entrants_named.append((c.name, entrants[-1]))
         results = await run.evaluate_many(rs, entrants, run.batch_pairs(rs), "tournament")
         scores = [score_rollouts(p, results[p.hash]) for p in entrants]
         rs.tournament = [ScoreRecord.of(s, p.name) for s, p in zip(scores, entrants, strict=True)]
@@ -356,9 +357,12 @@ class TournamentOptimizer(ABC):
             analyses = analyses_for(index)
             if any(a.recommendations or a.failure_analysis or a.success_analysis for a in analyses):
                 drafted = await synthesize(run.llm, base, analyses, index=index, instructions=instructions,
-                                           mode=settings.synthesis_mode, max_edits=settings.max_edits)
+                                           mode=settings.synthesis_mode, max_edits=settings.max_edits,
+                                           replies=run.replies)
             else:
-                drafted = Synthesis(error="no analysis produced anything to act on")
+                drafted = Synthesis(error="no analysis produced anything to act on",
+                                    unusable=all_failed([a.mode for a in analyses]))
+            run.state.replies.candidate(usable=not drafted.unusable)
             return self.vet(run, rs, index, drafted, [a.key for a in analyses])
 
         run.check_budget()

@@ -209,13 +209,15 @@ class LLM:
 
     async def structured(self, role: Role, messages: list[Message], model: type[ModelT], *, repeat: int = 0,
                          max_tokens: int | None = None,
-                         cuttable_index: int | None = None) -> StructuredResult[ModelT]:
-        """Ask for JSON matching `model`: parse, repair, retry once with the error, else report failure."""
+                         cuttable_index: int | None = None, attempts: int = 2) -> StructuredResult[ModelT]:
+        """Ask for JSON matching `model`: parse, repair, re-ask with the error (up to `attempts` tries in all),
+        else report failure."""
         schema = json_schema_for(model)
         conversation = list(messages)
         error = ""
         completion: Completion | None = None
-        for attempt in (1, 2):
+        tries = max(attempts, 1)
+        for attempt in range(1, tries + 1):
             completion = await self.chat(role, conversation, repeat=repeat, max_tokens=max_tokens,
                                          cuttable_index=cuttable_index, json_schema=schema)
             try:
@@ -226,7 +228,7 @@ class LLM:
             conversation = [*messages, {"role": "assistant", "content": completion.text[:2000]},
                             {"role": "user", "content": f"That reply was not usable ({error}). "
                              "Answer again with one JSON object that matches the schema, and nothing else."}]
-        return StructuredResult(None, completion, error=f"{role} reply is not valid JSON: {error}", attempts=2)
+        return StructuredResult(None, completion, error=f"{role} reply is not valid JSON: {error}", attempts=tries)
 
     async def aclose(self) -> None:
         for backend in {id(b): b for b in [*self._backends.values(), self._override] if b}.values():

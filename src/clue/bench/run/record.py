@@ -71,12 +71,15 @@ class RoundProgress(BaseModel):
     finals: dict[str, float] = {}
     usage: dict[str, dict[str, float]] = {}  # role -> the ledger's cumulative snapshot after the round (optional)
     left_out: int = 0  # rollouts left out of this round's scores: infrastructure failures after retries
+    complete: bool = True  # False: a token or call cap stopped the round part way (nothing after it ran)
+    unusable_replies: dict[str, int] = {}  # optimizer step -> unusable replies so far (cumulative)
 
 
 class EvolutionRecord(BaseModel):
     method: str
     progress: list[RoundProgress] = []
     stopped_by: str | None = None
+    unusable_replies: dict[str, int] = {}  # optimizer step -> replies unusable after every re-ask, whole run
     best_hash: str | None = None
     budget: dict[str, int | None] = {}
     seed_results: Results | None = None  # the seed prompt on the test pairs

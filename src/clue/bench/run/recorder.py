@@ -194,6 +194,13 @@ class RunRecorder:
             evolution.stopped_by = stopped_by
             self._write_log()
 
+    def record_unusable_replies(self, unusable: dict[str, int]) -> None:
+        """Optimizer replies unusable after every re-ask, per step, over the whole run."""
+        evolution = self._evolution()
+        if evolution is not None:
+            evolution.unusable_replies = dict(unusable)
+            self._write_log()
+
     def finish(self, results: Results | None = None, *, incomplete: str | None = None) -> None:
         """The run ended normally. `incomplete` names why its scores cannot be trusted (too many failures)."""
         if self.log is not None:
