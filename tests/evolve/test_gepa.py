@@ -118,8 +118,7 @@ async def test_an_iteration_the_budget_cannot_finish_is_not_started(tmp_path: Pa
     assert harness.meter.rollouts_spent == 10  # the seed's validation only
     assert not any(is_reflection(c.messages[-1]["content"]) for c in backend.calls)
     assert result.best == SEED
-    progress = json.loads((tmp_path / "run" / "log.json").read_text())["evolution"]["progress"]
-    assert [p["round"] for p in progress] == [1]
+    assert [p.round for p in harness.recorder_for(tmp_path / "run").progress] == [1]  # the recorded curve
 
 
 async def test_a_reflection_without_a_fenced_prompt_is_asked_again(tmp_path: Path) -> None:

@@ -245,7 +245,7 @@ class GepaOptimizer:
         gepa_dir = run_dir / GEPA_DIR  # the gepa library's own resume state, written by gepa
         if not resume and gepa_dir.exists():
             shutil.rmtree(gepa_dir)
-        gepa_dir.mkdir(exist_ok=True)
+        gepa_dir.mkdir(parents=True, exist_ok=True)
         trainset, valset = split_pool(train_pairs, settings.seed, settings.gepa_val_fraction)
         bridge = _LoopBridge(asyncio.get_running_loop())
         # An iteration's worst case: parent and child on a minibatch, then the child on the validation half.
