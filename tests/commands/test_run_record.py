@@ -4,6 +4,7 @@ reads every kind of run, and an evolve run on an OpenAI-compatible endpoint surv
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.fake_openai import FakeOpenAI, chat_reply
@@ -21,10 +23,35 @@ from clue.bench.run.rollouts import read_rollouts
 from clue.cli import app
 
 SCRIPTED = ["--backend", "scripted", "--no-cache"]
+# A small round that keeps the optimizer's JSON steps simple: the logs in context, section edits.
+SIMPLE_STEPS = ["--analysis-mode", "context", "--synthesis-mode", "edits"]
 EVAL = ["eval", "--prompt", "simple", "--datasets", "membench-high", "--split", "train", "--limit", "3",
         "--repeats", "1"]
 EVOLVE = ["evolve", "--datasets", "membench-high", "--rounds", "1", "--batch", "2", "--candidates", "1",
-          "--test-limit", "1"]
+          "--test-limit", "1", *SIMPLE_STEPS]
+
+
+def sensible(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """An endpoint that answers every role usably: a memory or an answer in text, and the optimizer's JSON
+    steps (summary, clusters, analysis in context mode, section edits) by the schema asked for."""
+    fmt = body.get("response_format") or {}
+    schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema") or {}
+    props = set(schema.get("properties", {}))
+    if "summary" in props:
+        reply: object = {"summary": "The user states a preference and asks about it later."}
+    elif "clusters" in props:
+        reply = {"clusters": [{"id": "new", "label": "preferences", "description": "stated preferences",
+                               "members": ["e01", "e02"]}]}
+    elif "success_analysis" in props:
+        reply = {"success_analysis": "kept preferences helped", "failure_analysis": "details were dropped",
+                 "recommendations": ["Keep every stated preference.", "Keep names exactly.",
+                                     "Skip small talk."], "risks": ""}
+    elif "edits" in props:
+        reply = {"rationale": "keep preferences", "edits": [{"section": "## Guidelines", "operation": "append",
+                                                            "text": "- Keep every stated preference exactly."}]}
+    else:
+        return 200, chat_reply("1. the user likes tea\n<answer>A</answer>", model=body["model"])
+    return 200, chat_reply(json.dumps(reply), model=body["model"])
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -53,9 +80,17 @@ def fake() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture(scope="module")
-def evolve_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def endpoint() -> Iterator[list[str]]:
+    """The global flags of an OpenAI-compatible endpoint that answers every role usably."""
+    server = FakeOpenAI(responder=sensible)
+    yield ["--backend", "openai", "--base-url", server.base_url, "--model", "fake", "--no-cache"]
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def evolve_run(tmp_path_factory: pytest.TempPathFactory, endpoint: list[str]) -> Path:
     out = tmp_path_factory.mktemp("evolve") / "run"
-    code, output = run(*SCRIPTED, *EVOLVE, "--out", str(out))
+    code, output = run(*endpoint, *EVOLVE, "--out", str(out))
     assert code == 0, output
     return out
 
@@ -95,19 +130,20 @@ def _with(args: list[str], flag: str, value: str) -> list[str]:
     ([], "--test-limit", "2", "--limit (1 there, 2 now)"),
     (["--role", "solver.temperature=0.2"], None, None, "solver.temperature (0.7 there, 0.2 now)"),
 ])
-def test_a_refused_evolve_resume_changes_nothing_on_disk(evolve_run: Path, global_flags: list[str],
-                                                         flag: str | None, value: str | None, culprit: str) -> None:
+def test_a_refused_evolve_resume_changes_nothing_on_disk(evolve_run: Path, endpoint: list[str],
+                                                         global_flags: list[str], flag: str | None,
+                                                         value: str | None, culprit: str) -> None:
     before = checksums(evolve_run)
     args = _with(EVOLVE, flag, value) if flag is not None and value is not None else EVOLVE
-    code, output = run(*SCRIPTED, *global_flags, *args, "--out", str(evolve_run), "--resume")
+    code, output = run(*endpoint, *global_flags, *args, "--out", str(evolve_run), "--resume")
     assert code == 2, output
     assert culprit in one_error_line(output)
     assert checksums(evolve_run) == before, "a refused command must leave the run dir byte for byte"
 
 
-def test_an_evolve_run_without_resume_is_refused_and_untouched(evolve_run: Path) -> None:
+def test_an_evolve_run_without_resume_is_refused_and_untouched(evolve_run: Path, endpoint: list[str]) -> None:
     before = checksums(evolve_run)
-    code, output = run(*SCRIPTED, *EVOLVE, "--out", str(evolve_run))
+    code, output = run(*endpoint, *EVOLVE, "--out", str(evolve_run))
     assert code == 2 and "already holds a run; pass --resume" in one_error_line(output)
     assert checksums(evolve_run) == before
 
@@ -150,6 +186,7 @@ def _evolve_process(fake: FakeOpenAI, out: Path, *extra: str) -> subprocess.Pope
 
 def test_evolve_on_an_openai_endpoint_survives_kill_9_and_resumes(tmp_path: Path, fake: FakeOpenAI) -> None:
     out = tmp_path / "run"
+    fake.responder = sensible
     fake.delay_s = 0.2
     proc = _evolve_process(fake, out)
     deadline = time.monotonic() + 120
@@ -163,7 +200,6 @@ def test_evolve_on_an_openai_endpoint_survives_kill_9_and_resumes(tmp_path: Path
     kept = {r.rollout_id for r in read_rollouts(rollouts)}
 
     fake.delay_s = 0.0
-    fake.responder = lambda body: (200, chat_reply("1. the user likes tea\n<answer>A</answer>", model=body["model"]))
     code, output = run("--backend", "openai", "--base-url", fake.base_url, "--model", "fake", "--no-cache",
                        *EVOLVE, "--out", str(out), "--resume")
     assert code == 0, output
