@@ -75,7 +75,7 @@ $(STAMP_VENV): pyproject.toml requirements-nodeps.txt $(LLAMA_WHEEL_STAMP) | $(B
 	$(BIN)/pip install --quiet --force-reinstall --no-deps \
 		'$(LLAMA_WHEEL_DIR)'/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
 	$(BIN)/pip install --quiet --find-links '$(LLAMA_WHEEL_DIR)' --only-binary llama-cpp-python \
-		-e '.[dev,local,agentic]'
+		-e '.[dev,local,agentic,ray]'
 	$(BIN)/pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch '$@'
 

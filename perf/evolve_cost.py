@@ -277,7 +277,8 @@ async def main(pair_count: int, run_dir: Path) -> int:
           f"synthetic pairs; gepa/ace budget = {equal} rollouts")
     print_table(costs)
     print(f"reference design: {REFERENCE_ROLLOUTS_PER_ROUND} rollouts per round (the base re-run in the "
-          "tournament, the resampled finals pairs re-run; clue reuses both, --no-reuse-rollouts re-runs them)")
+          "tournament, the resampled finals pairs re-run; clue re-runs the finals pairs too and reuses the "
+          "base's batch rollouts, --no-reuse-rollouts re-runs those, --reuse-finals reuses the finals')")
     if clue is None or len(clue.rounds) < 2:
         print("clue_rollouts_per_round: unavailable (CluE did not finish two rounds)")
         return 1

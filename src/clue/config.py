@@ -4,15 +4,41 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clue.errors import BadInputError
-from clue.llm.types import ROLES, Decoding, Role
+
+Role = Literal["extractor", "solver", "judge", "optimizer"]
+ROLES: tuple[Role, ...] = ("extractor", "solver", "judge", "optimizer")
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """Sampling parameters for one call. `seed` makes local sampling repeatable."""
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+    max_tokens: int = 512
+    seed: int | None = None
+    thinking: bool | None = None  # None: send nothing and leave the endpoint's chat template at its default
+    stop: tuple[str, ...] = ()  # the reply ends before the first of these (not included); () sends none
+
+    def as_key(self) -> dict[str, Any]:
+        key: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p,
+                               "max_tokens": self.max_tokens, "seed": self.seed}
+        if self.thinking is not None:  # absent when unset, so caches written before the switch still hit
+            key["thinking"] = self.thinking
+        if self.stop:  # likewise absent when unset
+            key["stop"] = list(self.stop)
+        return key
+
 
 BackendName = Literal["local", "openai", "scripted"]
+CutThinking = Literal["raw", "empty"]
 JsonMode = Literal["auto", "json_object_schema", "json_schema", "json_object", "none"]
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
 
@@ -31,19 +57,25 @@ class RoleConfig(BaseModel):
     top_p: float = 0.95
     max_tokens: int = Field(512, ge=1)
     seed: int = 42
-    context_size: int | None = None  # None: ask the backend (local knows it; openai assumes 32768)
+    context_size: int | None = None  # None: ask the backend (local knows it; openai assumes 40960)
     concurrency: int = Field(8, ge=1)  # in-flight requests per endpoint; 0 would deadlock
     # backend "local" only: >1 serves the model with llama.cpp's llama-server, that many parallel slots
     local_slots: int = Field(1, ge=1)
+    # How structured calls ask for JSON: "none" sends no response_format (the reply is free text and the JSON
+    # is parsed from it); the other values ask the server for constrained decoding.
     json_mode: JsonMode = "auto"
     timeout_s: float = 180.0  # per request; a silent endpoint errors after 2 tries (see clue.llm.client)
     retries: int = 5
     strip_thinking: bool = True
     # Sent as the chat-template argument `enable_thinking` (vLLM, SGLang; Qwen3-style models). None: not sent.
     thinking: bool | None = None
+    # Extractor: a reply cut off inside <think> becomes the memory as it is (raw, the reference) or an empty
+    # memory with a note (empty).
+    cut_thinking: CutThinking = "raw"
 
-    def decoding(self, *, repeat: int = 0, max_tokens: int | None = None, stop: tuple[str, ...] = ()) -> Decoding:
-        return Decoding(temperature=self.temperature, top_p=self.top_p,
+    def decoding(self, *, repeat: int = 0, max_tokens: int | None = None, temperature: float | None = None,
+                 stop: tuple[str, ...] = ()) -> Decoding:
+        return Decoding(temperature=self.temperature if temperature is None else temperature, top_p=self.top_p,
                         max_tokens=max_tokens or self.max_tokens, seed=self.seed + repeat, thinking=self.thinking,
                         stop=stop)
 
@@ -60,13 +92,15 @@ ROLE_DEFAULTS: dict[Role, dict[str, Any]] = {
     "optimizer": {"temperature": 0.7, "top_p": 0.95, "max_tokens": 1024},
 }
 # Role defaults for OpenAI-compatible endpoints: the reference's runs with Qwen3-32B. The extractor thinks
-# (max 2048 tokens), the solver does not (512), the optimizer thinks with a large limit (the reference
-# allows 8192 for analysis and clustering, up to 20000 for synthesis). The judge is a plain model (GPT-4o).
+# (max 2048 tokens), the solver does not (512; datasets set their own limits), the optimizer thinks with a
+# large limit (8192; synthesis asks for up to 20000) and writes free text the JSON is parsed from, never
+# constrained decoding (`json_mode = "none"`). The judge is a plain model (GPT-4o); judged tasks set their
+# own decoding per call. Solver context: the reference serves Qwen3-32B with a 40,960-token window.
 OPENAI_ROLE_DEFAULTS: dict[Role, dict[str, Any]] = {
     "extractor": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 2048, "thinking": True},
     "solver": {"temperature": 0.7, "top_p": 0.8, "max_tokens": 512, "thinking": False},
     "judge": {"temperature": 0.0, "top_p": 1.0, "max_tokens": 64},
-    "optimizer": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 8192, "thinking": True},
+    "optimizer": {"temperature": 0.6, "top_p": 0.95, "max_tokens": 8192, "thinking": True, "json_mode": "none"},
 }
 
 

@@ -96,9 +96,9 @@ def test_garbage_endpoint_fails_the_run_then_resume_retries(tmp_path: Path, fake
     base = ["--backend", "openai", "--base-url", fake.base_url, "--model", "fake", "--no-cache"]
     fake.responder = lambda body: (200, "<html><body>Bad gateway</body></html>")
     code, output = run(*base, *EVAL, "--out", str(out))
-    assert code == 6, output
+    assert code == 4, output  # a reply that is not a completion: the endpoint is wrong, not busy
     line = one_error_line(output)
-    assert "3/3 rollouts failed for infrastructure reasons" in line
+    assert "3/3 rollouts failed for infrastructure reasons" in line and "<html>" in line and fake.base_url in line
     lines = [json.loads(x) for x in (out / "rollouts.jsonl").read_text().splitlines()]
     assert all(r["infra_failure"] and fake.base_url in r["error"] and "<html>" in r["error"] for r in lines)
 

@@ -128,7 +128,7 @@ class World:
     edit: Callable[[int, str], dict[str, Any]] = default_edit
     analyst_steps: int = 3  # overview, one case, final
     counts: Counter[str] = field(default_factory=Counter)
-    extractions: list[str] = field(default_factory=list)  # digests of successful (prompt, source) calls
+    extractions: list[str] = field(default_factory=list)  # digests of successful (prompt, source, seed) calls
     solved: list[str] = field(default_factory=list)
 
     def __call__(self, call: ScriptedCall) -> str:
@@ -138,7 +138,8 @@ class World:
         self.counts[kind] += 1
         system, user = call.messages[0]["content"], call.messages[-1]["content"]
         if kind == "extract":
-            self.extractions.append(hashlib.sha256((system + "\x00" + user).encode()).hexdigest())
+            seen = f"{system}\x00{user}\x00{call.decoding.seed}"  # the finals re-run a pair with a new seed
+            self.extractions.append(hashlib.sha256(seen.encode()).hexdigest())
             kept = [k for k in KINDS if f"KEEP-{k.upper()}" in system]
             facts = re.findall(r"my (\w+) fact is (\w+)", user)
             return "\n".join([f"{n}. the {k} fact is {v}" for n, (k, v) in enumerate(facts, 1) if k in kept]

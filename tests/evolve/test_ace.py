@@ -26,6 +26,7 @@ from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM
 from clue.memory.extract import memory_from_reply
 from clue.memory.prompts import load_prompt
+from clue.memory.render import EXTRACTION_INSTRUCTION
 
 SEED = load_prompt("simple")
 RULE = "Keep EXACT CODES verbatim."
@@ -121,7 +122,7 @@ class Script:
             if self.counts["curate"] == self.crash_on_curator_call:
                 raise RuntimeError("injected crash")
             return json.dumps({"reasoning": "r", "operations": self.ops(self.counts["curate"])})
-        if user.startswith("<conversation>") and "## Playbook" in system:
+        if user.startswith(EXTRACTION_INSTRUCTION) and "## Playbook" in system:
             self.counts["extract"] += 1
             code = CODE.search(user)
             assert code is not None
@@ -228,7 +229,7 @@ async def test_ace_prompts_are_its_own_and_the_curator_is_told_the_budget(tmp_pa
     curator = next(c for c in calls if c.messages[0]["content"] == CURATOR_SYSTEM)
     assert curator.messages[1]["content"].startswith("Token budget: 900 tokens. Sample 1 of 1.")
     assert "[gen-00001] helpful=1 harmful=0 :: Write at most 5 memories in total." in curator.messages[1]["content"]
-    extractor = next(c for c in calls if c.messages[-1]["content"].startswith("<conversation>"))
+    extractor = next(c for c in calls if c.messages[-1]["content"].startswith(EXTRACTION_INSTRUCTION))
     assert extractor.messages[0]["content"] != SEED.text and "- [gen-00001] " in extractor.messages[0]["content"]
 
 

@@ -34,7 +34,7 @@ async def test_a_tiny_rollout_budget_stops_cleanly_with_the_seed(tmp_path: Path,
     seed = load_prompt("simple")
     result = await method(reporter).optimize(seed, make_pairs(30), setup.harness, SMALL, tmp_path, False)
     # A round costs up to 6 + 3 x 6 + 2 x 6 = 36: it is never started, so nothing is spent on it.
-    assert result.stopped_by == "budget: rollout budget: round 1 needs up to 36 rollouts, 10 of 10 left"
+    assert result.stopped_by == "budget: rollout budget: round 1 needs up to 40 rollouts, 10 of 10 left"
     assert result.best.hash == seed.hash
     assert not (tmp_path / "rollouts.jsonl").exists() or not read_rollouts(tmp_path / "rollouts.jsonl")
     assert setup.harness.meter.rollouts_spent == 0 and setup.backend.calls == []
@@ -48,14 +48,15 @@ async def test_a_tiny_rollout_budget_stops_cleanly_with_the_seed(tmp_path: Path,
 @pytest.mark.parametrize("method", METHODS)
 async def test_a_one_round_budget_returns_the_round_winner(tmp_path: Path,
                                                            method: type[TournamentOptimizer]) -> None:
-    setup = make_setup(tmp_path, World(), Budget(max_rollouts=45))  # round 1 costs 6 + 18 + 12 = 36
+    # round 1 costs 6 + 18 + 2 x (2 resampled + 6 new) = 40
+    setup = make_setup(tmp_path, World(), Budget(max_rollouts=49))
     result = await method().optimize(load_prompt("simple"), make_pairs(30), setup.harness, SMALL, tmp_path,
                                      False)
     state = RunState.model_validate_json((tmp_path / "state.json").read_text())
-    assert result.stopped_by == "budget: rollout budget: round 2 needs up to 36 rollouts, 9 of 45 left"
+    assert result.stopped_by == "budget: rollout budget: round 2 needs up to 40 rollouts, 9 of 49 left"
     assert state.completed_rounds == 1 and len(state.rounds) == 1  # round 2 was never started
     assert result.best.hash == state.rounds[0].winner != state.seed_hash
-    assert setup.harness.meter.rollouts_spent == 36
+    assert setup.harness.meter.rollouts_spent == 40
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -78,7 +79,7 @@ async def test_a_budget_stopped_run_resumes_with_a_larger_budget(tmp_path: Path,
     first.close()
     world = World()
     second = make_setup(tmp_path, world, Budget(max_rollouts=1000))
-    assert second.harness.meter.rollouts_spent == 36  # counted from the store
+    assert second.harness.meter.rollouts_spent == 40  # counted from the store
     result = await method().optimize(load_prompt("simple"), make_pairs(30), second.harness, SMALL, tmp_path,
                                      True)
     assert result.stopped_by == "finished"
@@ -102,20 +103,24 @@ async def test_run_evolution_carries_the_budget_across_a_resume(tmp_path: Path) 
     assert second.budget["rollouts_spent"] == spent  # nothing more fits: the spent rollouts were remembered
 
 
-@pytest.mark.parametrize("reuse", [True, False])
-async def test_rollouts_per_round_at_the_default_settings(tmp_path: Path, reuse: bool) -> None:
+@pytest.mark.parametrize("reuse, reuse_finals", [(True, False), (True, True), (False, False)])
+async def test_rollouts_per_round_at_the_default_settings(tmp_path: Path, reuse: bool, reuse_finals: bool) -> None:
     """Reference code: 265 per round (the base re-run in the tournament, the resampled finals pairs re-run).
-    Reusing rollouts (clue's default) saves the base's second run and the finalists' resampled pairs."""
-    defaults = EvolveSettings(rounds=1, reuse_rollouts=reuse)
+    clue's default reuses the base's batch rollouts in the tournament and re-runs the finalists on the
+    resampled pairs (230); `reuse_finals` also serves those from the tournament (210)."""
+    defaults = EvolveSettings(rounds=1, reuse_rollouts=reuse, reuse_finals=reuse_finals)
     assert (defaults.batch, defaults.candidates, defaults.top, defaults.resample) == (35, 3, 2, 10)
+    assert EvolveSettings().reuse_finals is False  # the reference's re-run is the default
     world = World()
     setup = make_setup(tmp_path, world)
     reporter = RecordingReporter()
     await ClueOptimizer(reporter).optimize(load_prompt("simple"), make_pairs(80), setup.harness, defaults,
                                            tmp_path, False)
     per_round = [r.new_rollouts for r in reporter.rounds]
-    if reuse:  # base 35 + 3 candidates x 35 + 2 finalists x 35 new pairs (perf/evolve_cost.py: 2 rounds)
+    if reuse and reuse_finals:  # base 35 + 3 candidates x 35 + 2 finalists x 35 new pairs
         assert per_round == [35 + 3 * 35 + 2 * 35]
+    elif reuse:  # the finalists run again on the 10 resampled pairs: 2 x (10 + 35)
+        assert per_round == [35 + 3 * 35 + 2 * 45]
     else:  # base 35, then base and 3 candidates x 35 in the tournament, 2 finalists x (10 + 35)
         assert per_round == [35 + 4 * 35 + 2 * 45]
     assert world.counts["extract"] == sum(per_round)

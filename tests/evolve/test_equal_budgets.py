@@ -25,7 +25,7 @@ from .conftest import ROLE_ENV, TASK, World, fake_info, fake_tasks, kind_of, mak
 METHODS = ["clue", "memevolve", "gepa", "ace"]
 # Enough rounds, epochs and pairs that only the budget ends a run.
 SETTINGS = EvolveSettings(rounds=100, batch=6, candidates=3, top=2, resample=2, ace_epochs=100)
-ROUND = 6 + 3 * 6 + 2 * 6  # a CluE/MemEvolve round's worst case: baseline, 3 candidates, 2 finalists' finals
+ROUND = 6 + 3 * 6 + 2 * (2 + 6)  # a CluE/MemEvolve round's worst case: baseline, 3 candidates, 2 finalists' finals
 WORST = {"clue": ROUND, "memevolve": ROUND, "gepa": 2 * 5 + 15, "ace": 1 + 3 + 1}  # 30 pairs: 15 validate GEPA
 
 

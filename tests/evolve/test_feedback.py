@@ -38,7 +38,7 @@ def test_one_success_rule_for_every_method(fields: dict[str, object], label: str
 def test_the_view_holds_source_memory_query_solver_and_outcome_but_no_gold_by_default() -> None:
     r = rollout(reward=0.0, score_detail="expected W0")
     text = render_rollout(PAIR, r, "What is my locker code?", FeedbackPolicy())
-    for part in ("Outcome: failure (reward 0)\n", "<user>\nMy locker code is W0",
+    for part in ("Outcome: failure (reward 0)\n", "<user>My locker code is W0",
                  "Memory written:\n1. The user likes tea.", "Target query:\nWhat is my locker code?",
                  "Solver:\n<answer>none</answer>"):
         assert part in text

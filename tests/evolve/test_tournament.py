@@ -56,7 +56,8 @@ def _extract_calls_with(world_calls: list[tuple[str, str]], prompt_text: str) ->
     return sum(1 for system, _ in world_calls if system == prompt_text)
 
 
-async def test_tournament_and_finals_reuse_the_base_batch_and_pick_the_best(tmp_path: Path) -> None:
+async def test_the_tournament_reuses_the_base_batch_the_finals_rerun_resampled_pairs_and_pick_the_best(
+        tmp_path: Path) -> None:
     world = World()
     setup = make_setup(tmp_path, world)
     seed = load_prompt("simple")
@@ -76,9 +77,10 @@ async def test_tournament_and_finals_reuse_the_base_batch_and_pick_the_best(tmp_
     assert len(rs.finals_pairs) == 2 + 6 and set(rs.finals_pairs[:2]) <= set(rs.batch)
     assert result.best.hash == rs.winner
     winner = state.prompts[rs.winner]
-    # Finals: resampled pairs came from the batch the finalists already ran: only the 6 new pairs are new.
-    assert _extract_calls_with(calls, winner.text) == 6 + 6
-    assert rs.new_rollouts == 6 + 3 * 6 + 2 * 6
+    # Finals: the finalists run again on the 2 resampled pairs (fresh rollouts, as the reference does: a score
+    # must not come from the rollouts a finalist was selected on) and on the 6 new pairs.
+    assert _extract_calls_with(calls, winner.text) == 6 + 2 + 6
+    assert rs.new_rollouts == 6 + 3 * 6 + 2 * (2 + 6)
     assert len(world.extractions) == len(set(world.extractions))
     assert (tmp_path / "best_prompt.txt").read_text() == winner.text
     lineage = json.loads((tmp_path / "lineage.json").read_text())
@@ -104,8 +106,18 @@ async def test_the_next_batch_is_disjoint_from_the_previous_finals(tmp_path: Pat
     assert second.base_hash == first.winner
     assert state.cursor == 24
     # Round 2's base runs on pairs it has never seen, so the baseline step costs a full batch.
-    assert second.new_rollouts == 6 + 3 * 6 + 2 * 6
+    assert second.new_rollouts == 6 + 3 * 6 + 2 * (2 + 6)
     assert [p.round for p in setup.harness.recorder_for(tmp_path).progress] == [1, 2]
+
+
+async def test_reuse_finals_serves_the_resampled_pairs_from_the_tournament(tmp_path: Path) -> None:
+    world = World()
+    setup = make_setup(tmp_path, world)
+    settings = EvolveSettings(rounds=1, batch=6, candidates=3, top=2, resample=2, reuse_finals=True)
+    await ClueOptimizer().optimize(load_prompt("simple"), make_pairs(24), setup.harness, settings, tmp_path, False)
+    rs = RunState.model_validate_json((tmp_path / "state.json").read_text()).rounds[0]
+    assert rs.new_rollouts == 6 + 3 * 6 + 2 * 6  # only the 6 new finals pairs are new
+    assert rs.reused_rollouts >= 2 * 2
 
 
 async def test_the_paper_schedule_reruns_instead_of_reusing(tmp_path: Path) -> None:

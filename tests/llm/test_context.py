@@ -157,3 +157,22 @@ def test_never_over_budget_property(count: Counter) -> None:
                 assert content == source
                 assert prompt_tokens(messages, count) <= budget
     assert all(outcomes.values()), outcomes  # the loop really exercised every branch
+
+
+@pytest.mark.parametrize("count", COUNTERS, ids=lambda c: c.__name__)
+def test_a_source_far_over_the_window_keeps_about_a_window_of_it(count: Counter) -> None:
+    """212 KB, 531 KB and 1 MB sources all keep about as much text as the window holds (the margin applies to
+    what is kept, not to what is removed, so a larger source does not keep less)."""
+    rng = random.Random(7)
+    context_size, max_tokens = 32768, 2048
+    budget = context_size - max_tokens
+    kept: list[int] = []
+    for size in (212_000, 531_000, 1_000_000):
+        source = make_text(size, rng)
+        result = fit_messages(conversation(source), context_size=context_size, max_tokens=max_tokens, count=count,
+                              cuttable_index=1, model="m")
+        assert result.prompt_tokens <= budget
+        assert result.prompt_tokens >= 0.9 * budget, (size, result.prompt_tokens, budget)
+        assert_middle_cut(source, result.messages[1]["content"])
+        kept.append(len(result.messages[1]["content"]))
+    assert max(kept) - min(kept) <= 0.05 * max(kept), kept

@@ -90,13 +90,17 @@ async def test_json_mode_settings(fake: FakeOpenAI, json_mode: str, expected: di
 async def test_reply_that_is_not_a_completion(fake: FakeOpenAI) -> None:
     fake.script.append((200, "<html>\n<body>Welcome to nginx!</body></html>"))
     fake.script.append((200, {"error": {"message": "model not loaded"}}))
+    fake.script.append((200, {"error": {"message": "overloaded", "code": 503}}))
     fake.script.append((200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": None}}]}))
     backend = OpenAIBackend(fake.base_url)
     try:
         with pytest.raises(LLMError, match=r"reply is not a chat completion \(\d+ bytes, not JSON\): '<html>") as info:
             await backend.complete("fake", MESSAGES, DECODING)
         assert not isinstance(info.value, TransientLLMError)
-        with pytest.raises(TransientLLMError, match=r"reply had no choices: .*model not loaded"):
+        with pytest.raises(LLMError, match=r"not a chat completion \(no choices\): .*model not loaded") as info:
+            await backend.complete("fake", MESSAGES, DECODING)
+        assert not isinstance(info.value, TransientLLMError), "the same request gets the same reply"
+        with pytest.raises(TransientLLMError, match=r"server error in a 200 reply: .*overloaded"):
             await backend.complete("fake", MESSAGES, DECODING)
         empty = await backend.complete("fake", MESSAGES, DECODING)  # no usage, no finish_reason, null content
     finally:

@@ -17,7 +17,7 @@ from clue.memory.render import render_conversation
 def test_render_tags_each_turn_with_its_role_inside_a_conversation_tag() -> None:
     text = render_conversation([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}])
     assert text.startswith("<conversation>") and text.endswith("</conversation>")
-    assert "<user>\nhi\n</user>" in text and "<assistant>\nhello\n</assistant>" in text
+    assert "<user>hi</user>" in text and "<assistant>hello</assistant>" in text
 
 
 def test_every_builtin_prompt_loads_with_the_reference_bound_on_memories() -> None:
@@ -88,3 +88,28 @@ async def test_long_source_is_cut_in_the_middle_and_the_cut_is_recorded() -> Non
     long_turn = "head " + "filler " * 2000 + " tail"
     result = await extract_memory(llm, load_prompt("simple"), [{"role": "user", "content": long_turn}])
     assert any("cut in the middle" in note for note in result.notes)
+
+
+async def test_a_reply_cut_inside_think_is_kept_whole_as_the_memory_unless_asked_otherwise() -> None:
+    """The reference keeps the raw text of an extractor reply cut off while thinking; `cut_thinking=empty`
+    (clue's earlier behaviour) leaves an empty memory with a note naming the limit to raise."""
+    from tests.support.fake_openai import FakeOpenAI, chat_reply, make_llm
+
+    server = FakeOpenAI()
+    cut = "<think>The user said they like green tea, so"
+    turns = [{"role": "user", "content": "I like green tea."}]
+    try:
+        for option in ((), ("extractor.cut_thinking=empty",)):
+            server.script.append((200, chat_reply(cut, finish_reason="length")))
+            llm = make_llm(server.base_url, *option)
+            try:
+                result = await extract_memory(llm, load_prompt("simple"), turns)
+            finally:
+                await llm.aclose()
+            assert result.cut_in_thinking
+            assert any("cut off inside <think>" in note for note in result.notes)
+            assert result.memory == ("" if option else cut)
+        assert server.requests[0]["chat_template_kwargs"] == {"enable_thinking": True}
+        assert server.requests[0]["max_tokens"] == 2048
+    finally:
+        server.close()

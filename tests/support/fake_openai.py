@@ -31,6 +31,23 @@ def echo(body: dict[str, Any]) -> Reply:
     return 200, chat_reply(f"echo: {last[-40:]}<answer>A</answer>", model=body["model"])
 
 
+def rejecting(status: int, message: str) -> Callable[[dict[str, Any]], Reply]:
+    """An endpoint that refuses every request as OpenAI does (404 unknown model, 401 bad key, 400)."""
+    kinds = {400: "invalid_request_error", 401: "invalid_api_key", 404: "model_not_found"}
+    error = {"message": message, "type": kinds.get(status, "error"), "param": None, "code": kinds.get(status)}
+    return lambda body: (status, {"error": error})
+
+
+def not_json(body: dict[str, Any]) -> Reply:
+    """A 200 whose body is an HTML page (a proxy or a web server in front of nothing)."""
+    return 200, "<html><body>Welcome to nginx!</body></html>"
+
+
+def no_choices(body: dict[str, Any]) -> Reply:
+    """A 200 with JSON that is not a completion."""
+    return 200, {"object": "list", "data": []}
+
+
 class _Server(ThreadingHTTPServer):
     allow_reuse_address = True  # the resume test brings a server back on the port it had
     daemon_threads = True

@@ -9,6 +9,7 @@ from clue.bench.scorers.judge import JudgeFn
 from clue.bench.scorers.score import Score
 from clue.llm.types import Message
 from clue.memory.inject import SOLVER_BASE
+from clue.memory.render import EXTRACTION_INSTRUCTION
 
 CODE = re.compile(r"W\d+")
 
@@ -33,7 +34,7 @@ class FakeTask:
 def locker_reply(system: str, user: str) -> str | None:
     """Extractor keeps the code for even ids, or always under a prompt saying EXACT CODES; the solver echoes
     the code its memory holds. None for any other kind of call."""
-    if user.startswith("<conversation>"):
+    if user.startswith(EXTRACTION_INSTRUCTION):
         code = CODE.search(user)
         assert code is not None
         if "EXACT CODES" in system or int(code.group()[1:]) % 2 == 0:

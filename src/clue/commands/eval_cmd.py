@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from clue.bench.run.files import LOG
+from clue.bench.run.files import LOG, ROLLOUTS
 from clue.bench.run.rundir import ensure_run_dir
 from clue.commands.common import GlobalOptions, console, options, run_async, warn
 from clue.errors import BadInputError
@@ -36,6 +36,8 @@ class EvalRequest:
     env_pool: int | None
     solver_max_tokens: list[str]
     solver_setting: list[str]
+    executor: str = "local"
+    ray_address: str | None = None
 
 
 def eval_command(
@@ -64,6 +66,10 @@ def eval_command(
     solver_setting: list[str] = typer.Option([], "--solver-setting", help="DATASET.FIELD=VALUE with FIELD "
                                              "max_tokens, stop, examples or step_cap (repeatable; in clue.toml: "
                                              "a datasets.NAME table)."),
+    executor: str = typer.Option("local", help="local | ray: run rollouts as Ray tasks (the `ray` extra); the "
+                                               "run dir is written by this process only."),
+    ray_address: str = typer.Option(None, help="Ray cluster address for --executor ray (default: start a "
+                                               "local Ray instance)."),
 ) -> None:
     """Evaluate a prompt: extract memory from each source, solve its target with it, score.
 
@@ -75,7 +81,7 @@ def eval_command(
 
         allow_unsafe_code()
     request = EvalRequest(prompt, datasets, split, limit, repeats, out, resume, baseline, max_failures, env_pool,
-                          solver_max_tokens, solver_setting)
+                          solver_max_tokens, solver_setting, executor, ray_address)
     run_async(lambda: run_eval(opts, request))
 
 
@@ -112,19 +118,22 @@ def load_plan(opts: GlobalOptions, request: EvalRequest) -> tuple[EvalPlan, Solv
 
 
 async def run_eval(opts: GlobalOptions, request: EvalRequest) -> None:
+    from clue.bench.ray_runner import check_executor, make_runner
     from clue.bench.run.evaluation import load_results, run_plan
+    from clue.bench.run.failure_cause import failed_error_lines
     from clue.bench.run.record import read_runlog
     from clue.bench.run.results import check_failures
-    from clue.bench.run.runner import Runner
-    from clue.bench.solvers.registry import SolverRegistry
+    from clue.commands.run_notice import announce_run, say
     from clue.llm.client import LLM
     from clue.report.progress import rollout_progress
 
+    check_executor(request.executor)
     plan, solver_options = load_plan(opts, request)
+    announce_run(opts.settings(), plan.pairs, plan.repeats_by_dataset, say=say, warn=warn)
     base = load_results(request.baseline) if request.baseline is not None else None
     llm = LLM(opts.settings())
     llm.on_notice = warn
-    runner = Runner(llm, solvers=SolverRegistry(solver_options))
+    runner = make_runner(llm, solver_options, executor=request.executor, ray_address=request.ray_address)
     try:
         with rollout_progress(plan.total, f"{plan.prompt.name} on {request.split}") as on_rollout:
             results = await run_plan(llm, plan, request.out, resume=request.resume, runner=runner,
@@ -136,7 +145,7 @@ async def run_eval(opts: GlobalOptions, request: EvalRequest) -> None:
         await llm.aclose()
     show_run_tables(read_runlog(request.out))  # the tables show what the run record holds
     console.print(f"run log: {request.out / LOG}")
-    check_failures(results, request.max_failures)
+    check_failures(results, request.max_failures, failed_error_lines(request.out / ROLLOUTS))
 
 
 def show_run_tables(log: RunLog) -> None:

@@ -45,6 +45,10 @@ def evolve_command(
     resume: bool = typer.Option(False, "--resume", help="Continue the run in OUT."),
     unsafe_code: bool = typer.Option(False, "--unsafe-code", help="Run model-written code even where no sandbox "
                                      "is available (no network or file-system isolation)."),
+    executor: str = typer.Option("local", help="local | ray: run rollouts as Ray tasks (the `ray` extra); the "
+                                               "run dir is written by this process only."),
+    ray_address: str = typer.Option(None, help="Ray cluster address for --executor ray (default: start a "
+                                               "local Ray instance)."),
 ) -> None:
     """Evolve an extraction prompt on training pairs, then compare seed and best on the test split.
 
@@ -63,7 +67,7 @@ def evolve_command(
     settings = run_sync(lambda: evolve_settings(opts, named, ctx.args))  # a bad setting: one line, exit 2
     request = EvolveRequest(method, seed_prompt, datasets, settings,
                             Budget(max_rollouts=budget_rollouts, max_tokens=budget_tokens, max_calls=budget_calls),
-                            test_limit, out, resume)
+                            test_limit, out, resume, executor, ray_address)
     run_async(lambda: run_evolve(opts, request))
 
 
@@ -79,6 +83,8 @@ class EvolveRequest:
     test_limit: int | None
     out: Path
     resume: bool
+    executor: str = "local"
+    ray_address: str | None = None
 
 
 def evolve_settings(opts: GlobalOptions, named: Mapping[str, int | None], extra: list[str]) -> EvolveSettings:
@@ -113,12 +119,14 @@ def load_split(opts: GlobalOptions, request: EvolveRequest) -> tuple[list[str], 
 
 
 async def run_evolve(opts: GlobalOptions, request: EvolveRequest) -> None:
+    from clue.bench.ray_runner import check_executor, make_runner
     from clue.bench.solvers.registry import SolverOptions
     from clue.commands.dataset_choice import solver_overrides
     from clue.evolve.run import run_evolution
     from clue.evolve.watch import RichReporter
     from clue.memory.prompts import load_prompt
 
+    check_executor(request.executor)
     overrides = solver_overrides(opts.config, (), ())  # read before the run dir is made
     names, train, test = load_split(opts, request)
     solver_options = SolverOptions(env_root=opts.resolved_env_root(), datasets=names, overrides=overrides)
@@ -126,11 +134,13 @@ async def run_evolve(opts: GlobalOptions, request: EvolveRequest) -> None:
     llm = LLM(opts.settings())
     llm.on_notice = warn
     description = {"datasets": names, "data_root": opts.resolved_data_root(), "limit": request.test_limit}
+    runner = make_runner(llm, solver_options, executor=request.executor, ray_address=request.ray_address) \
+        if request.executor != "local" else None
     try:
         outcome = await run_evolution(request.method, prompt, train, test, llm, request.settings, request.budget,
                                       request.out, resume=request.resume, reporter=RichReporter(console),
                                       warn=warn, description=description,
-                                      solver_options=solver_options)
+                                      solver_options=solver_options, runner=runner)
     finally:
         await llm.aclose()
     show_outcome(outcome, request.out)

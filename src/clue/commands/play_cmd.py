@@ -40,6 +40,8 @@ def play_command(
         lines = _read_actions(actions) if actions is not None else _stdin_actions(sys.stdin)
         env = spec.make(root)
         try:
+            if spec.goal is not None:
+                typer.echo(f"Your goal: {spec.goal(target)}")
             _play(env, spec.step_cap, target, lines, interactive=actions is None)
             outcome = env.outcome()
         finally:

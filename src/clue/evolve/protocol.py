@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -35,9 +35,12 @@ class EvolveSettings:
     tie_break: Literal["incumbent", "tokens"] = knob(
         "incumbent", "Accuracy ties: incumbent (reference code: the base, then earlier candidates, wins) or "
                      "tokens (the paper's text: fewer tokens, then less time).")
-    reuse_rollouts: bool = knob(True, "Serve a (prompt, pair) already run this run from the store (clue); "
-                                      "off re-runs the base in the tournament and the finals like the reference.",
+    reuse_rollouts: bool = knob(True, "Serve the base's batch rollouts from the store in the tournament (clue); "
+                                      "off re-runs the base there, like the reference.",
                                 paper="reuse_rollouts=false")
+    reuse_finals: bool = knob(False, "Serve the finalists' resampled finals pairs from their tournament rollouts "
+                                     "(clue's earlier default; a finalist's score then partly comes from the "
+                                     "rollouts it was selected on); off re-runs them, as the reference does.")
     concurrent_candidates: bool = knob(True, "Evaluate tournament/finals entrants concurrently (clue); off runs "
                                              "them one after another like the reference.",
                                        paper="concurrent_candidates=false")
@@ -70,6 +73,9 @@ class EvolveSettings:
         "rewrite", "rewrite: the synthesizer writes the whole prompt (reference); edits: it returns section "
                    "edits applied deterministically (untouched sections keep their bytes).")
     max_edits: int = knob(5, "Most section edits per candidate in edits mode.")
+    synthesis_max_tokens: int | None = knob(
+        None, "Reply limit of a synthesis call; default 20000 against an openai endpoint (the reference), the "
+              "optimizer's max_tokens on the embedded model.")
     # -- GEPA ---------------------------------------------------------------------------------------------
     gepa_minibatch: int = knob(5, "GEPA reflection minibatch size.")
     gepa_val_fraction: float = knob(0.5, "Share of each dataset's training pairs held out for GEPA's Pareto "
@@ -93,11 +99,6 @@ class EvolveSettings:
 
     def replies(self, counts: ReplyCounts) -> Replies:
         return Replies(counts, self.reply_attempts)
-
-
-def settings_help() -> list[tuple[str, str, str]]:
-    """(name, default, help) for every knob, for the CLI's help and docs."""
-    return [(f.name, repr(f.default), f.metadata.get("help", "")) for f in fields(EvolveSettings)]
 
 
 @dataclass

@@ -73,10 +73,11 @@ class Replies:
     attempts: int = DEFAULT_ATTEMPTS
 
     async def ask(self, llm: LLM, step: str, messages: list[Message], model: type[ModelT], *, repeat: int = 0,
-                  cuttable_index: int | None = None) -> StructuredResult[ModelT]:
-        """`llm.structured` with up to `attempts` tries (each re-ask carries the parse error), counted."""
+                  cuttable_index: int | None = None, max_tokens: int | None = None) -> StructuredResult[ModelT]:
+        """`llm.structured` with up to `attempts` tries (each re-ask carries the parse error), counted.
+        `max_tokens` replaces the optimizer role's reply limit for this step (synthesis)."""
         result = await llm.structured("optimizer", messages, model, repeat=repeat, cuttable_index=cuttable_index,
-                                      attempts=self.attempts)
+                                      attempts=self.attempts, max_tokens=max_tokens)
         self.counts.note(step, attempts=result.attempts, usable=result.value is not None)
         return result
 

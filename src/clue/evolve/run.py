@@ -85,7 +85,8 @@ async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs:
                         test_repeats: Sequence[int] = (0,), concurrency: int = 32,
                         warn: Callable[[str], None] | None = None,
                         description: dict[str, Any] | None = None,
-                        solver_options: SolverOptions | None = None) -> EvolutionOutcome:
+                        solver_options: SolverOptions | None = None,
+                        runner: Runner | None = None) -> EvolutionOutcome:
     """Evolve `seed_prompt` on `train_pairs` within `budget`, then evaluate seed and best on `test_pairs`.
 
     `resume=False` refuses a run directory that already holds a run; `resume=True` continues it, reusing every
@@ -99,7 +100,8 @@ async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs:
     if reporter is not None and hasattr(optimizer, "reporter"):
         optimizer.reporter = reporter
     lookups: dict[str, Any] = {k: v for k, v in (("tasks", tasks), ("info", info)) if v is not None}
-    runner = Runner(llm, concurrency=concurrency, solvers=SolverRegistry(solvers), **lookups)
+    # `runner`: another executor's (e.g. Ray tasks); the run dir is still written here, by the recorder.
+    runner = runner or Runner(llm, concurrency=concurrency, solvers=SolverRegistry(solvers), **lookups)
     try:
         with RunRecorder.open(run_dir, spec, roles=ROLES, resume=resume, ledger=llm.ledger,
                               warn=warn) as recorder:

@@ -211,14 +211,27 @@ def _edits_reply(max_edits: int) -> type[BaseModel]:
     return Reply
 
 
+REFERENCE_SYNTHESIS_MAX_TOKENS = 20000  # the reference's synthesis calls against its Qwen3-32B endpoint
+
+
+def synthesis_max_tokens(llm: LLM, configured: int | None) -> int | None:
+    """The reply limit of a synthesis call: the setting, else the reference's 20000 on an openai endpoint,
+    else (None) the optimizer role's own max_tokens."""
+    if configured is not None:
+        return configured
+    return REFERENCE_SYNTHESIS_MAX_TOKENS if llm.config("optimizer").backend == "openai" else None
+
+
 async def synthesize(llm: LLM, base: ExtractionPrompt, analyses: Sequence[AnalysisRecord], *, index: int,
                      instructions: str = CLUE_SYNTHESIZER, mode: str = "rewrite",
-                     max_edits: int = 5, replies: Replies | None = None) -> Synthesis:
+                     max_edits: int = 5, replies: Replies | None = None,
+                     max_tokens: int | None = None) -> Synthesis:
     """One draft; `index` is the repeat index, so each draft samples differently."""
     schema: type[BaseModel] = RewriteReply if mode == "rewrite" else _edits_reply(max_edits)
     messages = synthesis_messages(base, analyses, instructions=instructions, mode=mode, max_edits=max_edits)
     try:
-        result = await or_default(replies).ask(llm, "synthesis", messages, schema, repeat=index, cuttable_index=1)
+        result = await or_default(replies).ask(llm, "synthesis", messages, schema, repeat=index, cuttable_index=1,
+                                               max_tokens=synthesis_max_tokens(llm, max_tokens))
     except TransientLLMError:
         raise
     except LLMError as exc:

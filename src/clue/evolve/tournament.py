@@ -192,11 +192,15 @@ class RunContext:
         return task_query(self.harness.runner.tasks)(pair)
 
     def repeat(self, stage: str) -> int:
-        """Repeat index of a stage. Reusing rollouts, every stage shares repeat 0 (a prompt's result on a pair is
-        computed once); otherwise the tournament and finals draw fresh rollouts, as the reference does."""
-        if self.settings.reuse_rollouts:
+        """Repeat index of a stage. Reusing rollouts, the tournament shares the baseline's repeat 0 (the base's
+        result on the batch is computed once); otherwise it draws fresh rollouts, as the reference does. The
+        finals draw fresh rollouts on the resampled pairs (the reference), unless `reuse_finals`."""
+        tournament = 0 if self.settings.reuse_rollouts else 1
+        if stage == "baseline":
             return 0
-        return {"baseline": 0, "tournament": 1, "finals": 2}[stage]
+        if stage == "tournament":
+            return tournament
+        return tournament if self.settings.reuse_finals else 2
 
     async def evaluate_many(self, rs: RoundState, prompts: Sequence[ExtractionPrompt], pairs: Sequence[Pair],
                             stage: str = "baseline") -> dict[str, list[Rollout]]:
@@ -358,7 +362,7 @@ class TournamentOptimizer(ABC):
             if any(a.recommendations or a.failure_analysis or a.success_analysis for a in analyses):
                 drafted = await synthesize(run.llm, base, analyses, index=index, instructions=instructions,
                                            mode=settings.synthesis_mode, max_edits=settings.max_edits,
-                                           replies=run.replies)
+                                           replies=run.replies, max_tokens=settings.synthesis_max_tokens)
             else:
                 drafted = Synthesis(error="no analysis produced anything to act on",
                                     unusable=all_failed([a.mode for a in analyses]))

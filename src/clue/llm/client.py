@@ -107,12 +107,13 @@ class LLM:
 
     async def chat(self, role: Role, messages: list[Message], *, repeat: int = 0, max_tokens: int | None = None,
                    cuttable_index: int | None = None, json_schema: dict[str, Any] | None = None,
-                   stop: tuple[str, ...] = ()) -> Completion:
+                   temperature: float | None = None, stop: tuple[str, ...] = ()) -> Completion:
         """One call for `role`. `cuttable_index` names the message that may be cut to fit the context;
-        `max_tokens` and `stop` (strings that end the reply) replace the role's for this call."""
+        `max_tokens`, `temperature` and `stop` (strings that end the reply) replace the role's for this call
+        (a task's own decoding)."""
         config = self.config(role)
         backend = self.backend(role)
-        decoding = config.decoding(repeat=repeat, max_tokens=max_tokens, stop=stop)
+        decoding = config.decoding(repeat=repeat, max_tokens=max_tokens, temperature=temperature, stop=stop)
         notes: list[str] = []
         context_size = config.context_size or backend.context_size(config.model)
         if context_size is not None:
@@ -211,8 +212,9 @@ class LLM:
                          max_tokens: int | None = None,
                          cuttable_index: int | None = None, attempts: int = 2) -> StructuredResult[ModelT]:
         """Ask for JSON matching `model`: parse, repair, re-ask with the error (up to `attempts` tries in all),
-        else report failure."""
-        schema = json_schema_for(model)
+        else report failure. With the role's `json_mode = "none"` the server gets no schema (free text, the
+        JSON parsed from it)."""
+        schema = json_schema_for(model) if self.config(role).json_mode != "none" else None
         conversation = list(messages)
         error = ""
         completion: Completion | None = None

@@ -28,14 +28,29 @@ def prompt_tokens(messages: list[Message], count: Callable[[str], int]) -> int:
 
 
 def cut_middle(text: str, remove_chars: int) -> str:
+    """`text` less about `remove_chars` characters (and the marker's length) from its middle."""
     if remove_chars <= 0:
         return text
-    remove_chars = min(remove_chars + len(CUT_MARKER), len(text))
-    keep = len(text) - remove_chars
+    return keep_ends(text, len(text) - min(remove_chars + len(CUT_MARKER), len(text)))
+
+
+def keep_ends(text: str, keep_chars: int) -> str:
+    """`text` with only `keep_chars` characters kept, half from its head and half from its tail, and the
+    cut marker between them."""
+    if keep_chars >= len(text):
+        return text
+    keep = max(keep_chars, 0)
     head = keep // 2
     tail = keep - head
-    marker = CUT_MARKER.format(n=remove_chars)
-    return text[:head] + marker + (text[len(text) - tail:] if tail else "")
+    return text[:head] + CUT_MARKER.format(n=len(text) - keep) + (text[len(text) - tail:] if tail else "")
+
+
+# The first guess keeps this share of what the token estimate says fits; each further pass shrinks the
+# kept text by the measured overshoot with this margin. Margins apply to what is kept or over, never to
+# what is removed: a source far over the window still keeps about a window's worth.
+FIRST_GUESS_SHARE = 0.97
+OVERSHOOT_MARGIN = 1.1
+PASSES = 8
 
 
 def fit_messages(messages: list[Message], *, context_size: int, max_tokens: int,
@@ -50,18 +65,21 @@ def fit_messages(messages: list[Message], *, context_size: int, max_tokens: int,
             f"{model}: request needs {used} prompt tokens but only {budget} fit "
             f"(context {context_size} minus {max_tokens} for the reply) and nothing may be cut")
     original = messages[cuttable_index]["content"]
+    role = messages[cuttable_index]["role"]
     fitted = list(messages)
-    content = original
-    for _ in range(4):  # token counts are not linear in characters; converge in a few passes
-        excess = used - budget
-        chars_per_token = max(len(content) / max(count(content), 1), 1.0)
-        content = cut_middle(content, int(excess * chars_per_token * 1.1) + 16)
-        fitted[cuttable_index] = {"role": messages[cuttable_index]["role"], "content": content}
+    room = budget - (used - count(original)) - count(CUT_MARKER.format(n=len(original)))
+    keep = int(room * len(original) / max(count(original), 1) * FIRST_GUESS_SHARE)
+    for _ in range(PASSES):
+        keep = max(keep, 0)
+        content = keep_ends(original, keep)
+        fitted[cuttable_index] = {"role": role, "content": content}
         used = prompt_tokens(fitted, count)
         if used <= budget:
             return FitResult(fitted, len(original) - len(content), used)
-        if len(content) <= len(CUT_MARKER) + 32:
+        if keep == 0:
             break
+        chars_per_token = max(keep / max(count(content), 1), 1.0)
+        keep -= max(int((used - budget) * chars_per_token * OVERSHOOT_MARGIN) + 16, keep // 8)
     raise ContextOverflowError(
         f"{model}: even after cutting the source, the request needs {used} prompt tokens "
         f"and only {budget} fit; raise context_size or lower max_tokens")

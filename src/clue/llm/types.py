@@ -3,38 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypedDict
+from typing import TypedDict
 
+# Defined with the settings (which must not import clue.llm) and re-exported here.
+from clue.config import ROLES as ROLES
+from clue.config import Decoding as Decoding
+from clue.config import Role as Role
 from clue.errors import TransientError, UpstreamError
-
-Role = Literal["extractor", "solver", "judge", "optimizer"]
-ROLES: tuple[Role, ...] = ("extractor", "solver", "judge", "optimizer")
 
 
 class Message(TypedDict):
     role: str
     content: str
-
-
-@dataclass(frozen=True)
-class Decoding:
-    """Sampling parameters for one call. `seed` makes local sampling repeatable."""
-
-    temperature: float = 0.7
-    top_p: float = 0.95
-    max_tokens: int = 512
-    seed: int | None = None
-    thinking: bool | None = None  # None: send nothing and leave the endpoint's chat template at its default
-    stop: tuple[str, ...] = ()  # the reply ends before the first of these (not included); () sends none
-
-    def as_key(self) -> dict[str, Any]:
-        key: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p,
-                               "max_tokens": self.max_tokens, "seed": self.seed}
-        if self.thinking is not None:  # absent when unset, so caches written before the switch still hit
-            key["thinking"] = self.thinking
-        if self.stop:  # likewise absent when unset
-            key["stop"] = list(self.stop)
-        return key
 
 
 @dataclass

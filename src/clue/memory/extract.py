@@ -1,5 +1,9 @@
 """Run the extractor on one source (a conversation or a trajectory) under one extraction prompt.
 
+A reply cut off inside `<think>` (the token limit hit while reasoning) is kept whole, thinking included, as
+the memory, as the reference keeps it; `--role extractor.cut_thinking=empty` makes it an empty memory with a
+note instead.
+
 A prompt may ask for a JSON reply; the solver still gets a memory string, as in the reference: a Mem0-style
 `{"facts": [...]}` becomes a numbered list, and an ACE-style `{"extracted_memory": ..., "bullet_ids": [...]}`
 becomes its memory text, the bullets it used recorded as a note (`CITED_NOTE`). Any other reply is kept as is.
@@ -63,7 +67,7 @@ class ExtractionResult:
 
     @property
     def cut_in_thinking(self) -> bool:
-        """The reply ended inside <think>: the memory is empty because the token limit was too small."""
+        """The reply ended inside <think>: the token limit was too small for the reasoning to finish."""
         return self.completion is not None and self.completion.cut_in_thinking
 
 
@@ -74,7 +78,10 @@ async def extract_memory(llm: LLM, prompt: ExtractionPrompt, source: SourceLike,
         return ExtractionResult(memory="")
     messages = extraction_messages(prompt.text, source)
     completion = await llm.chat("extractor", messages, repeat=repeat, cuttable_index=1)
-    memory, notes = memory_from_reply(completion.text)
+    reply = completion.text
+    if completion.cut_in_thinking and llm.config("extractor").cut_thinking == "raw":
+        reply = completion.raw_text if completion.raw_text is not None else completion.text
+    memory, notes = memory_from_reply(reply)
     return ExtractionResult(memory=memory, prompt_tokens=completion.prompt_tokens,
                             completion_tokens=completion.completion_tokens, notes=[*completion.notes, *notes],
                             messages=completion.sent_messages or messages, completion=completion)

@@ -21,10 +21,6 @@ ignore them when they are unrelated.
 USER_TURN_LEAD = "Answer the question below using what you recall from your past conversations with the user."
 
 
-def has_memory(memory: str | None) -> bool:
-    return memory is not None and bool(memory.strip())
-
-
 def memory_block(memory: str | None) -> str:
     """The block alone, or "" when there is no memory."""
     return MEMORY_BLOCK.format(memory=memory.strip()) if memory is not None and memory.strip() else ""

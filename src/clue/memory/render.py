@@ -3,6 +3,10 @@
 One function for every kind of source: a trajectory is shown turn by turn as the released agentic sources
 are (system, task, each action and observation, then the outcome line), so the extractor sees the same
 text whether a trajectory was read from BEHEMOTH or recorded by clue's own episode solver.
+
+The layout is the reference's: one `<role>content</role>` per turn, content as it is (an empty system turn
+stays an empty tag), turns joined by newlines. The extractor's user turn is one instruction line (our own
+wording) and then that conversation, as the reference sends it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ SourceLike = Conversation | Trajectory | Iterable[Mapping[str, str]]
 def render_source(source: SourceLike) -> str:
     if not isinstance(source, Conversation | Trajectory):
         source = conversation(source)
-    body = "\n".join(f"<{turn.role}>\n{turn.content.strip()}\n</{turn.role}>" for turn in source.as_turns())
+    body = "\n".join(f"<{turn.role}>{turn.content}</{turn.role}>" for turn in source.as_turns())
     return f"<conversation>\n{body}\n</conversation>"
 
 
@@ -27,7 +31,16 @@ def render_conversation(turns: Iterable[Mapping[str, str]]) -> str:
     return render_source(turns)
 
 
+EXTRACTION_INSTRUCTION = ("Read the conversation below and extract memories from it that will be reusable later, "
+                          "as the system instructions describe.")
+
+
+def extraction_user_turn(source: SourceLike) -> str:
+    return f"{EXTRACTION_INSTRUCTION}\n\n{render_source(source)}"
+
+
 def extraction_messages(prompt_text: str, source: SourceLike) -> list[Message]:
-    """System = the extraction prompt under optimization; user = the rendered source (cuttable)."""
+    """System = the extraction prompt under optimization; user = the instruction line and the rendered
+    source (the user turn is the one that may be cut to fit the context)."""
     return [{"role": "system", "content": prompt_text},
-            {"role": "user", "content": render_source(source)}]
+            {"role": "user", "content": extraction_user_turn(source)}]

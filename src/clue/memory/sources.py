@@ -33,14 +33,14 @@ class Trajectory(BaseModel):
     user message), each step, and the closing lines that state the outcome (e.g. "You failed the task.")."""
 
     kind: Literal["trajectory"] = "trajectory"
-    system: str = ""
+    system: str | None = None  # None: no system turn; "" an empty one, kept (the reference renders it)
     task: str
     steps: list[TrajectoryStep] = []
     outcome_lines: list[str] = []
     success: bool | None = None
 
     def as_turns(self) -> list[Turn]:
-        turns = [Turn(role="system", content=self.system)] if self.system else []
+        turns = [Turn(role="system", content=self.system)] if self.system is not None else []
         turns.append(Turn(role="user", content=self.task))
         for step in self.steps:
             turns += [Turn(role="assistant", content=step.action), Turn(role="user", content=step.observation)]
@@ -59,7 +59,7 @@ def trajectory_from_turns(turns: Sequence[Turn]) -> Trajectory | None:
     """Read released agent transcripts (system, task, then assistant/user pairs, then the outcome line as an
     extra user turn). None when the turns do not have that shape; the caller keeps them as a conversation."""
     index = 0
-    system = ""
+    system: str | None = None
     if turns and turns[0].role == "system":
         system, index = turns[0].content, 1
     if index >= len(turns) or turns[index].role != "user":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from clue.report.lineage_view import cluster_rounds, count_nodes, lineage_tree
 from clue.report.results_view import cost_context, results_context
 from clue.report.rundata import RunData, load_run, load_runs
 from clue.report.transcripts import DEFAULT_MAX_CHARS, pack_transcripts
+from clue.study.tables import Table, is_study_dir, study_tables
 
 
 def json_script(value: Any) -> Markup:
@@ -60,7 +62,7 @@ def _asset(name: str) -> Markup:
 
 
 def render_report(runs: list[RunData], *, baseline: RunData | None = None, title: str | None = None,
-                  max_chars: int = DEFAULT_MAX_CHARS) -> str:
+                  max_chars: int = DEFAULT_MAX_CHARS, tables: list[Table] | None = None) -> str:
     from clue import __version__
 
     transcripts = pack_transcripts(runs, max_chars=max_chars)
@@ -95,6 +97,7 @@ def render_report(runs: list[RunData], *, baseline: RunData | None = None, title
         "css": _asset("report.css"),
         "js": _asset("report.js"),
         "warnings": [w for run in runs for w in run.warnings],
+        "study_tables": tables or [],
     }
     return _environment().get_template("report.html.j2").render(**context)
 
@@ -106,11 +109,33 @@ class WrittenReport:
     warnings: list[str]
 
 
+def write_whole(out: Path, text: str) -> None:
+    """Write `text` to `out` through a temporary file; on failure one line, and nothing left behind (neither
+    the temporary file nor folders made for it)."""
+    made = [folder for folder in (out.parent, *out.parent.parents) if not folder.exists()]
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        for folder in made:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise BadInputError(f"--out {out}: cannot write the report ({exc.strerror or exc})") from None
+
+
 def write_report(run_dirs: list[Path], out: Path, *, baseline_dir: Path | None = None, title: str | None = None,
                  max_chars: int = DEFAULT_MAX_CHARS) -> WrittenReport:
     if not run_dirs:
         raise BadInputError("no run directory given")
-    runs = load_runs(run_dirs)
+    if out.is_dir():
+        raise BadInputError(f"--out {out}: is a directory; name the HTML file to write (e.g. {out / 'report.html'})")
+    # A study directory stands for its cells, and adds the study's tables (clue study tables).
+    tables = [table for path in run_dirs if is_study_dir(path) for table in study_tables(path)]
+    runs = load_runs([path / "cells" if is_study_dir(path) else path for path in run_dirs])
     baseline = None
     if baseline_dir is not None:
         baseline = next((r for r in runs if r.path.resolve() == baseline_dir.resolve()), None)
@@ -120,10 +145,7 @@ def write_report(run_dirs: list[Path], out: Path, *, baseline_dir: Path | None =
             runs = [baseline, *runs]
         if not baseline.results:
             raise BadInputError(f"{baseline_dir}: the baseline run has no results yet")
-    html = render_report(runs, baseline=baseline, title=title, max_chars=max_chars)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out)
+    html = render_report(runs, baseline=baseline, title=title, max_chars=max_chars, tables=tables)
+    write_whole(out, html)
     return WrittenReport(out, sum(len(r.rollouts) + len(r.test_rollouts) for r in runs),
                          [w for r in runs for w in r.warnings])

@@ -105,10 +105,12 @@ def progress_plot(series: Sequence[Series], xlabel: str) -> str:
     return _svg(fig)
 
 
-def cost_plot(labels: Sequence[str], usage: Sequence[dict[str, dict[str, float]]]) -> str:
-    """Tokens per run, stacked by role."""
+def cost_plot(labels: Sequence[str], usage: Sequence[dict[str, dict[str, float]]]) -> str | None:
+    """Tokens per run, stacked by role; None when no role used a token (every call came from the cache)."""
     roles = sorted({role for u in usage for role, r in u.items()
                     if r.get("prompt_tokens", 0) + r.get("completion_tokens", 0) > 0})
+    if not roles:
+        return None
     fig = _figure(7.0, 0.5 * len(labels) + 1.4)
     ax = fig.add_subplot()
     left = [0.0] * len(labels)

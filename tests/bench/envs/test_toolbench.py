@@ -14,7 +14,15 @@ from clue.bench.envs import toolbench
 from clue.bench.envs.base import EnvironmentUnavailable, Outcome
 from clue.bench.envs.registry import env_spec
 from clue.bench.run.events import EnvStepEvent, Event
-from clue.bench.scorers.sopr import ToolBenchTask, final_answer_of, parse_status, sopr_score
+from clue.bench.scorers.sopr import (
+    REFERENCE_SOPR,
+    SoprSettings,
+    ToolBenchTask,
+    final_answer_of,
+    majority,
+    parse_status,
+    sopr_score,
+)
 from clue.bench.solvers.base import Episode
 from clue.errors import BadInputError
 from clue.llm.types import Message
@@ -115,7 +123,7 @@ async def test_sopr_judge_scores_solved_unsure_unsolved() -> None:
     asked: list[list[Message]] = []
 
     def judge_saying(reply: str) -> Any:
-        async def judge(messages: list[Message]) -> str:
+        async def judge(messages: list[Message], **decoding: Any) -> str:
             asked.append(messages)
             return reply
         return judge
@@ -130,6 +138,55 @@ async def test_sopr_judge_scores_solved_unsure_unsolved() -> None:
     assert (await sopr_score(judge_saying("Solved"), "q", "an answer", True)).reward == 0.0
     assert asked == []  # no answer or a give-up: Unsolved without asking
     assert parse_status("the answer is solved") == "Solved" and parse_status("unsolved, unsure") == "Unsolved"
+
+
+async def test_sopr_judge_votes_three_times_at_the_reference_decoding_and_the_majority_decides() -> None:
+    asked: list[dict[str, Any]] = []
+
+    def judge_voting(*replies: str) -> Any:
+        queue = list(replies)
+
+        async def judge(messages: list[Message], **decoding: Any) -> str:
+            asked.append(decoding)
+            return queue.pop(0)
+        return judge
+
+    solved = '{"answer_status": "Solved"}'
+    unsolved = '{"answer_status": "Unsolved"}'
+    unsure = '{"answer_status": "Unsure"}'
+    score = await sopr_score(judge_voting(unsolved, solved, solved), "q", "an answer", False)
+    assert score.reward == 1.0 and "votes: Unsolved, Solved, Solved" in score.detail
+    assert asked == [{"temperature": 0.2, "max_tokens": 1000, "vote": v} for v in range(3)]
+    assert SoprSettings(votes=3, temperature=0.2, max_tokens=1000) == REFERENCE_SOPR
+    # A three-way split goes to the first vote, as Counter.most_common orders ties.
+    split = await sopr_score(judge_voting(unsure, solved, unsolved), "q", "an answer", False)
+    assert split.reward == 0.5
+    assert majority(["Unsolved", "Solved", "Solved"]) == "Solved" and majority(["Unsure", "Solved"]) == "Unsure"
+    asked.clear()
+    one = await sopr_score(judge_voting(solved), "q", "a", False, SoprSettings(votes=1))
+    assert one.reward == 1.0 and len(asked) == 1 and "votes" not in one.detail
+
+
+async def test_the_runner_sends_each_sopr_vote_with_its_own_seed_and_the_reference_decoding() -> None:
+    """Through the runner's judge: temperature 0.2, max_tokens 1000, and three distinct seeds (so neither the
+    server nor the response cache hands back one vote three times)."""
+    from clue.bench.run.runner import Runner
+    from clue.config import load_settings
+    from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
+    from clue.llm.client import LLM
+
+    calls: list[ScriptedCall] = []
+
+    def responder(call: ScriptedCall) -> str:
+        calls.append(call)
+        return '{"answer_status": "Solved"}'
+
+    llm = LLM(load_settings(env={}), backend=ScriptedBackend(responder), cache=None)
+    judge = Runner(llm)._judge([], repeat=2)
+    score = await sopr_score(judge, "q", "an answer", False)
+    assert score.reward == 1.0
+    assert [(c.decoding.temperature, c.decoding.max_tokens) for c in calls] == [(0.2, 1000)] * 3
+    assert len({c.decoding.seed for c in calls}) == 3
 
 
 def test_unseen_arguments_can_be_told_apart_from_recorded_ones(env_root: Path, target: dict[str, Any],
@@ -162,12 +219,13 @@ async def test_toolbench_task_scores_a_played_episode_with_the_judge(env_root: P
                 target=target)
     seen: list[str] = []
 
-    async def judge(messages: list[Message]) -> str:
+    async def judge(messages: list[Message], **decoding: Any) -> str:
         seen.append(messages[0]["content"])
         return '{"content": "partly", "answer_status": "Unsure"}'
 
     score = await ToolBenchTask().score_episode(pair, episode, judge)
     assert score.reward == 0.5 and "Messi played for Barcelona." in seen[0] and target["task_main"] in seen[0]
+    assert len(seen) == 3  # three votes
     with pytest.raises(BadInputError, match="LLM judge"):
         await ToolBenchTask().score_episode(pair, episode, None)
     unanswered = await ToolBenchTask().score_episode(pair, Episode(events=events[:1]), None)

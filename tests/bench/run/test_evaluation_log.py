@@ -16,6 +16,7 @@ from clue.llm.backends.scripted import ScriptedBackend
 from clue.llm.client import LLM
 from clue.llm.types import Completion, Decoding, Message
 from clue.memory.prompts import load_prompt
+from clue.memory.render import EXTRACTION_INSTRUCTION
 
 
 class ThinkingEndpoint(ScriptedBackend):
@@ -24,7 +25,7 @@ class ThinkingEndpoint(ScriptedBackend):
     async def complete(self, model: str, messages: list[Message], decoding: Decoding,
                        json_schema: dict[str, Any] | None = None) -> Completion:
         completion = await super().complete(model, messages, decoding, json_schema)
-        if messages[-1]["content"].startswith("<conversation>"):
+        if messages[-1]["content"].startswith(EXTRACTION_INSTRUCTION):
             completion.text = "<think>The user said several things; first, the genre they"
             completion.finish_reason = "length"
         return completion
@@ -40,7 +41,8 @@ async def test_an_extraction_cut_inside_think_is_recorded_as_truncated(tmp_path:
                                                                           "split": "train"})
     await run_plan(llm, plan, tmp_path, warn=warnings.append)
     for rollout in read_rollouts(tmp_path / "rollouts.jsonl"):
-        assert rollout.memory == "" and rollout.error is None
+        # The reference keeps the raw text as the memory (`extractor.cut_thinking=empty` would empty it).
+        assert rollout.memory.startswith("<think>The user said") and rollout.error is None
         assert any("cut off inside <think> at the 16-token limit" in note for note in rollout.notes)
         extraction = rollout.events[0]
         assert isinstance(extraction, LLMCallEvent) and extraction.role == "extractor"

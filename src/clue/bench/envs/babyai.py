@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from clue.bench.data.datasets import step_cap_of
-from clue.bench.envs.babyai_prompt import first_user_message, system_prompt
+from clue.bench.envs.babyai_prompt import first_user_message_with_goal, system_prompt
 from clue.bench.envs.babyai_text import ActionSpace, action_space, describe, read_view
 from clue.bench.envs.base import EnvironmentUnavailable, EnvSpec, Outcome, StepResult, Transcript, TranscriptStep
 from clue.errors import BadInputError
@@ -50,6 +50,13 @@ def missing(env_root: Path) -> str | None:
     if version != MINIGRID_VERSION:
         return f"babyai needs minigrid=={MINIGRID_VERSION}, found {version} (pip install 'clue[agentic]')"
     return None
+
+
+def import_levels() -> None:
+    """Import gymnasium and minigrid (which registers the BabyAI levels); the pool calls it once."""
+    with _MAKE_LOCK:
+        import gymnasium  # noqa: F401  (installs its own warning filter on first import: import before ours)
+        import minigrid  # noqa: F401
 
 
 def _make_level(game_name: str) -> Any:
@@ -90,6 +97,15 @@ def runtime_goal(game_name: str, seed: int) -> str:
         return mission_as_goal(str(level.unwrapped.mission))
     finally:
         level.close()
+
+
+def target_goal(target: Mapping[str, Any]) -> str:
+    return runtime_goal(str(target["game_name"]), int(target.get("seed", 1234)))
+
+
+def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str, *,
+                       examples: int = 1) -> str:
+    return first_user_message_with_goal(target_goal(target), observation, memory_block, examples=examples)
 
 
 def _pattern_seen(observation: str, pattern: str) -> bool:
@@ -265,5 +281,7 @@ SPEC = EnvSpec(
     parse_action=parse_action,
     parse_transcript=parse_transcript,
     pool_size=2,
+    preload=import_levels,
+    goal=target_goal,
     closing_messages=closing_messages,
 )

@@ -60,12 +60,8 @@ def system_prompt(target: Mapping[str, Any], *, examples: int = 1) -> str:
     return SYSTEM
 
 
-def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str, *,
-                       examples: int = 1) -> str:
-    """`observation` is the runtime first observation; the goal is the runtime mission (see `runtime_goal`)."""
-    from clue.bench.envs.babyai import runtime_goal
-
-    goal = runtime_goal(str(target["game_name"]), int(target.get("seed", 1234)))
+def first_user_message_with_goal(goal: str, observation: str, memory_block: str, *, examples: int = 1) -> str:
+    """`observation` is the runtime first observation; `goal` the runtime mission (`babyai.runtime_goal`)."""
     parts = [INSTRUCTION, *(["Here is an example episode:\n" + example_text()] if examples > 0 else [])]
     if memory_block.strip():
         parts.append(memory_block.strip())

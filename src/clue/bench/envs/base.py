@@ -105,6 +105,11 @@ class EnvSpec:
     - `valid_actions_command`: an action the episode solver answers itself from `valid_actions()` (listing
       them, as a step) instead of passing it to `step`; None where the environment answers it itself.
     - `reusable`: whether one live environment may run several episodes in turn (reset between them).
+    - `goal(target)`: the goal the agent is told apart from the first observation (`clue play` prints it);
+      None where the first observation states it.
+    - `preload()`: imports the environment's third-party packages. The pool calls it once per process, under
+      one lock, before its first environment starts: pool threads importing the same package at the same
+      moment see it half-initialized.
     """
 
     dataset: str
@@ -120,6 +125,8 @@ class EnvSpec:
     closing_messages: Callable[[Outcome, str], list[str]] | None = None
     valid_actions_command: str | None = None
     reusable: bool = True
+    preload: Callable[[], None] | None = None
+    goal: Callable[[Mapping[str, Any]], str] | None = None
 
 
 SUCCESS_LINE = "You successfully finished this task!"

@@ -59,11 +59,17 @@ STEP_CAP = step_cap_of("pddl")  # the dataset entry's cap (clue.bench.data.entri
 # pddlgym grounds a new problem's actions through Fast Downward's instantiator, which swaps sys.stdout for
 # the process while it runs: live environments (pool threads) ground one at a time.
 _GROUNDING_LOCK = threading.RLock()
+_IMPORT_LOCK = threading.Lock()  # pddlgym.core is in sys.modules while it is still being imported
 
 
 def _pddlgym_core() -> types.ModuleType:
     """pddlgym's core module, imported without the package's __init__ (which registers gym environments
     and imports a matplotlib/scikit-image rendering stack that clue never uses)."""
+    with _IMPORT_LOCK:
+        return _import_pddlgym_core()
+
+
+def _import_pddlgym_core() -> types.ModuleType:
     if "pddlgym.core" in sys.modules:
         return sys.modules["pddlgym.core"]
     found = importlib.util.find_spec("pddlgym")

@@ -6,12 +6,17 @@ thread-safe only ever sees its one thread. The pool has its own concurrency limi
 overridable), separate from the LLM's. Where the environment allows it (`EnvSpec.reusable`), a finished
 episode hands its environment back for the next one instead of paying for start-up again; an environment
 that failed or hung is closed and replaced.
+
+Environments import their packages lazily, and two pool threads importing one package at the same moment
+see it half-initialized (pddlgym: "partially initialized module"). So the first environment of each dataset
+in a process is made, and its `preload` run, under one process-wide lock; later ones start in parallel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +27,22 @@ from clue.bench.envs.base import EnvironmentFailure, EnvSpec
 from clue.errors import ClueError
 
 T = TypeVar("T")
+
+_FIRST_MAKE_LOCK = threading.Lock()
+_PRELOADED: set[str] = set()  # datasets whose first environment this process has made
+
+
+def make_environment(spec: EnvSpec, env_root: Path) -> Any:
+    """`spec.make(env_root)`; the first one of its dataset in this process, and its imports, under one lock."""
+    if spec.dataset in _PRELOADED:
+        return spec.make(env_root)
+    with _FIRST_MAKE_LOCK:
+        env = spec.make(env_root)
+        if spec.dataset not in _PRELOADED:
+            if spec.preload is not None:
+                spec.preload()
+            _PRELOADED.add(spec.dataset)
+    return env
 
 
 @dataclass
@@ -73,7 +94,7 @@ class EnvPool:
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"env-{self.spec.dataset}")
         live = LiveEnv(env=None, thread=thread)
         try:
-            live.env = await live.call(self.spec.make, self.env_root, timeout_s=self.call_timeout_s)
+            live.env = await live.call(make_environment, self.spec, self.env_root, timeout_s=self.call_timeout_s)
         except BaseException:
             thread.shutdown(wait=False)
             raise

@@ -1,7 +1,8 @@
 """Where the environments' own files live (game files, PDDL problems, page sources, response caches).
 
 Resolved like the data root: `--env-root`, else `$CLUE_ENV_ROOT`, else `../shared/agentic` beside the
-checkout. A missing env root is not an error by itself: each environment says what it lacks.
+checkout (an installed clue, which has no checkout, looks in `./shared/agentic`). A missing env root is not
+an error by itself: each environment says what it lacks.
 """
 
 from __future__ import annotations
@@ -12,12 +13,24 @@ from pathlib import Path
 ENV_ROOT_ENV = "CLUE_ENV_ROOT"
 
 
+def checkout_root() -> Path | None:
+    """The repository this package runs from (`src/clue/...` beside a pyproject.toml), or None when clue is
+    installed (a wheel in site-packages)."""
+    src = Path(__file__).resolve().parents[3]
+    if src.name == "src" and (src.parent / "pyproject.toml").is_file():
+        return src.parent
+    return None
+
+
 def from_env_or_shared(variable: str, folder: str) -> Path:
-    """`$variable`, else `../shared/<folder>` next to the repository root (how tests and CI find data)."""
+    """`$variable`, else `../shared/<folder>` next to the checkout (how tests and CI find data); installed,
+    `./shared/<folder>` under the current directory."""
     from_env = os.environ.get(variable)
     if from_env:
         return Path(from_env)
-    repo_root = Path(__file__).resolve().parents[4]
+    repo_root = checkout_root()
+    if repo_root is None:
+        return (Path.cwd() / "shared" / folder).resolve()
     return (repo_root / ".." / "shared" / folder).resolve()
 
 

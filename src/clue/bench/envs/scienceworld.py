@@ -34,8 +34,8 @@ from clue.bench.envs.base import (
     Transcript,
     TranscriptStep,
 )
-from clue.bench.envs.scienceworld_prompt import first_user_message, system_prompt
-from clue.bench.envs.scienceworld_supply import Simulator, SimulatorSupply, shared_supply
+from clue.bench.envs.scienceworld_prompt import first_user_message, system_prompt, target_goal
+from clue.bench.envs.scienceworld_supply import Simulator, SimulatorSupply, import_simulator, shared_supply
 from clue.errors import BadInputError
 
 SCIENCEWORLD_VERSION = "1.2.2"
@@ -199,4 +199,6 @@ SPEC = EnvSpec(
     parse_action=parse_action,
     parse_transcript=parse_transcript,
     pool_size=2,
+    preload=import_simulator,
+    goal=target_goal,
 )

@@ -72,9 +72,13 @@ def system_prompt(target: Mapping[str, Any], *, examples: int = 1) -> str:
     return SYSTEM
 
 
+def target_goal(target: Mapping[str, Any]) -> str:
+    return str(target.get("modified_goal") or target.get("goal") or target["task_name"])
+
+
 def first_user_message(target: Mapping[str, Any], observation: str, memory_block: str, *,
                        examples: int = 1) -> str:
-    goal = str(target.get("modified_goal") or target.get("goal") or target["task_name"])
+    goal = target_goal(target)
     parts = [INSTRUCTION, *(["Here is an example episode:\n" + example_text()] if examples > 0 else [])]
     if memory_block.strip():
         parts.append(memory_block.strip())

@@ -37,6 +37,11 @@ class Simulator(Protocol):
     def close(self) -> None: ...
 
 
+def import_simulator() -> None:
+    """Import the scienceworld package (its py4j gateway); the pool calls it once, before any JVM starts."""
+    import scienceworld  # noqa: F401
+
+
 def start_simulator() -> Simulator:
     """Launch a new JVM running the simulator (the jar that ships inside the scienceworld package)."""
     from scienceworld import ScienceWorldEnv

@@ -40,6 +40,8 @@ class RoleSpec(BaseModel):
     max_tokens: int
     thinking: bool | None = None  # None: the endpoint's default (no enable_thinking sent)
     seed: int | None = None
+    json_mode: str | None = None  # how structured calls ask for JSON ("none": free text, parsed)
+    cut_thinking: str | None = None  # extractor: a reply cut inside <think> kept "raw" or made "empty"
 
 
 class RunSpec(BaseModel):
@@ -174,7 +176,8 @@ def build_spec(command: Command, settings: Settings, prompt: ExtractionPrompt, *
     `description` holds datasets, split, limit and data_root."""
     roles: dict[str, RoleSpec] = {
         role: RoleSpec(backend=c.backend, model=c.model, base_url=c.base_url, temperature=c.temperature,
-                       top_p=c.top_p, max_tokens=c.max_tokens, thinking=c.thinking, seed=c.seed)
+                       top_p=c.top_p, max_tokens=c.max_tokens, thinking=c.thinking, seed=c.seed,
+                       json_mode=c.json_mode, cut_thinking=c.cut_thinking)
         for role, c in settings.roles.items()}
     data_root = description.get("data_root")
     return RunSpec(clue_version=clue_version(), command=command, roles=roles,

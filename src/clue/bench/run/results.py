@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from pydantic import BaseModel
@@ -156,10 +156,15 @@ def failure_message(results: Results, max_rate: float = DEFAULT_MAX_FAILURE_RATE
     return None
 
 
-def check_failures(results: Results, max_rate: float = DEFAULT_MAX_FAILURE_RATE) -> None:
-    """Raise RunIncompleteError when more than `max_rate` of the rollouts failed for infrastructure reasons."""
-    from clue.errors import RunIncompleteError
+def check_failures(results: Results, max_rate: float = DEFAULT_MAX_FAILURE_RATE,
+                   error_lines: Sequence[str] = ()) -> None:
+    """Raise when more than `max_rate` of the rollouts failed for infrastructure reasons: naming the cause
+    most of `error_lines` (the failed rollouts' errors) share, with its kind's exit code (4, 5; else 6)."""
+    from clue.bench.run.failure_cause import failure_error
 
-    message = failure_message(results, max_rate)
-    if message is not None:
-        raise RunIncompleteError(message)
+    if results.rollouts and results.failure_rate > max_rate:
+        raise failure_error(
+            f"{results.failed}/{results.rollouts} rollouts failed for infrastructure reasons "
+            f"({100 * results.failure_rate:.0f}% > {100 * max_rate:.0f}%)",
+            "Their scores are left out; fix the cause, then continue with --resume: failed rollouts are retried",
+            error_lines)

@@ -23,7 +23,7 @@ from clue.bench.solvers.base import Episode, SolveContext, Solver
 from clue.bench.solvers.common import llm_event
 from clue.errors import BadInputError, ClueError, RolloutBugError, TransientError, UpstreamError
 from clue.llm.client import LLM
-from clue.llm.types import Message, TransientLLMError
+from clue.llm.types import ContextOverflowError, Message, TransientLLMError
 from clue.memory.extract import extract_memory
 from clue.memory.prompts import ExtractionPrompt
 
@@ -31,6 +31,7 @@ TaskLookup = Callable[[str], Task]
 SolverLookup = Callable[[str], Solver]
 InfoLookup = Callable[[str], tuple[str, bool]]  # dataset -> (category, is_ood)
 RolloutCallback = Callable[[Rollout, bool], None]  # (rollout, was_already_done)
+VOTE_SEED_STRIDE = 1000  # judge vote v of repeat r uses seed offset r + 1000 v
 
 
 class RunAborted(TransientError):
@@ -76,6 +77,15 @@ def derive_flat_fields(rollout: Rollout) -> None:
 def _first_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     return f"{'.'.join(str(p) for p in first['loc']) or 'record'}: {first['msg']}"
+
+
+def _fail_task(rollout: Rollout, events: list[Event], reason: str) -> None:
+    """Score a task the solver could not finish as failed: reward 0, a score like any other."""
+    rollout.reward = 0.0
+    rollout.success = False
+    rollout.score_detail = f"failed task: {reason}"
+    rollout.notes.append(rollout.score_detail)
+    events.append(ScoreEvent(reward=0.0, success=False, detail=rollout.score_detail))
 
 
 @dataclass
@@ -134,9 +144,18 @@ class Runner:
         try:
             episode = await solver.solve(pair, extraction.memory,
                                          SolveContext(self.llm, repeat=repeat, record=recorded.append, task=task))
+        except ContextOverflowError as exc:
+            # The solver's conversation outgrew the model's window: a failed task (0), as in the reference,
+            # not an infrastructure failure. The memory is part of that prompt, so this is on the prompt too.
+            overflow: ContextOverflowError | None = exc
+        else:
+            overflow = None
         finally:
             # A solver may fill Episode.events, report through ctx.record, or both; a failed one only reports.
             events.extend(episode.events if episode is not None and episode.events else recorded)
+        if overflow is not None:
+            _fail_task(rollout, events, f"solver context overflow: {str(overflow).splitlines()[0]}")
+            return
         assert episode is not None  # the solver returned (it raised otherwise)
         rollout.solver_output = episode.final_text
         for event in episode.events or recorded:
@@ -150,8 +169,11 @@ class Runner:
         events.append(ScoreEvent(reward=score.reward, success=rollout.success, detail=score.detail))
 
     def _judge(self, events: list[Event], repeat: int) -> JudgeFn:
-        async def judge(messages: list[Message], *, max_tokens: int | None = None) -> str:
-            completion = await self.llm.chat("judge", messages, repeat=repeat, max_tokens=max_tokens)
+        async def judge(messages: list[Message], *, max_tokens: int | None = None, temperature: float | None = None,
+                        vote: int = 0) -> str:
+            # Votes sample apart: each gets its own seed (and cache entry).
+            completion = await self.llm.chat("judge", messages, repeat=repeat + VOTE_SEED_STRIDE * vote,
+                                             max_tokens=max_tokens, temperature=temperature)
             events.append(llm_event("judge", messages, completion))
             return completion.text
 

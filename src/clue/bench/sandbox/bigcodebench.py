@@ -17,7 +17,6 @@ import json
 import re
 import secrets
 import subprocess
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,24 +129,6 @@ def missing(env_root: Path | None = None, data_root: Path | None = None) -> str 
         if importlib.util.find_spec(module) is None:
             needs.append(f"the {module} package ({hint})")
     return "; ".join(needs) or None
-
-
-def unavailable_libraries(tasks: dict[str, BigCodeBenchTask]) -> Counter[str]:
-    """Libraries tasks import that this interpreter lacks, with how many tasks need each."""
-    counts: Counter[str] = Counter()
-    for task in tasks.values():
-        for name in task.library_names:
-            if _importable(name) is False:
-                counts[name] += 1
-    return counts
-
-
-@functools.cache
-def _importable(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 # ---------------------------------------------------------------------------------------------------------

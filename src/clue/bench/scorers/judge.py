@@ -16,9 +16,13 @@ from clue.llm.types import Message
 
 
 class JudgeFn(Protocol):
-    """One judge call: the messages, and optionally a reply limit other than the judge role's."""
+    """One judge call: the messages, and optionally a judged task's own decoding (a reply limit, a temperature;
+    None: the judge role's). `vote` numbers the calls of a majority vote, so each samples afresh (and is
+    cached apart)."""
 
-    def __call__(self, messages: list[Message], *, max_tokens: int | None = None) -> Awaitable[str]: ...
+    def __call__(self, messages: list[Message], *, max_tokens: int | None = None,
+                 temperature: float | None = None, vote: int = 0) -> Awaitable[str]: ...
+
 
 _SYSTEM = (
     "You grade answers from an assistant. You are strict but fair, and you reply with a single word."

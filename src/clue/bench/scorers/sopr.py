@@ -3,13 +3,17 @@ Unsolved (0), as StableToolBench's `check_answer_status` does. The prompt is our
 `ToolBenchTask.score_episode` applies it to an episode the episode solver played.
 
 As in the reference: no final answer, or a give-up, is Unsolved without asking the judge; the judge sees
-only the query and the final answer; a reply it cannot read counts as Unsolved.
+only the query and the final answer; a reply it cannot read counts as Unsolved. The reference's decoding
+(StableToolBench's): temperature 0.2, up to 1,000 tokens, 3 votes, the most frequent status wins (a
+three-way split goes to the first vote).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
+from dataclasses import dataclass
 
 from clue.bench.data.records import Pair
 from clue.bench.run.events import EnvStepEvent
@@ -62,7 +66,25 @@ def parse_status(reply: str) -> str:
     return "Unsure" if "unsure" in lowered else "Unsolved"
 
 
-async def sopr_score(judge: JudgeFn | None, query: str, final_answer: str, gave_up: bool) -> Score:
+@dataclass(frozen=True)
+class SoprSettings:
+    """How the SoPR judge is asked; the defaults are the reference's (StableToolBench's) settings."""
+
+    votes: int = 3
+    temperature: float = 0.2
+    max_tokens: int = 1000
+
+
+REFERENCE_SOPR = SoprSettings()
+
+
+def majority(statuses: list[str]) -> str:
+    """The most frequent status; among equally frequent ones, the one voted first (as `Counter` orders)."""
+    return Counter(statuses).most_common(1)[0][0]
+
+
+async def sopr_score(judge: JudgeFn | None, query: str, final_answer: str, gave_up: bool,
+                     settings: SoprSettings = REFERENCE_SOPR) -> Score:
     """The SoPR reward of one ToolBench episode, asking `judge` (the judge role) when there is an answer."""
     if gave_up:
         return Score(0.0, "Unsolved: the agent gave up")
@@ -70,8 +92,12 @@ async def sopr_score(judge: JudgeFn | None, query: str, final_answer: str, gave_
         return Score(0.0, "Unsolved: no final answer")
     if judge is None:
         raise BadInputError("ToolBench answers are scored by an LLM judge (SoPR), but none was given")
-    status = parse_status(await judge(sopr_messages(query, final_answer)))
-    return Score(STATUS_REWARDS[status], f"judge: {status}")
+    messages = sopr_messages(query, final_answer)
+    statuses = [parse_status(await judge(messages, max_tokens=settings.max_tokens, temperature=settings.temperature,
+                                         vote=vote)) for vote in range(settings.votes)]
+    status = majority(statuses)
+    votes = f" (votes: {', '.join(statuses)})" if len(statuses) > 1 else ""
+    return Score(STATUS_REWARDS[status], f"judge: {status}{votes}")
 
 
 def final_answer_of(episode: Episode) -> tuple[str, bool]:
@@ -85,6 +111,9 @@ def final_answer_of(episode: Episode) -> tuple[str, bool]:
 class ToolBenchTask:
     """ToolBench as a task: the episode solver plays it; the SoPR judge scores the final answer."""
 
+    def __init__(self, sopr: SoprSettings = REFERENCE_SOPR) -> None:
+        self.sopr = sopr
+
     def query_messages(self, pair: Pair) -> list[Message]:
         return [{"role": "user", "content": str(pair.target.get("task_main", ""))}]
 
@@ -93,4 +122,4 @@ class ToolBenchTask:
 
     async def score_episode(self, pair: Pair, episode: Episode, judge: JudgeFn | None) -> Score:
         answer, gave_up = final_answer_of(episode)
-        return await sopr_score(judge, str(pair.target.get("task_main", "")), answer, gave_up)
+        return await sopr_score(judge, str(pair.target.get("task_main", "")), answer, gave_up, self.sopr)

@@ -20,12 +20,12 @@ from collections.abc import Callable
 
 from clue.bench.data.records import Pair
 from clue.bench.envs.base import MemoryPlacement
-from clue.bench.run.events import CodeRunEvent, Event, LLMCallEvent, NoteEvent
+from clue.bench.run.events import CodeRunEvent, Event, LLMCallEvent
 from clue.bench.sandbox.isolation import RunResult, Sandbox, SandboxLimits
 from clue.bench.scorers.extract import extract_answer
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
 from clue.bench.solvers.common import ReplyLimits, solver_chat
-from clue.llm.types import Completion, ContextOverflowError, Message
+from clue.llm.types import Completion, Message
 
 CODE_FLAG = "EXECUTE CODE!"
 FOLLOW_UPS = 3
@@ -217,11 +217,9 @@ class CodeRoundsSolver:
         outputs: list[str] = []
         depth = 0
         while True:
-            try:
-                completion = await solver_chat(ctx, list(episode.messages), self.reply)
-            except ContextOverflowError as exc:
-                record(NoteEvent(text=f"solver stopped: {str(exc).splitlines()[0]}"))
-                break
+            # A conversation that outgrows the window raises ContextOverflowError: the runner scores the task
+            # as failed (0), as the reference does, instead of scoring the rounds so far.
+            completion = await solver_chat(ctx, list(episode.messages), self.reply)
             record(llm_event(episode.messages, completion))
             reply = completion.text
             before_flag = execution_request(reply)

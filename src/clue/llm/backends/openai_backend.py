@@ -13,6 +13,7 @@ from openai import AsyncOpenAI, DefaultAioHttpClient
 
 from clue.llm.types import (
     Completion,
+    ContextOverflowError,
     Decoding,
     EndpointRefusedError,
     EndpointTimeoutError,
@@ -21,7 +22,7 @@ from clue.llm.types import (
     TransientLLMError,
 )
 
-DEFAULT_REMOTE_CONTEXT = 32768
+DEFAULT_REMOTE_CONTEXT = 40960  # Qwen3-32B's window, as the reference serves it
 # Without the model's tokenizer, count conservatively: English runs ~4 characters a token.
 CHARS_PER_TOKEN_ESTIMATE = 3.0
 
@@ -99,6 +100,9 @@ class OpenAIBackend:
             detail = str(exc.message).splitlines()[0][:200] if exc.message else ""
             if exc.status_code >= 500:
                 raise TransientLLMError(f"{self._where(model)}: server error {exc.status_code}: {detail}") from exc
+            if exc.status_code == 400 and _context_exceeded(detail):
+                # The server's own count (its tokenizer) says the prompt does not fit its window.
+                raise ContextOverflowError(f"{self._where(model)}: context window exceeded: {detail}") from exc
             raise LLMError(f"{self._where(model)}: request rejected ({exc.status_code}): {detail}") from exc
         latency = time.perf_counter() - started
         return self._completion(model, self._json_body(model, raw), latency)
@@ -117,9 +121,11 @@ class OpenAIBackend:
             raise LLMError(f"{self._where(model)}: reply is not a chat completion: {first!r}")
         choices = reply.get("choices")
         if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
-            error = reply.get("error")
-            detail = f": {str(error).splitlines()[0][:200]}" if error else ""
-            raise TransientLLMError(f"{self._where(model)}: reply had no choices{detail}")
+            first = json.dumps(reply)[:200]
+            if _transient_error_body(reply.get("error")):  # an overload reported inside a 200
+                raise TransientLLMError(f"{self._where(model)}: server error in a 200 reply: {first}")
+            # Asking again gets the same reply: not retried.
+            raise LLMError(f"{self._where(model)}: reply is not a chat completion (no choices): {first}")
         choice = choices[0]
         message = choice.get("message") or {}
         usage = reply.get("usage") or {}
@@ -144,6 +150,20 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+def _context_exceeded(detail: str) -> bool:
+    """vLLM, SGLang and OpenAI word it differently; all name the context and its length or limit."""
+    lowered = detail.lower()
+    return "context" in lowered and ("length" in lowered or "limit" in lowered or "window" in lowered)
+
+
+def _transient_error_body(error: object) -> bool:
+    """Whether an `error` object inside a 200 reply names an overload (429 or 5xx) rather than a refusal."""
+    if not isinstance(error, dict):
+        return False
+    code = error.get("code") or error.get("status")
+    return str(code).isdigit() and (int(str(code)) == 429 or int(str(code)) >= 500)
 
 
 def _refused(exc: BaseException) -> bool:

@@ -1,0 +1,1 @@
+"""Studies: a grid of eval and evolve runs (`clue study plan|run|tables`)."""
