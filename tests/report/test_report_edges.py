@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from clue.bench.run.runlog import read_runlog
 from typer.testing import CliRunner
 
+from clue.bench.run.record import read_runlog
 from clue.cli import app
 
 EVAL = ["--backend", "scripted", "eval", "--prompt", "simple", "--datasets", "membench-high", "--split", "train",
