@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from clue.bench.data.records import Pair, Turn
+from clue.bench.run.files import LINEAGE, PRIVATE_STATE
+from clue.bench.run.lineage import AceDetails, Lineage, lineage_of
+from clue.bench.run.record import RoundProgress
 from clue.bench.run.rollouts import RolloutStore
 from clue.bench.run.runner import Runner
 from clue.bench.scorers.judge import JudgeFn
@@ -189,21 +192,29 @@ def load_method(method: str) -> Optimizer | None:
     return optimizer
 
 
+def read_lineage(method: str, run_dir: Path) -> Lineage:
+    path = run_dir / LINEAGE
+    raw = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    return lineage_of(raw, method, path)
+
+
 def what_it_did(method: str, result: OptimizationResult, run_dir: Path) -> str:
-    history = result.history
+    lineage = read_lineage(method, run_dir)
     if method == "gepa":
-        statuses = Counter(str(e.get("status")) for e in history)
-        state = json.loads((run_dir / "state.json").read_text(encoding="utf-8"))
+        statuses = Counter(e.status for e in lineage.entries)
+        state = json.loads((run_dir / PRIVATE_STATE).read_text(encoding="utf-8"))
         return (f"{state.get('iterations', '?')} iterations ({state.get('perfect_minibatch_skips', 0)} skipped "
                 f"on a perfect minibatch), {statuses['accepted'] + statuses['rejected']} proposals, "
                 f"{statuses['accepted']} accepted; best {result.best.name}")
     if method == "ace":
+        history = json.loads((run_dir / PRIVATE_STATE).read_text(encoding="utf-8")).get("history") or []
         bullets = history[-1]["bullets"] if history else 0
-        retried = sum(1 for h in history if h.get("retries"))
-        return f"{len(history)} samples ({retried} reflected and retried), {bullets} playbook bullets"
-    rounds = [h for h in history if h.get("complete")]
-    winner = rounds[-1]["winner"] if rounds else "-"
-    return f"{len(rounds)} round(s), {len(rounds[-1]['candidates']) if rounds else 0} candidates, winner {winner}"
+        retried = sum(1 for e in lineage.entries if isinstance(e.details, AceDetails) and e.details.retries)
+        return f"{len(lineage.entries)} samples ({retried} reflected and retried), {bullets} playbook bullets"
+    rounds = [r for r in lineage.rounds if r.winner_hash is not None]
+    last = rounds[-1] if rounds else None
+    candidates = sum(1 for e in lineage.entries if last is not None and e.origin.round == last.round)
+    return f"{len(rounds)} round(s), {candidates} candidates, winner {last.winner_name if last else '-'}"
 
 
 async def run_method(method: str, pairs: list[Pair], settings: EvolveSettings, budget: Budget,
@@ -220,19 +231,16 @@ async def run_method(method: str, pairs: list[Pair], settings: EvolveSettings, b
                                           resume=False)
     finally:
         store.close()
+    progress = harness.recorder_for(run_dir / method).progress
     return MethodCost(method, harness.new_rollouts, harness.reused_rollouts, llm.ledger.snapshot(),
                       result.stopped_by, what_it_did(method, result, run_dir / method),
-                      per_round(result, run_dir / method))
+                      per_round(method, progress, run_dir / method))
 
 
-def per_round(result: OptimizationResult, run_dir: Path) -> list[dict[str, int]]:
-    """New rollouts (lineage history) and tokens (the run log's cumulative progress) of each finished round."""
-    log_path = run_dir / "log.json"
-    if not log_path.exists():
-        return []
-    progress = json.loads(log_path.read_text(encoding="utf-8"))["evolution"]["progress"]
-    tokens = [p["tokens_spent"] for p in progress]
-    rollouts = [h["new_rollouts"] for h in result.history if h.get("complete")]
+def per_round(method: str, progress: list[RoundProgress], run_dir: Path) -> list[dict[str, int]]:
+    """New rollouts (the lineage's rounds) and tokens (the recorded progress, cumulative) of each finished round."""
+    tokens = [p.tokens_spent for p in progress]
+    rollouts = [r.new_rollouts for r in read_lineage(method, run_dir).rounds if r.winner_hash is not None]
     return [{"rollouts": r, "tokens": t - (tokens[i - 1] if i else 0)}
             for i, (r, t) in enumerate(zip(rollouts, tokens, strict=False))]
 

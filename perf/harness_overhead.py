@@ -26,6 +26,9 @@ import multiprocessing as mp
 import sys
 import tempfile
 import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -48,16 +51,39 @@ def canned_response() -> bytes:
     return head + body
 
 
+class ServerSlots:
+    """A server that decodes at most `limit` requests at once (0: no limit); the others queue in order."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.busy = 0
+        self.queue: deque[Callable[[], None]] = deque()
+
+    def start(self, begin: Callable[[], None]) -> None:
+        if self.limit and self.busy >= self.limit:
+            self.queue.append(begin)
+            return
+        self.busy += 1
+        begin()
+
+    def done(self) -> None:
+        self.busy -= 1
+        if self.queue:
+            self.busy += 1
+            self.queue.popleft()()
+
+
 class FakeChatProtocol(asyncio.Protocol):
-    """One keep-alive connection: each complete request is answered `latency_s` after it arrived.
+    """One keep-alive connection: each complete request is answered `latency_s` after it got a slot.
 
     No HTTP framework, no JSON parsing: the request is framed by its Content-Length and the answer is a
     canned byte string, so the server spends a few microseconds per request.
     """
 
-    def __init__(self, latency_s: float, response: bytes) -> None:
+    def __init__(self, latency_s: float, response: bytes, slots: ServerSlots | None = None) -> None:
         self.latency_s = latency_s
         self.response = response
+        self.slots = slots or ServerSlots(0)
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
         self.loop = asyncio.get_running_loop()
@@ -82,25 +108,52 @@ class FakeChatProtocol(asyncio.Protocol):
             if len(self.buffer) < total:
                 return
             del self.buffer[:total]
-            self.loop.call_later(self.latency_s, self._respond)
+            self.slots.start(self._begin)
+
+    def _begin(self) -> None:
+        self.loop.call_later(self.latency_s, self._respond)
 
     def _respond(self) -> None:
+        self.slots.done()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(self.response)
 
 
-def serve(latency_s: float, ready: Connection) -> None:
-    """Process entry point: bind a free loopback port, report it through `ready`, serve forever."""
+def serve(latency_s: float, ready: Connection, slots: int = 0) -> None:
+    """Process entry point: bind a free loopback port, report it through `ready`, serve forever.
+    `slots` > 0: at most that many requests are worked on at once (a server's batch limit)."""
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
         response = canned_response()
-        server = await loop.create_server(lambda: FakeChatProtocol(latency_s, response), "127.0.0.1", 0,
+        limit = ServerSlots(slots)
+        server = await loop.create_server(lambda: FakeChatProtocol(latency_s, response, limit), "127.0.0.1", 0,
                                           backlog=1024)
         ready.send(server.sockets[0].getsockname()[1])
         await server.serve_forever()
 
     asyncio.run(run())
+
+
+@contextmanager
+def fake_servers(latency_s: float, count: int = 1, slots: int = 0) -> Iterator[list[str]]:
+    """`count` fake servers, each in its own process; yields their base URLs and stops them after."""
+    ctx = mp.get_context("spawn")
+    processes, urls = [], []
+    try:
+        for _ in range(count):
+            receive, send = ctx.Pipe(duplex=False)
+            process = ctx.Process(target=serve, args=(latency_s, send, slots), daemon=True)
+            process.start()
+            processes.append(process)
+            if not receive.poll(30):
+                raise SystemExit("fake server did not start")
+            urls.append(f"http://127.0.0.1:{receive.recv()}/v1")
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+            process.join()
 
 
 # --- the client side ---------------------------------------------------------------------------------------
@@ -178,7 +231,7 @@ async def run_raw(port: int, requests: int, concurrency: int) -> Measure:
 
 
 async def run_harness(base_url: str, n: int, concurrency: int, cache_path: Path | None,
-                      store_dir: Path, warmup: int) -> Measure:
+                      store_dir: Path, warmup: int, queue_ahead: int | None = None) -> Measure:
     from clue.bench.run.rollouts import RolloutStore
     from clue.bench.run.runner import Runner
     from clue.config import load_settings
@@ -189,7 +242,8 @@ async def run_harness(base_url: str, n: int, concurrency: int, cache_path: Path 
     env = {"CLUE_CACHE": str(cache_path)} if cache_path else {}
     settings = load_settings(cli={"backend": "openai", "base_url": base_url, "model": "fake"}, env=env,
                              no_cache=cache_path is None,
-                             role_overrides={role: {"concurrency": concurrency} for role in ROLES})
+                             role_overrides={role: {"concurrency": concurrency, "queue_ahead": queue_ahead}
+                                             for role in ROLES})
     llm = LLM(settings)
     task = BenchTask()
     runner = Runner(llm, tasks=lambda dataset: task,  # type: ignore[arg-type,return-value]

@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 
 from clue.bench.run.events import LLMCallEvent, ScoreEvent
+from clue.bench.run.record import RoleSpec, RunLog, RunSpec, SamplesRef, now, write_runlog
 from clue.bench.run.results import aggregate
 from clue.bench.run.rollouts import Rollout, RolloutStore, rollout_id
-from clue.bench.run.runlog import RoleSpec, RunLog, RunSpec, SamplesRef, now, write_runlog
 from clue.memory.prompts import load_prompt
 from clue.report.html import write_report
 
@@ -88,7 +88,7 @@ def synthetic_run(run_dir: Path, rollouts: int, seed: int = 0) -> None:
         spec=RunSpec(clue_version="bench", command="eval", roles={"extractor": role, "solver": role},
                      datasets=[d for d, _, _ in DATASETS], split="test", prompt_name=prompt.name,
                      prompt_hash=prompt.hash, repeats={d: repeats for d, _, _ in DATASETS}),
-        results=aggregate(written, usage=usage).model_dump(), usage=usage, samples=SamplesRef(count=len(written))))
+        results=aggregate(written, usage=usage), usage=usage, samples=SamplesRef(count=len(written))))
 
 
 def browser_load(report: Path) -> tuple[float | None, float]:

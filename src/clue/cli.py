@@ -42,7 +42,8 @@ def main(
     ctx: typer.Context,
     backend: str = typer.Option(None, help="LLM backend for every role: local | openai | scripted."),
     model: str = typer.Option(None, help="Model for every role, e.g. qwen2.5-coder-1.5b or Qwen/Qwen3-32B."),
-    base_url: str = typer.Option(None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1."),
+    base_url: list[str] = typer.Option([], help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1. "
+                                                 "Repeat it for several servers of one model."),
     config: Path = typer.Option(None, help="A clue.toml config file (default: ./clue.toml if present)."),
     role: list[str] = typer.Option([], help="Per-role setting ROLE.FIELD=VALUE, e.g. solver.model=gpt-4o. "
                                             "Repeatable."),
@@ -55,7 +56,7 @@ def main(
                                       help="Print clue's version and exit."),
 ) -> None:
     """Global options apply to every command; per-role settings come from clue.toml, CLUE_* env or --role."""
-    ctx.obj = GlobalOptions(backend, model, base_url, config, role, no_cache, data_root, env_root=env_root)
+    ctx.obj = GlobalOptions(backend, model, base_url or None, config, role, no_cache, data_root, env_root=env_root)
 
 
 for _module in (eval_cmd, extract_cmd, rescore_cmd, evolve_cmd, demo_cmd, datasets_cmd, show_cmd, play_cmd,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from clue.errors import BadInputError
 
@@ -47,24 +47,41 @@ class ConfigError(BadInputError):
     """A configuration value that cannot be used; the message names the file, variable or flag."""
 
 
+class EndpointConfig(BaseModel):
+    """One server of a role's model. `weight` scales its share of calls and its slots (concurrency x weight)."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    weight: float = Field(1.0, gt=0)
+
+
 class RoleConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     backend: BackendName = "local"
     model: str = DEFAULT_LOCAL_MODEL
-    base_url: str | None = None
+    base_url: str | None = None  # the first endpoint's URL when there are several
+    # Several servers of one model: calls go to the least loaded, a failing one is taken out and probed.
+    endpoints: list[EndpointConfig] = Field(default_factory=list)
     api_key_env: str = "OPENAI_API_KEY"
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int = Field(512, ge=1)
     seed: int = 42
     context_size: int | None = None  # None: ask the backend (local knows it; openai assumes 40960)
-    concurrency: int = Field(8, ge=1)  # in-flight requests per endpoint; 0 would deadlock
+    concurrency: int = Field(8, ge=1)  # the endpoint's parallel slots (requests it works on at once); >= 1
+    # Requests kept waiting at the server beyond its slots, so a freed slot is refilled at once instead of
+    # after a round trip through clue. None: a quarter of the slots (at least 1) for openai, 0 otherwise.
+    queue_ahead: int | None = Field(None, ge=0)
     # backend "local" only: >1 serves the model with llama.cpp's llama-server, that many parallel slots
     local_slots: int = Field(1, ge=1)
     # How structured calls ask for JSON: "none" sends no response_format (the reply is free text and the JSON
     # is parsed from it); the other values ask the server for constrained decoding.
     json_mode: JsonMode = "auto"
-    timeout_s: float = 180.0  # per request; a silent endpoint errors after 2 tries (see clue.llm.client)
+    # A request that receives nothing for this long fails (tried twice, see clue.llm.client); a reply that
+    # keeps streaming tokens is never cut. None: timeout_s, its older name.
+    idle_timeout_s: float | None = Field(None, gt=0)
+    timeout_s: float = Field(180.0, gt=0)
+    stream: bool = True  # openai backend: stream replies (needed for the idle timeout to be per token)
     retries: int = 5
     strip_thinking: bool = True
     # Sent as the chat-template argument `enable_thinking` (vLLM, SGLang; Qwen3-style models). None: not sent.
@@ -79,6 +96,50 @@ class RoleConfig(BaseModel):
     def answers_constrained(self) -> bool:
         return self.backend == "local" if self.constrained_answers is None else self.constrained_answers
 
+    @model_validator(mode="before")
+    @classmethod
+    def _endpoint_list(cls, data: Any) -> Any:
+        """`base_url` may name several servers (a list, or URLs separated by commas); `endpoints` entries may
+        be bare URLs. Either way `endpoints` gets them all and `base_url` the first."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        urls = data.get("base_url")
+        if isinstance(urls, str) and "," in urls:
+            urls = [url.strip() for url in urls.split(",") if url.strip()]
+        if isinstance(urls, list | tuple):
+            if len(urls) > 1 or not data.get("endpoints"):
+                data["endpoints"] = list(urls)
+            data["base_url"] = urls[0] if urls else None
+        endpoints = data.get("endpoints") or []
+        if isinstance(endpoints, str):
+            endpoints = [url.strip() for url in endpoints.split(",") if url.strip()]
+        endpoints = [{"url": item} if isinstance(item, str) else item for item in endpoints]
+        data["endpoints"] = endpoints
+        if endpoints and not data.get("base_url"):
+            first = endpoints[0]
+            data["base_url"] = first.get("url") if isinstance(first, dict) else getattr(first, "url", None)
+        return data
+
+    def endpoint_list(self) -> list[EndpointConfig]:
+        """The servers of this role's model: `endpoints`, else `base_url` alone (None: the backend's default)."""
+        if self.endpoints:
+            return list(self.endpoints)
+        return [EndpointConfig(url=self.base_url, weight=1.0)] if self.base_url else []
+
+    def in_flight_limit(self, slots: int) -> int:
+        """Requests sent at once to a server with `slots` parallel slots (see queue_ahead)."""
+        if self.queue_ahead is not None:
+            return slots + self.queue_ahead
+        return slots + (max(1, slots // 4) if self.backend == "openai" else 0)
+
+    def endpoint_urls(self) -> list[str]:
+        return [server.url for server in self.endpoint_list()]
+
+    @property
+    def idle_limit_s(self) -> float:
+        return self.idle_timeout_s if self.idle_timeout_s is not None else self.timeout_s
+
     def decoding(self, *, repeat: int = 0, max_tokens: int | None = None, temperature: float | None = None,
                  stop: tuple[str, ...] = ()) -> Decoding:
         return Decoding(temperature=self.temperature if temperature is None else temperature, top_p=self.top_p,
@@ -86,6 +147,9 @@ class RoleConfig(BaseModel):
                         stop=stop)
 
     def endpoint(self) -> str:
+        """The identity of the role's server(s): calls with the same one share a concurrency limit and cache."""
+        if len(self.endpoints) > 1:
+            return f"{self.backend}:" + ",".join(sorted(e.url for e in self.endpoints))
         return f"{self.backend}:{self.base_url or self.model}"
 
 
@@ -140,11 +204,20 @@ def _coerce(field: str, raw: str, origin: str) -> Any:
     try:
         if annotation in (int, int | None):
             return int(raw)
-        if annotation is float:
+        if annotation in (float, float | None):
             return float(raw)
     except ValueError as exc:
         raise ConfigError(f"{origin}: {field} must be a number, got {raw!r}") from exc
     return raw
+
+
+def _set(layer: dict[str, Any], key: str, value: Any) -> None:
+    """Set one field; `base_url` and `endpoints` name the same servers, so a layer setting one replaces both."""
+    if key == "base_url":
+        layer.pop("endpoints", None)
+    elif key == "endpoints":
+        layer.pop("base_url", None)
+    layer[key] = value
 
 
 def _merge(target: dict[Role, dict[str, Any]], overrides: dict[str, Any], origin: str,
@@ -153,7 +226,7 @@ def _merge(target: dict[Role, dict[str, Any]], overrides: dict[str, Any], origin
         if key not in _ROLE_FIELDS:
             raise ConfigError(f"{origin}: unknown setting {key!r} (known: {', '.join(sorted(_ROLE_FIELDS))})")
         for role in roles:
-            target[role][key] = value
+            _set(target[role], key, value)
 
 
 def _from_toml(path: Path, layers: dict[Role, dict[str, Any]]) -> Path | str | None:
@@ -162,6 +235,8 @@ def _from_toml(path: Path, layers: dict[Role, dict[str, Any]]) -> Path | str | N
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config: {exc}") from exc
     llm = data.get("llm", {})
+    if "endpoints" in data:  # [[endpoints]] at the top: the servers of every role
+        _merge(layers, {"endpoints": data["endpoints"]}, f"{path} [[endpoints]]")
     shared = {k: v for k, v in llm.items() if not isinstance(v, dict)}
     _merge(layers, shared, str(path))
     for role_name, section in ((k, v) for k, v in llm.items() if isinstance(v, dict)):
@@ -183,7 +258,7 @@ def _from_env(env: dict[str, str], layers: dict[Role, dict[str, Any]]) -> None:
         for field in _ROLE_FIELDS:
             name = f"CLUE_{role.upper()}_{field.upper()}"
             if name in env:
-                layers[role][field] = _coerce(field, env[name], name)
+                _set(layers[role], field, _coerce(field, env[name], name))
 
 
 def parse_role_overrides(items: list[str]) -> dict[Role, dict[str, Any]]:
@@ -224,7 +299,8 @@ def load_settings(
         cache_path = Path(env["CLUE_CACHE"])
     _merge(layers, {k: v for k, v in (cli or {}).items() if v is not None}, "command line")
     for role, fields in (role_overrides or {}).items():
-        layers[role].update(fields)
+        for key, value in fields.items():
+            _set(layers[role], key, value)
     if no_cache or env.get("CLUE_NO_CACHE", "").lower() in {"1", "true", "yes"}:
         cache_path = None
     roles: dict[Role, RoleConfig] = {}

@@ -12,7 +12,7 @@ class ClueError(Exception):
     exit_code = 1
 
 
-class BadInputError(ClueError, ValueError):
+class BadInputError(ClueError):
     """A flag, file, record or setting that cannot be used as given."""
 
     exit_code = 2
@@ -34,6 +34,13 @@ class TransientError(UpstreamError):
     """A failure that may pass if retried later (connection refused, 429, 5xx, timeout)."""
 
     exit_code = 5
+
+
+class RolloutBugError(ClueError):
+    """Code raised something that is no clue error while running a rollout: a bug, never a score. The run
+    stops and names the rollout."""
+
+    exit_code = 1
 
 
 class RunIncompleteError(ClueError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from clue.bench.run.results import aggregate
 from clue.bench.run.rollouts import Rollout
 from clue.commands.common import run_sync
 from clue.errors import BadInputError, NotFoundError
-from clue.evolve.run import check_same_method
 from clue.llm.types import TransientLLMError
 from clue.report.tables import comparison_table, results_table
 
@@ -51,11 +49,14 @@ def test_a_bug_keeps_its_traceback() -> None:
 
 
 def test_resume_with_another_method_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "state.json").write_text(json.dumps({"method": "clue"}))
-    with pytest.raises(BadInputError, match="--resume with --method gepa, but this run was started with "
-                                            "--method clue"):
-        check_same_method(tmp_path, "gepa")
-    check_same_method(tmp_path, "clue")
+    from clue.bench.run.record import RunLog, RunSpec, now, write_runlog
+    from clue.bench.run.recorder import check_resume
+
+    spec = RunSpec(clue_version="x", command="evolve", roles={}, method="clue")
+    write_runlog(tmp_path, RunLog(started=now(), spec=spec))
+    with pytest.raises(BadInputError, match=r"--resume with a different --method \('clue' there, 'gepa' now\)"):
+        check_resume(tmp_path, spec.model_copy(update={"method": "gepa"}), (), resume=True)
+    assert check_resume(tmp_path, spec, (), resume=True) is not None
 
 
 def _rollout(dataset: str) -> Rollout:

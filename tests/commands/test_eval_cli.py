@@ -11,6 +11,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 from typer.testing import CliRunner
 
+from clue.bench.run.record import read_runlog
 from clue.cli import app
 from clue.commands.common import run_async
 from clue.errors import BadInputError, NotFoundError, TransientError
@@ -27,7 +28,7 @@ def test_eval_writes_the_run_log_and_prints_tables_from_it(tmp_path: Path, data_
     result = CliRunner().invoke(app, _eval(data_root, out))
     assert result.exit_code == 0, result.output
     log = json.loads((out / "log.json").read_text())
-    assert log["version"] == 1 and log["status"] == "finished" and log["spec"]["command"] == "eval"
+    assert log["version"] == 2 and log["status"] == "finished" and log["spec"]["command"] == "eval"
     spec = log["spec"]
     assert spec["datasets"] == ["membench-high"] and spec["split"] == "train" and spec["data_root"] == str(data_root)
     assert set(spec["roles"]) == {"extractor", "solver", "judge", "optimizer"}
@@ -66,9 +67,9 @@ def test_demo_usage_is_per_run_not_cumulative(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--backend", "scripted", "--no-cache", "demo", "--no-evolve",
                                       "--held-out", "3", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    control = json.loads((out / "no-memory" / "usage.json").read_text())
-    simple = json.loads((out / "simple" / "usage.json").read_text())
-    rich = json.loads((out / "factual-experiential" / "usage.json").read_text())
+    control = read_runlog(out / "no-memory").usage
+    simple = read_runlog(out / "simple").usage
+    rich = read_runlog(out / "factual-experiential").usage
     assert (control["extractor"]["calls"], control["solver"]["calls"]) == (0, 3)
     assert (simple["extractor"]["calls"], simple["solver"]["calls"]) == (3, 3)
     assert (rich["extractor"]["calls"], rich["solver"]["calls"]) == (3, 3)

@@ -80,7 +80,7 @@ def test_one_clue_round_writes_complete_consistent_lineage_and_state(tmp_path: P
 
     # The run log records every knob and the per-round progress.
     log = json.loads((out / "log.json").read_text())
-    knobs = log["spec"]["settings"]
+    knobs = log["spec"]["settings"]["evolve"]
     assert (knobs["analysis_mode"], knobs["synthesis_mode"], knobs["concurrent_candidates"]) == (
         "context", "edits", False)
     assert knobs["analysis_steps"] == 20 and knobs["tie_break"] == "incumbent" and knobs["batch"] == 2

@@ -82,11 +82,11 @@ def test_a_run_records_toml_and_flag_settings_in_its_log(tmp_path: Path) -> None
     assert result.exit_code == 4, result.output
     assert "clue: every one of the 1 candidates failed" in result.output
     log = json.loads((out / "log.json").read_text())
-    knobs = log["spec"]["settings"]
+    knobs = log["spec"]["settings"]["evolve"]
     assert knobs["batch"] == 2  # the flag beats clue.toml
     assert knobs["analysis_mode"] == "context" and knobs["feedback_gold"] is True  # from clue.toml
     assert knobs["tie_break"] == "tokens" and knobs["reuse_rollouts"] is False  # flags
-    assert knobs["budget"] == {"max_rollouts": None, "max_tokens": None, "max_calls": None}
-    assert knobs["solvers"]["datasets"]["membench-high"]["max_tokens"] == 200  # clue.toml's [datasets.NAME]
+    assert log["spec"]["settings"]["budget"] == {"max_rollouts": None, "max_tokens": None, "max_calls": None}
+    assert log["spec"]["settings"]["solvers"]["datasets"]["membench-high"]["max_tokens"] == 200  # [datasets.NAME]
     assert log["spec"]["method"] == "clue" and log["spec"]["roles"]["solver"]["backend"] == "scripted"
     assert [p["round"] for p in log["evolution"]["progress"]] == [1]

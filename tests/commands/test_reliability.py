@@ -108,7 +108,7 @@ def test_garbage_endpoint_fails_the_run_then_resume_retries(tmp_path: Path, fake
     fake.responder = answer
     code, output = run(*base, *EVAL, "--out", str(out), "--resume")
     assert code == 0, output
-    results = json.loads((out / "results.json").read_text())
+    results = json.loads((out / "log.json").read_text())["results"]
     assert results["failed"] == 0 and results["rollouts"] == 3
 
 

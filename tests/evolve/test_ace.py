@@ -198,10 +198,10 @@ async def test_the_curator_grows_the_playbook_every_step(tmp_path: Path) -> None
     assert (tmp_path / "run" / "best_prompt.txt").read_text() == result.best.text
     state = AceState.model_validate_json((tmp_path / "run" / "state.json").read_text())
     assert state.status == "done" and state.epoch == 1 and state.cursor == 0
-    progress = json.loads((tmp_path / "run" / "log.json").read_text())["evolution"]["progress"]
-    assert [p["round"] for p in progress] == [1, 2, 3, 4, 5, 6]  # one point per sample
-    assert progress[-1]["best_hash"] == result.best.hash
-    assert progress[-1]["rollouts_spent"] == harness.meter.rollouts_spent
+    progress = harness.recorder_for(tmp_path / "run").progress  # what the run record keeps
+    assert [p.round for p in progress] == [1, 2, 3, 4, 5, 6]  # one point per sample
+    assert progress[-1].best_hash == result.best.hash
+    assert progress[-1].rollouts_spent == harness.meter.rollouts_spent
 
     every_other = Script(retry_needs=99)
     harness2 = make_harness(tmp_path / "two", Budget(), every_other)

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
+from clue.bench.run.record import read_runlog
 from clue.bench.run.rollouts import read_rollouts
-from clue.bench.run.runlog import read_runlog
 from clue.evolve.budget import Budget
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.memevolve import MemEvolveOptimizer
 from clue.evolve.protocol import EvolveSettings
-from clue.evolve.reporting import RecordingReporter
 from clue.evolve.run import run_evolution
 from clue.evolve.state import RunState
 from clue.evolve.tournament import TournamentOptimizer
+from clue.evolve.watch import RecordingReporter
 from clue.llm.backends.scripted import ScriptedBackend
 from clue.llm.client import LLM
 from clue.memory.prompts import load_prompt
@@ -96,7 +95,9 @@ async def test_run_evolution_carries_the_budget_across_a_resume(tmp_path: Path) 
     first = await run_evolution(*args, llm(), SMALL, Budget(max_rollouts=50), tmp_path, tasks=fake_tasks,
                                 info=fake_info)
     assert first.optimization.stopped_by.startswith("budget:") and first.seed is None
-    spent = json.loads((tmp_path / "state.json").read_text())["budget"]["rollouts_spent"]
+    evolution = read_runlog(tmp_path).evolution
+    assert evolution is not None
+    spent = evolution.budget["rollouts_spent"]
     second = await run_evolution(*args, llm(), SMALL, Budget(max_rollouts=50), tmp_path, resume=True,
                                  tasks=fake_tasks, info=fake_info)
     assert second.budget["rollouts_spent"] == spent  # nothing more fits: the spent rollouts were remembered

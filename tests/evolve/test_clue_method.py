@@ -10,18 +10,19 @@ from typing import Any
 import pytest
 
 from clue.bench.data.records import Turn
-from clue.bench.run.evaluation import RunDirError
+from clue.bench.run.recorder import RunDirError
 from clue.bench.run.rollouts import read_rollouts
+from clue.errors import BadInputError
 from clue.evolve.analyze import Group, analyze_group, overview_page
 from clue.evolve.budget import Budget
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.protocol import EvolveSettings
-from clue.evolve.reporting import RecordingReporter, RichReporter
 from clue.evolve.run import METHODS, load_optimizer, run_evolution
 from clue.evolve.state import RunState
 from clue.evolve.summarize import ExampleLog
 from clue.evolve.synthesize import Edit, apply_edits
 from clue.evolve.tournament import TournamentOptimizer
+from clue.evolve.watch import RecordingReporter, RichReporter
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM
 from clue.memory.prompts import load_prompt
@@ -71,7 +72,7 @@ async def test_two_rounds_improve_the_prompt_and_record_everything(tmp_path: Pat
     assert sum(1 for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")) == 1
     assert r1["candidates"][0]["tournament"] is not None and r1["tournament"] and r1["winner"]
     assert (tmp_path / "best_prompt.txt").read_text() == result.best.text
-    assert [h["round"] for h in result.history] == [1, 2]
+    assert [p.round for p in setup.harness.recorder_for(tmp_path).progress] == [1, 2]
 
 
 async def test_summaries_never_carry_dataset_names(tmp_path: Path) -> None:
@@ -211,7 +212,7 @@ def test_edits_are_targeted_and_applied_deterministically() -> None:
 def test_registry_names_all_four_methods() -> None:
     assert set(METHODS) == {"clue", "memevolve", "gepa", "ace"}
     assert isinstance(load_optimizer("clue"), TournamentOptimizer)
-    with pytest.raises(ValueError, match="--method nope: unknown"):
+    with pytest.raises(BadInputError, match="--method nope: unknown"):
         load_optimizer("nope")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from clue.bench.run.runlog import read_runlog
+from clue.bench.run.record import read_runlog
 from clue.config import load_settings
 from clue.evolve.budget import Budget
 from clue.evolve.protocol import EvolveSettings

@@ -93,9 +93,9 @@ async def test_gepa_runs_end_to_end_through_our_harness(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "gepa" / "gepa_state.bin").exists()
     state = json.loads((tmp_path / "run" / "state.json").read_text())
     assert state["status"] == "done" and state["best_hash"] == child["hash"]
-    progress = json.loads((tmp_path / "run" / "log.json").read_text())["evolution"]["progress"]
-    assert progress[0]["best_hash"] == SEED.hash and progress[0]["best_score"] == 0.5
-    assert progress[-1]["best_hash"] == child["hash"] and progress[-1]["best_score"] == 1.0
+    progress = harness.recorder_for(tmp_path / "run").progress  # what the run record keeps
+    assert progress[0].best_hash == SEED.hash and progress[0].best_score == 0.5
+    assert progress[-1].best_hash == child["hash"] and progress[-1].best_score == 1.0
 
 
 async def test_tiny_rollout_budget_stops_cleanly(tmp_path: Path) -> None:
@@ -118,8 +118,7 @@ async def test_an_iteration_the_budget_cannot_finish_is_not_started(tmp_path: Pa
     assert harness.meter.rollouts_spent == 10  # the seed's validation only
     assert not any(is_reflection(c.messages[-1]["content"]) for c in backend.calls)
     assert result.best == SEED
-    progress = json.loads((tmp_path / "run" / "log.json").read_text())["evolution"]["progress"]
-    assert [p["round"] for p in progress] == [1]
+    assert [p.round for p in harness.recorder_for(tmp_path / "run").progress] == [1]  # the recorded curve
 
 
 async def test_a_reflection_without_a_fenced_prompt_is_asked_again(tmp_path: Path) -> None:

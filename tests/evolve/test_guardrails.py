@@ -11,8 +11,8 @@ import pytest
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.guardrails import LeakChecker, check_candidate, unterminated
 from clue.evolve.protocol import EvolveSettings
-from clue.evolve.reporting import RecordingReporter
 from clue.evolve.state import RunState
+from clue.evolve.watch import RecordingReporter
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.types import Completion, Decoding, Message
 from clue.memory.prompts import load_prompt

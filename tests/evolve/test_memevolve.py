@@ -9,11 +9,11 @@ from clue.evolve.analyze import CLUSTER_BRIEF
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.memevolve import GLOBAL_BRIEF, MEMEVOLVE_GENERATOR, MemEvolveOptimizer
 from clue.evolve.protocol import EvolveSettings
-from clue.evolve.reporting import RecordingReporter
 from clue.evolve.run import load_optimizer
 from clue.evolve.state import RunState
 from clue.evolve.synthesize import CLUE_SYNTHESIZER
 from clue.evolve.tournament import TournamentOptimizer
+from clue.evolve.watch import RecordingReporter
 from clue.memory.prompts import load_prompt
 
 from .conftest import World, kind_of, make_pairs, make_setup

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from clue.bench.run.runlog import role_specs
+from clue.bench.run.record import build_spec
 from clue.config import load_settings
 from clue.evolve.state import AnalysisRecord
 from clue.evolve.summarize import ScenarioSummary
@@ -59,7 +59,7 @@ async def test_constrained_json_is_one_setting_away_and_the_embedded_default() -
     assert load_settings(env={}).role("optimizer").json_mode == "auto"  # embedded model: grammar-constrained
     openai = load_settings(env={}, cli={"backend": "openai", "base_url": "http://h/v1", "model": "m"})
     assert openai.role("optimizer").json_mode == "none"
-    specs = role_specs(openai)  # what the run log records
+    specs = build_spec("eval", openai, load_prompt("simple"), description={}).roles  # what the run log records
     assert specs["optimizer"].json_mode == "none" and specs["extractor"].cut_thinking == "raw"
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from clue.bench.run.rollouts import read_rollouts
+from clue.errors import RolloutBugError
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.memevolve import MemEvolveOptimizer
 from clue.evolve.protocol import EvolveSettings
@@ -94,7 +95,7 @@ async def test_crash_in_a_step_then_resume_redoes_nothing(tmp_path: Path, method
     kind, at = PLAN[step]
     crash = StepCrash(run_dir, step, kind, at)
     world = World(crash=crash)
-    with pytest.raises((InjectedCrash, ExceptionGroup)):
+    with pytest.raises((InjectedCrash, RolloutBugError, ExceptionGroup)):  # a crash inside a rollout stops the run
         await _run(method, run_dir, world, False)
     assert crash.fired
     crashed = RunState.model_validate_json((run_dir / "state.json").read_text())
@@ -131,7 +132,7 @@ async def test_repeated_crashes_anywhere_still_finish_the_same_run(tmp_path: Pat
         try:
             state = await _run("clue", run_dir, world, resume)
             break
-        except (InjectedCrash, ExceptionGroup):
+        except (InjectedCrash, RolloutBugError, ExceptionGroup):
             crashes += 1
             resume = True
     assert crashes >= 5 and state.finished

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clue.bench.run.runlog import RoundProgress, append_progress, read_runlog
+from clue.bench.run.record import RoundProgress, read_runlog
 from clue.config import load_settings
 from clue.errors import BadInputError
 from clue.evolve.budget import Budget
@@ -83,13 +83,17 @@ async def test_evolve_writes_a_run_log_and_refuses_a_resume_under_other_decoding
         1 for c in again.calls if c.model == "ext"), "usage counts the calls of both processes once"
 
 
-def test_optimizers_can_append_their_progress_to_the_run_log(tmp_path: Path) -> None:
-    from clue.bench.run.runlog import RunLog, RunSpec, now, write_runlog
+def test_optimizers_record_their_progress_through_the_recorder(tmp_path: Path) -> None:
+    from clue.bench.run.record import RunSpec
+    from clue.bench.run.recorder import RunRecorder
 
-    write_runlog(tmp_path, RunLog(started=now(), spec=RunSpec(clue_version="x", command="evolve", roles={})))
+    spec = RunSpec(clue_version="x", command="evolve", roles={}, method="clue")
     point = RoundProgress(round=1, rollouts_spent=36, tokens_spent=900, best_hash="abc", best_name="r1-c2")
-    append_progress(tmp_path, "clue", point)
-    append_progress(tmp_path, "clue", point.model_copy(update={"tokens_spent": 950}))
-    evolution = read_runlog(tmp_path).evolution
-    assert evolution is not None and evolution.method == "clue"
-    assert [(p.round, p.tokens_spent) for p in evolution.progress] == [(1, 950)]
+    with RunRecorder.open(tmp_path, spec, roles=(), resume=False) as recorder:
+        recorder.record_progress(point)
+        recorder.record_progress(point.model_copy(update={"tokens_spent": 950}))
+        assert read_runlog(tmp_path).status == "running"
+        recorder.finish()
+    log = read_runlog(tmp_path)
+    assert log.status == "finished" and log.evolution is not None and log.evolution.method == "clue"
+    assert [(p.round, p.tokens_spent) for p in log.evolution.progress] == [(1, 950)]

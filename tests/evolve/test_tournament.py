@@ -8,9 +8,9 @@ from pathlib import Path
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.harness import PromptScore
 from clue.evolve.protocol import EvolveSettings
-from clue.evolve.reporting import RecordingReporter
 from clue.evolve.state import RunState
 from clue.evolve.tournament import finals_keys, pool_slice, rank, select_top
+from clue.evolve.watch import RecordingReporter
 from clue.llm.backends.scripted import ScriptedCall
 from clue.memory.prompts import load_prompt
 
@@ -85,11 +85,11 @@ async def test_the_tournament_reuses_the_base_batch_the_finals_rerun_resampled_p
     assert (tmp_path / "best_prompt.txt").read_text() == winner.text
     lineage = json.loads((tmp_path / "lineage.json").read_text())
     assert lineage["rounds"][0]["winner"]["hash"] == winner.hash
-    log = json.loads((tmp_path / "log.json").read_text())  # the run log's progress curve
-    assert [p["round"] for p in log["evolution"]["progress"]] == [1]
-    progress = log["evolution"]["progress"][0]
-    assert progress["best_hash"] == winner.hash and progress["rollouts_spent"] == rs.new_rollouts
-    assert progress["tournament"][seed.hash] == 0.0 and set(progress["finals"]) == set(rs.finalists)
+    curve = setup.harness.recorder_for(tmp_path).progress  # the run record's progress curve
+    assert [p.round for p in curve] == [1]
+    progress = curve[0]
+    assert progress.best_hash == winner.hash and progress.rollouts_spent == rs.new_rollouts
+    assert progress.tournament[seed.hash] == 0.0 and set(progress.finals) == set(rs.finalists)
 
 
 async def test_the_next_batch_is_disjoint_from_the_previous_finals(tmp_path: Path) -> None:
@@ -107,8 +107,7 @@ async def test_the_next_batch_is_disjoint_from_the_previous_finals(tmp_path: Pat
     assert state.cursor == 24
     # Round 2's base runs on pairs it has never seen, so the baseline step costs a full batch.
     assert second.new_rollouts == 6 + 3 * 6 + 2 * (2 + 6)
-    log = json.loads((tmp_path / "log.json").read_text())
-    assert [p["round"] for p in log["evolution"]["progress"]] == [1, 2]
+    assert [p.round for p in setup.harness.recorder_for(tmp_path).progress] == [1, 2]
 
 
 async def test_reuse_finals_serves_the_resampled_pairs_from_the_tournament(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from clue.bench.run.runlog import read_runlog
+from clue.bench.run.record import read_runlog
 from clue.config import load_settings
 from clue.evolve.budget import Budget
 from clue.evolve.clue_method import ClueOptimizer

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from clue.config import load_settings
+from clue.errors import BadInputError
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM
 from clue.memory.extract import extract_memory
@@ -54,7 +55,7 @@ def test_prompt_from_file_and_unknown_prompt(tmp_path: Path) -> None:
     path = tmp_path / "mine.md"
     path.write_text("Keep what matters.")
     assert load_prompt(str(path)).text == "Keep what matters."
-    with pytest.raises(ValueError, match="unknown prompt"):
+    with pytest.raises(BadInputError, match="unknown prompt"):
         load_prompt("no-such-prompt")
 
 

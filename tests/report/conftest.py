@@ -28,11 +28,9 @@ from clue.bench.run.events import (
     NoteEvent,
     ScoreEvent,
 )
-from clue.bench.run.results import aggregate
-from clue.bench.run.rollouts import Rollout, RolloutStore, rollout_id
-from clue.bench.run.runlog import (
-    RUNLOG,
-    EvolutionLog,
+from clue.bench.run.files import LOG as RUNLOG
+from clue.bench.run.record import (
+    EvolutionRecord,
     RoleSpec,
     RoundProgress,
     RunLog,
@@ -42,11 +40,13 @@ from clue.bench.run.runlog import (
     read_runlog,
     write_runlog,
 )
+from clue.bench.run.results import aggregate
+from clue.bench.run.rollouts import Rollout, RolloutStore, rollout_id
 from clue.bench.run.runner import Runner
 from clue.evolve.budget import Budget
 from clue.evolve.protocol import EvolveSettings
-from clue.evolve.reporting import Reporter, RoundReport
 from clue.evolve.run import run_evolution
+from clue.evolve.watch import Reporter, RoundReport
 from clue.llm.backends.scripted import ScriptedBackend
 from clue.llm.client import LLM
 from clue.llm.ledger import Ledger
@@ -92,7 +92,7 @@ async def _eval_run(out: Path, prompt: ExtractionPrompt) -> None:
         return
     write_runlog(out, RunLog(status="finished", started=now(), finished=now(),
                              spec=_spec("eval", prompt, datasets=["toyalpha", "toybeta"], split="test"),
-                             results=results.model_dump(), usage=llm.ledger.snapshot(),
+                             results=results, usage=llm.ledger.snapshot(),
                              samples=SamplesRef(count=plan.total)))
 
 
@@ -136,9 +136,9 @@ async def _evolve_run(out: Path) -> None:
         return
     write_runlog(out, RunLog(
         status="finished", started=now(), finished=now(), spec=_spec("evolve", seed, method="clue"),
-        results={"seed": outcome.seed.model_dump(), "best": outcome.best.model_dump()},
         usage=llm.ledger.snapshot(), samples=SamplesRef(count=sum(1 for _ in (out / "rollouts.jsonl").open())),
-        evolution=EvolutionLog(method="clue", progress=recorder.progress, stopped_by=None)))
+        evolution=EvolutionRecord(method="clue", progress=recorder.progress, stopped_by=None,
+                                  seed_results=outcome.seed, best_results=outcome.best)))
 
 
 def episode_rollouts(prompt: ExtractionPrompt, n: int) -> list[Rollout]:
@@ -185,7 +185,7 @@ def _episode_run(out: Path) -> None:
                         "completion_tokens": 12, "latency_s": 0.6, "total_tokens": 192}}
     write_runlog(out, RunLog(status="finished", started=now(), finished=now(),
                              spec=_spec("eval", prompt, datasets=["rooms"], split="test"),
-                             results=aggregate(rollouts).model_dump(), usage=usage,
+                             results=aggregate(rollouts), usage=usage,
                              samples=SamplesRef(count=len(rollouts))))
 
 
@@ -221,7 +221,7 @@ def _gepa_run(out: Path) -> None:
                              usage={"optimizer": {"calls": 2, "cached_calls": 0, "failed_calls": 0,
                                                   "prompt_tokens": 4000, "completion_tokens": 800,
                                                   "latency_s": 3.0, "total_tokens": 4800}},
-                             evolution=EvolutionLog(method="gepa", progress=progress)))
+                             evolution=EvolutionRecord(method="gepa", progress=progress, best_hash=child)))
 
 
 async def build_study(root: Path) -> Study:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from clue.bench.run.record import read_runlog, write_runlog
 from clue.bench.run.results import with_gain
 from clue.bench.run.rollouts import read_rollouts
-from clue.bench.run.runlog import read_runlog, write_runlog
 from clue.cli import app
 from clue.memory.prompts import load_prompt
 from clue.report.html import write_report

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from clue.bench.run.runlog import read_runlog
+from clue.bench.run.record import read_runlog
 from clue.cli import app
 
 EVAL = ["--backend", "scripted", "eval", "--prompt", "simple", "--datasets", "membench-high", "--split", "train",

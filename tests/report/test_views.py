@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from clue.bench.run.record import read_runlog, write_runlog
 from clue.bench.run.rollouts import read_rollouts, rollout_id
-from clue.bench.run.runlog import read_runlog, write_runlog
 from clue.errors import BadInputError, NotFoundError
 from clue.memory.prompts import prompt_hash
 from clue.report.evolution_view import evolution_context, progress_of
@@ -77,7 +77,7 @@ def test_a_run_dir_without_log_json_is_read_into_the_same_schema(study: Study, t
 
 def test_tournament_lineage_tree_gives_every_candidate_its_verdict(study: Study) -> None:
     run = load_run(study.evolve)
-    lineage = run.lineage
+    lineage = json.loads((study.evolve / "lineage.json").read_text())  # as the method wrote it
     (root,) = lineage_tree(run)
     assert root.status == "seed" and root.hash == lineage["seed"]
     nodes = {n.id: n for n in flatten([root])}
@@ -110,7 +110,7 @@ def test_entry_lineage_links_children_to_parents_and_keeps_raw_sums(study: Study
     (child,) = root.children
     (rejected,) = child.children
     assert child.status == "best" and "the best prompt of the run" in child.notes
-    assert dict(child.scores) == {"minibatch_before": "1", "minibatch_after": "3", "val_score": "75.0%"}
+    assert dict(child.scores) == {"minibatch before": "1", "minibatch after": "3", "validation": "75.0%"}
     assert rejected.status == "rejected" and rejected.reason.startswith("new subsample score")
     assert "+Keep every name." in rejected.diff
 
@@ -120,13 +120,13 @@ def test_cluster_members_carry_the_base_prompts_outcome_and_a_transcript_link(st
     packed = pack_transcripts(runs)
     key_of = {k.split("|", 1)[1]: v for k, v in packed.keys.items()}
     rounds = cluster_rounds(runs[0], key_of)
-    lineage = runs[0].lineage
+    lineage = json.loads((study.evolve / "lineage.json").read_text())  # as the method wrote it
     rollouts = {r.rollout_id: r for r in read_rollouts(study.evolve / "rollouts.jsonl")}
     assert [r.round for r in rounds] == [1, 2]
     for view, rs in zip(rounds, lineage["rounds"], strict=True):
         assert [c.id for c in view.clusters] == [c["id"] for c in rs["clusters"]]
         for cluster in view.clusters:
-            assert cluster.analysis is not None and cluster.analysis["recommendations"]
+            assert cluster.analysis is not None and cluster.analysis.recommendations
             cited = {c["name"] for c in rs["candidates"] if cluster.id in c["sources"]}
             assert {name for name, _ in cluster.cited_by} == cited
             for member in cluster.members:
@@ -230,7 +230,7 @@ def test_steps_that_change_nothing_are_notes_on_their_prompt(study: Study, tmp_p
     (run_dir / "lineage.json").write_text(json.dumps(steps))
     (run_dir / "state.json").write_text(json.dumps({"method": "ace"}))
     (root,) = lineage_tree(load_run(run_dir))
-    assert root.hash == seed and root.notes == ["epoch 0, step 0, pair a:1:1: no change"]
+    assert root.hash == seed and root.notes == ["epoch 0, step 0, sample a:1:1: no change"]
     (node,) = root.children
     assert node.hash == child and node.status == "best"  # best_prompt.txt holds the child's text
     assert dict(node.scores) == {"retries": "0"}  # counts stay counts; booleans are not scores

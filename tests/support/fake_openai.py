@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -52,6 +53,26 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True  # the resume test brings a server back on the port it had
     daemon_threads = True
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None  # a client that hung up, or a killed server: nothing to report
+
+
+def stream_events(payload: dict[str, Any], with_usage: bool) -> list[dict[str, Any]]:
+    """A chat.completion reply cut into the chunks a streaming server sends: one per word, then the
+    finish reason, then (when asked for) the usage."""
+    choice = payload["choices"][0]
+    text = choice["message"].get("content") or ""
+    pieces = text.split(" ")
+    words = [piece + (" " if at < len(pieces) - 1 else "") for at, piece in enumerate(pieces)]
+    base = {"id": payload.get("id", "chatcmpl-1"), "object": "chat.completion.chunk", "created": 0,
+            "model": payload.get("model", "fake")}
+    events = [{**base, "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+              for word in words if word]
+    events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]})
+    if with_usage:
+        events.append({**base, "choices": [], "usage": payload["usage"]})
+    return events
+
 
 class FakeOpenAI:
     """A threaded stdlib HTTP server speaking just enough of /v1/chat/completions.
@@ -65,18 +86,42 @@ class FakeOpenAI:
         self.script: list[Reply] = []
         self.responder = responder
         self.delay_s = 0.0  # every reply waits this long (a silent endpoint)
+        self.streams = True  # answer `stream: true` requests with server-sent events (else one JSON body)
+        self.piece_delay_s = 0.0  # between two streamed pieces (a slow server that keeps sending)
+        self.refuse_stream_options = False  # an older server: 400 when a request has stream_options
+        self.cut_streams = False  # end every stream after its first piece, without a finish reason
+        self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            def setup(self) -> None:
+                super().setup()
+                with fake._lock:
+                    fake._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with fake._lock:
+                    fake._connections.discard(self.connection)
+                super().finish()
+
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with fake._lock:
                     fake.requests.append(body)
                     fake.paths.append(self.path)
-                    status, payload = fake.script.pop(0) if fake.script else fake.responder(body)
+                    status: int
+                    payload: dict[str, Any] | str | bytes
+                    if fake.refuse_stream_options and "stream_options" in body:
+                        status, payload = 400, {"error": {"message": "Unrecognized request argument supplied: "
+                                                                     "stream_options"}}
+                    else:
+                        status, payload = fake.script.pop(0) if fake.script else fake.responder(body)
                 if fake.delay_s:
                     time.sleep(fake.delay_s)
+                if status == 200 and isinstance(payload, dict) and body.get("stream") and fake.streams:
+                    self._stream(payload, bool((body.get("stream_options") or {}).get("include_usage")))
+                    return
                 is_text = isinstance(payload, str | bytes)
                 data = (payload if isinstance(payload, bytes) else payload.encode() if isinstance(payload, str)
                         else json.dumps(payload).encode())
@@ -85,6 +130,18 @@ class FakeOpenAI:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _stream(self, payload: dict[str, Any], with_usage: bool) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                events = stream_events(payload, with_usage)
+                for event in events[:1] if fake.cut_streams else events:
+                    if fake.piece_delay_s:
+                        time.sleep(fake.piece_delay_s)
+                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
 
             def log_message(self, format: str, *args: Any) -> None:
                 return None
@@ -102,14 +159,24 @@ class FakeOpenAI:
         self.server.server_close()
         self._thread.join()
 
+    def kill(self) -> None:
+        """Die as a crashed server does: stop listening and cut every open connection mid-request."""
+        self.server.shutdown()
+        self.server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
+        self._thread.join()
+
 
 def free_port() -> int:
     """A loopback port with nothing listening on it (bound then released)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
 
 
 def make_llm(base_url: str, *overrides: str, retries: int = 2, tmp_cache: Path | None = None) -> LLM:

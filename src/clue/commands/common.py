@@ -28,7 +28,7 @@ err_console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isat
 class GlobalOptions:
     backend: str | None = None
     model: str | None = None
-    base_url: str | None = None
+    base_url: list[str] | None = None  # several: servers of one model, calls spread over them
     config: Path | None = None
     roles: list[str] = field(default_factory=list)
     no_cache: bool = False
@@ -37,8 +37,10 @@ class GlobalOptions:
 
     def settings(self, command_defaults: tuple[str, ...] = ()) -> Settings:
         """`command_defaults` are ROLE.FIELD=VALUE items a command prefers; the user's --role items win."""
-        return load_settings(self.config, cli={"backend": self.backend, "model": self.model,
-                                               "base_url": self.base_url},
+        urls: str | list[str] | None = self.base_url or None
+        if isinstance(urls, list) and len(urls) == 1:
+            urls = urls[0]
+        return load_settings(self.config, cli={"backend": self.backend, "model": self.model, "base_url": urls},
                              role_overrides=parse_role_overrides([*command_defaults, *self.roles]),
                              no_cache=self.no_cache)
 

@@ -20,7 +20,8 @@ from clue.commands.common import GlobalOptions
 GLOBAL_OPTIONS: dict[str, tuple[Any, Any]] = {
     "backend": (str, typer.Option(None, help="LLM backend for every role: local | openai | scripted.")),
     "model": (str, typer.Option(None, help="Model for every role, e.g. qwen2.5-coder-1.5b or Qwen/Qwen3-32B.")),
-    "base_url": (str, typer.Option(None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1.")),
+    "base_url": (list[str], typer.Option(None, help="OpenAI-compatible base URL, e.g. http://localhost:8000/v1. "
+                                                    "Repeat it for several servers of one model.")),
     "config": (Path, typer.Option(None, help="A clue.toml config file (default: ./clue.toml if present).")),
     "role": (list[str], typer.Option(None, help="Per-role setting ROLE.FIELD=VALUE, e.g. solver.model=gpt-4o. "
                                                 "Repeatable.")),
@@ -37,7 +38,7 @@ GLOBAL_OPTIONS: dict[str, tuple[Any, Any]] = {
 def _merge(ctx: typer.Context, given: dict[str, Any]) -> None:
     """Values given after the command override those given before it."""
     base = ctx.find_object(GlobalOptions) or GlobalOptions()
-    fields = {"backend": given.get("backend"), "model": given.get("model"), "base_url": given.get("base_url"),
+    fields = {"backend": given.get("backend"), "model": given.get("model"), "base_url": given.get("base_url") or None,
               "config": given.get("config"), "data_root": given.get("data_root"), "env_root": given.get("env_root")}
     for name, value in fields.items():
         if value is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from clue.bench.run.runlog import RunLog
+from clue.bench.run.record import RunLog
 from clue.commands.common import console, run_sync
 
 
@@ -30,8 +30,16 @@ def spec_table(log: RunLog) -> Table:
         thinking = "default" if r.thinking is None else ("on" if r.thinking else "off")
         rows.append((role, f"{r.backend}:{r.model}{' @ ' + r.base_url if r.base_url else ''} "
                            f"T={r.temperature} top_p={r.top_p} max={r.max_tokens} thinking={thinking}"))
+    if log.evolution is not None and log.evolution.stopped_by:
+        rows.append(("stopped by", log.evolution.stopped_by))
+    left_out = sum(p.left_out for p in log.evolution.progress) if log.evolution is not None else 0
+    if left_out:
+        rows.append(("left out", f"{left_out} tournament/finals rollouts kept failing for infrastructure reasons; "
+                                 "not scored"))
     if log.error:
-        rows.append(("error", log.error))
+        rows.append(("error" if log.status != "incomplete" else "incomplete", log.error))
+    for warning in log.warnings:
+        rows.append(("warning", warning))
     for key, value in rows:
         table.add_row(key, value)
     return table
@@ -44,15 +52,16 @@ def show_command(
 
     Example: clue show runs/simple
     """
-    from clue.bench.run.results import Results
-    from clue.bench.run.runlog import read_runlog
-    from clue.report.tables import print_table, results_table, usage_table
+    from clue.bench.run.record import read_runlog
+    from clue.report.tables import comparison_table, print_table, results_table, usage_table
 
     def job() -> None:
         log = read_runlog(run_dir)
         print_table(spec_table(log), console)
         if log.results is not None:
-            print_table(results_table(Results.model_validate(log.results)), console)
+            print_table(results_table(log.results), console)
+        if log.evolution is not None and log.all_results:
+            print_table(comparison_table(log.all_results, title="seed vs evolved on the test split"), console)
         if log.evolution is not None and log.evolution.progress:
             last = log.evolution.progress[-1]
             console.print(f"best after round {last.round}: {last.best_name} ({last.best_hash}); "

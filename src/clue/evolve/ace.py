@@ -13,7 +13,7 @@ For each training pair, in a seeded order, for `ace_epochs` passes:
 4. optionally (the reference does) the sample is run once more under the curated playbook to track
    post-train accuracy.
 The retry's reflection goes into the extractor's system prompt (the reference puts it in the user turn; our
-harness keys rollouts by system prompt). After every sample `state.json`, `lineage.json` and
+harness keys rollouts by system prompt). After every sample the private state, the lineage and
 `best_prompt.txt` are rewritten; a resumed run redoes only the unfinished sample, its rollouts from the store.
 """
 
@@ -28,19 +28,19 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from clue.bench.data.records import Pair
+from clue.bench.run.record import RoundProgress
+from clue.bench.run.recorder import RunRecorder
 from clue.bench.run.rollouts import Rollout
-from clue.bench.run.runlog import RoundProgress
 from clue.errors import BadInputError
 from clue.evolve.ace_playbook import CuratorOp, Playbook, seed_playbook
-from clue.evolve.baseline_records import prompt_diff, read_json, write_json_atomic, write_text_atomic
+from clue.evolve.baseline_records import parse_json, prompt_diff
 from clue.evolve.budget import BudgetExhausted, BudgetMeter
 from clue.evolve.feedback import FeedbackPolicy, QueryFn, render_rollout, succeeded, task_query
 from clue.evolve.guardrails import LeakChecker
 from clue.evolve.harness import Harness
-from clue.evolve.progress import record_round
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
 from clue.evolve.replies import Replies, ReplyCounts
-from clue.evolve.reporting import Reporter
+from clue.evolve.watch import Reporter
 from clue.llm.types import Message
 from clue.memory.extract import CITED_NOTE
 from clue.memory.prompts import ExtractionPrompt, prompt_hash
@@ -124,6 +124,7 @@ class AceState(BaseModel):
     stopped_by: str = ""
     history: list[dict[str, Any]] = []
     replies: ReplyCounts = Field(default_factory=ReplyCounts)  # optimizer replies per step, unusable ones counted
+    left_out: int = 0  # samples skipped: their rollout kept failing for an infrastructure reason
 
 
 @dataclass
@@ -131,7 +132,7 @@ class _AceRun:
     seed: ExtractionPrompt
     harness: Harness
     settings: EvolveSettings
-    run_dir: Path
+    recorder: RunRecorder
     state: AceState
     lineage: list[dict[str, Any]]
     leaks: LeakChecker | None
@@ -150,11 +151,9 @@ class _AceRun:
                               output_chars=chars)
 
     def save(self) -> None:
-        write_json_atomic(self.run_dir / "lineage.json", self.lineage)
-        write_text_atomic(self.run_dir / "best_prompt.txt", self.prompt().text)
-        # "budget" is what a resumed run (clue.evolve.run) reads back as the tokens already spent.
-        write_json_atomic(self.run_dir / "state.json",
-                          {**self.state.model_dump(mode="json"), "budget": self.harness.meter.summary()})
+        self.recorder.record_lineage(self.lineage)
+        self.recorder.write_best_prompt(self.prompt().text)
+        self.recorder.save_private_state(self.state)
 
 
 def sample_rollouts(settings: EvolveSettings) -> int:
@@ -178,15 +177,15 @@ class AceOptimizer:
 
     async def optimize(self, seed_prompt: ExtractionPrompt, train_pairs: list[Pair], harness: Harness,
                        settings: EvolveSettings, run_dir: Path, resume: bool) -> OptimizationResult:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        recorder = harness.recorder_for(run_dir)
         by_key = {p.key: p for p in train_pairs}
-        state, lineage = self._load(run_dir) if resume else (None, [])
+        state, lineage = self._load(recorder) if resume else (None, [])
         if state is None:
             order = sorted(by_key)
             random.Random(settings.seed).shuffle(order)
             state, lineage = AceState(order=order, playbook=seed_playbook(seed_prompt.text)), []
         leaks = LeakChecker.for_pairs(train_pairs, settings.leak_ngram) if settings.guardrails else None
-        run = _AceRun(seed_prompt, harness, settings, run_dir, state, lineage, leaks,
+        run = _AceRun(seed_prompt, harness, settings, recorder, state, lineage, leaks,
                       task_query(harness.runner.tasks))
         pairs = [by_key[k] for k in state.order if k in by_key]  # a key gone from the pool is skipped
         stopped_by = (state.stopped_by or "finished") if state.status == "done" else "finished"
@@ -215,8 +214,7 @@ class AceOptimizer:
         state.stopped_by = stopped_by
         run.save()
         state.replies.check_candidates(self.name)
-        return OptimizationResult(best=run.prompt(), history=list(state.history), stopped_by=stopped_by,
-                                  replies=state.replies)
+        return OptimizationResult(best=run.prompt(), stopped_by=stopped_by, replies=state.replies)
 
     def _stop(self, reason: str) -> str:
         self.reporter.stopped(self.name, reason)
@@ -227,7 +225,7 @@ class AceOptimizer:
         """The sample's point in the run log; one a token or call cap cut short is marked incomplete (and is
         replaced when a resumed run redoes it)."""
         meter, prompt = run.harness.meter, run.prompt()
-        record_round(run.run_dir, "ace", RoundProgress(
+        run.recorder.record_progress(RoundProgress(
             round=len(run.state.history) + (0 if complete else 1), rollouts_spent=meter.rollouts_spent,
             tokens_spent=meter.tokens_spent, best_hash=prompt.hash, best_name=prompt.name, complete=complete,
             unusable_replies=dict(run.state.replies.unusable)))
@@ -243,6 +241,10 @@ class AceOptimizer:
         state, settings = run.state, run.settings
         before = run.prompt()
         _, rollout = await self._generate(run, pair)
+        if not rollout.scored:  # still an infrastructure failure after the harness's retries: not evidence
+            state.left_out += 1
+            state.cursor += 1
+            return
         first_success = succeeded(rollout)
         reflections: list[Reflection] = []
         usable: list[bool] = []  # per reflection: whether the reflector's reply was usable
@@ -276,7 +278,8 @@ class AceOptimizer:
             operations += state.playbook.fit(settings.ace_token_budget)
         post: bool | None = None
         if settings.ace_track_post_curate:
-            post = succeeded((await self._generate(run, pair))[1])
+            tracked = (await self._generate(run, pair))[1]
+            post = tracked.succeeded if tracked.scored else None
         after = run.prompt()
         entry = {"epoch": state.epoch, "step": state.cursor, "pair": pair.key, "hash": after.hash,
                  "parent": before.hash, "pre_train_success": first_success, "retries": attempts,
@@ -329,17 +332,17 @@ class AceOptimizer:
         return result.value
 
     @staticmethod
-    def _load(run_dir: Path) -> tuple[AceState | None, list[dict[str, Any]]]:
-        raw = read_json(run_dir / "state.json")
+    def _load(recorder: RunRecorder) -> tuple[AceState | None, list[dict[str, Any]]]:
+        raw = recorder.load_private_state()
         if raw is None:
             return None, []
         try:
-            state = AceState.model_validate(raw)
+            state = AceState.model_validate_json(raw)
         except ValidationError:
-            raise BadInputError(f"{run_dir / 'state.json'}: not a run of this ACE (per-sample playbook); "
+            raise BadInputError(f"{recorder.private_state_path}: not a run of this ACE (per-sample playbook); "
                                 "start a new run directory") from None
         # A crash between writing lineage.json and state.json leaves an entry for a sample that will be redone.
-        lineage = [e for e in read_json(run_dir / "lineage.json") or []
+        lineage = [e for e in parse_json(recorder.read_lineage()) or []
                    if (e["epoch"], e["step"]) < (state.epoch, state.cursor)]
         return state, lineage
 

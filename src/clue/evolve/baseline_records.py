@@ -1,37 +1,23 @@
-"""Run records shared by the GEPA and ACE baselines: atomic writes, prompt diffs, and GEPA's lineage.
-
-Every run directory holds `state.json` (where the run is), `best_prompt.txt` and `lineage.json` (each
-proposed prompt with its parent, a unified diff against it, and its scores).
+"""What the GEPA and ACE baselines record: prompt diffs, and GEPA's lineage (each proposed prompt with its
+parent, a unified diff against it, and its scores), all through the run's recorder.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-import os
-from pathlib import Path
 from typing import Any
 
-from clue.bench.run.runlog import RoundProgress
+from clue.bench.run.record import RoundProgress
+from clue.bench.run.recorder import RunRecorder
 from clue.evolve.budget import BudgetMeter
-from clue.evolve.progress import record_round
 from clue.evolve.replies import ReplyCounts
-from clue.evolve.reporting import Reporter
+from clue.evolve.watch import Reporter
 from clue.memory.prompts import ExtractionPrompt, prompt_hash
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+def parse_json(text: str | None) -> Any:
+    return json.loads(text) if text is not None else None
 
 
 def prompt_diff(parent: str, child: str, parent_label: str, child_label: str) -> str:
@@ -47,9 +33,9 @@ class LineageRecorder:
     gepa calls it from its worker thread; nothing else touches it while gepa runs.
     """
 
-    def __init__(self, run_dir: Path, seed_prompt: ExtractionPrompt, component: str, *, resume: bool,
+    def __init__(self, recorder: RunRecorder, seed_prompt: ExtractionPrompt, component: str, *, resume: bool,
                  reporter: Reporter | None = None, guardrail_verdicts: dict[str, str | None] | None = None) -> None:
-        self.run_dir = run_dir
+        self.recorder = recorder
         self.guardrail_verdicts = guardrail_verdicts if guardrail_verdicts is not None else {}
         self.reporter = reporter or Reporter()
         self.component = component
@@ -68,9 +54,9 @@ class LineageRecorder:
 
     # -- persistence -------------------------------------------------------------------------------------
     def _load(self) -> None:
-        for entry in read_json(self.run_dir / "lineage.json") or []:
+        for entry in parse_json(self.recorder.read_lineage()) or []:
             self.entries[entry["hash"]] = entry
-        state = read_json(self.run_dir / "state.json") or {}
+        state = parse_json(self.recorder.load_private_state()) or {}
         self._state.update(state)
         best_hash = state.get("best_hash")
         if best_hash in self.entries:
@@ -87,19 +73,15 @@ class LineageRecorder:
         self._state["best_val_score"] = self.best_score
         self._state["candidates"] = len(self.entries)
         self._state["replies"] = self.replies.model_dump()
-        write_json_atomic(self.run_dir / "state.json", self._state)
-        write_json_atomic(self.run_dir / "lineage.json", list(self.entries.values()))
-        write_text_atomic(self.run_dir / "best_prompt.txt", self.best_text)
+        self.recorder.save_private_state(self._state)
+        self.recorder.record_lineage(list(self.entries.values()))
+        self.recorder.write_best_prompt(self.best_text)
 
     # -- results -----------------------------------------------------------------------------------------
     def best_prompt(self) -> ExtractionPrompt:
         if self.best_text == self.seed_prompt.text:
             return self.seed_prompt
         return ExtractionPrompt(f"gepa-{prompt_hash(self.best_text)[:8]}", self.best_text)
-
-    def history(self) -> list[dict[str, Any]]:
-        hidden = {"prompt", "diff"}
-        return [{k: v for k, v in entry.items() if k not in hidden} for entry in self.entries.values()]
 
     def _entry(self, text: str, iteration: int) -> dict[str, Any]:
         key = prompt_hash(text)
@@ -129,7 +111,7 @@ class LineageRecorder:
         """The run log's point for an iteration (the seed's validation is iteration 0, round 1)."""
         if self.meter is not None:
             best = prompt_hash(self.best_text)
-            record_round(self.run_dir, "gepa", RoundProgress(
+            self.recorder.record_progress(RoundProgress(
                 round=iteration + 1, rollouts_spent=self.meter.rollouts_spent,
                 tokens_spent=self.meter.tokens_spent, best_hash=best, best_name=f"gepa-{best[:8]}",
                 best_score=self.best_score, unusable_replies=dict(self.replies.unusable)))

@@ -29,18 +29,15 @@ GOLD_KEYS = ("answer", "target", "correct_answer", "label", "gold", "solution")
 
 
 def succeeded(rollout: Rollout) -> bool:
-    """The one definition of success every optimizer uses."""
-    if rollout.infra_failure or rollout.error:
-        return False
-    if rollout.success is not None:
-        return rollout.success
-    return rollout.reward >= 1.0
+    """The rollout's own definition (`Rollout.succeeded`), for callers that want a function."""
+    return rollout.succeeded
 
 
 def outcome_label(rollout: Rollout) -> str:
-    if rollout.infra_failure:
-        return "infrastructure failure"
-    return "success" if succeeded(rollout) else "failure"
+    """`Rollout.outcome`, with an error spelled out for the optimizer LLM."""
+    if rollout.outcome == "error":
+        return "infrastructure failure" if not rollout.scored else "error"
+    return rollout.outcome
 
 
 @dataclass(frozen=True)

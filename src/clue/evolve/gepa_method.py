@@ -29,7 +29,9 @@ from gepa.api import optimize as gepa_optimize
 from gepa.core.adapter import EvaluationBatch
 
 from clue.bench.data.records import Pair
+from clue.bench.run.files import GEPA_DIR
 from clue.bench.run.rollouts import Rollout
+from clue.errors import UpstreamError
 from clue.evolve.baseline_records import LineageRecorder
 from clue.evolve.budget import BudgetExhausted, BudgetMeter
 from clue.evolve.feedback import (
@@ -45,7 +47,7 @@ from clue.evolve.gepa_bridge import GepaStop, MeterStopper, OptimizerRoleLM, _Lo
 from clue.evolve.guardrails import LeakChecker, check_candidate
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
-from clue.evolve.reporting import Reporter
+from clue.evolve.watch import Reporter
 from clue.memory.prompts import ExtractionPrompt, prompt_hash
 
 if TYPE_CHECKING:
@@ -154,7 +156,7 @@ class HarnessAdapter:
             self.stopper.request(str(exc))
             raise GepaStop(str(exc)) from exc
         traces = [RolloutTrace(pair, rollout) for pair, rollout in zip(batch, rollouts, strict=True)]
-        return EvaluationBatch(outputs=[r.rollout_id for r in rollouts], scores=[r.reward for r in rollouts],
+        return EvaluationBatch(outputs=[r.rollout_id for r in rollouts], scores=gepa_scores(text, rollouts),
                                trajectories=traces if capture_traces else None)
 
     def make_reflective_dataset(
@@ -219,6 +221,19 @@ def _metric_call_cap(meter: BudgetMeter, settings: EvolveSettings) -> int | None
     return settings.rounds * rollouts_per_round(settings)
 
 
+def gepa_scores(text: str, rollouts: Sequence[Rollout]) -> list[float]:
+    """One score per example, as gepa needs. A rollout that still failed for an infrastructure reason after the
+    harness's retries is left out of the mean: it gets the mean of the scored ones, which leaves every average
+    gepa takes unchanged. With none scored there is nothing to compare on, and the run stops."""
+    scored = [r.reward for r in rollouts if r.scored]
+    if not scored:
+        first = next((r.error for r in rollouts if r.error), "unknown cause")
+        raise UpstreamError(f"gepa: all {len(rollouts)} rollouts of prompt {prompt_hash(text)[:8]} failed for "
+                            f"infrastructure reasons ({first})")
+    mean = sum(scored) / len(scored)
+    return [r.reward if r.scored else mean for r in rollouts]
+
+
 class GepaOptimizer:
     name = "gepa"
 
@@ -227,11 +242,10 @@ class GepaOptimizer:
 
     async def optimize(self, seed_prompt: ExtractionPrompt, train_pairs: list[Pair], harness: Harness,
                        settings: EvolveSettings, run_dir: Path, resume: bool) -> OptimizationResult:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        gepa_dir = run_dir / "gepa"
+        gepa_dir = run_dir / GEPA_DIR  # the gepa library's own resume state, written by gepa
         if not resume and gepa_dir.exists():
             shutil.rmtree(gepa_dir)
-        gepa_dir.mkdir(exist_ok=True)
+        gepa_dir.mkdir(parents=True, exist_ok=True)
         trainset, valset = split_pool(train_pairs, settings.seed, settings.gepa_val_fraction)
         bridge = _LoopBridge(asyncio.get_running_loop())
         # An iteration's worst case: parent and child on a minibatch, then the child on the validation half.
@@ -243,8 +257,8 @@ class GepaOptimizer:
                                 output_chars=chars)
         adapter = HarnessAdapter(harness, bridge, stopper, seed_prompt, guard, policy,
                                  task_query(harness.runner.tasks))
-        recorder = LineageRecorder(run_dir, seed_prompt, COMPONENT, resume=resume, reporter=self.reporter,
-                                   guardrail_verdicts=guard.verdicts)
+        recorder = LineageRecorder(harness.recorder_for(run_dir), seed_prompt, COMPONENT, resume=resume,
+                                   reporter=self.reporter, guardrail_verdicts=guard.verdicts)
         recorder.save_state(status="running", meter=harness.meter,
                             extra={"trainset": [p.key for p in trainset], "valset": [p.key for p in valset]})
         max_calls = _metric_call_cap(harness.meter, settings)
@@ -273,7 +287,7 @@ class GepaOptimizer:
         recorder.save_state(status="done", meter=harness.meter, extra={"stopped_by": stopped_by,
                                                                       "gepa_metric_call_cap": max_calls})
         recorder.replies.check_candidates(self.name)
-        return OptimizationResult(best=best, history=recorder.history(), stopped_by=stopped_by,
+        return OptimizationResult(best=best, stopped_by=stopped_by,
                                   replies=recorder.replies)
 
     @staticmethod

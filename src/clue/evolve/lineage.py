@@ -1,13 +1,13 @@
-"""lineage.json: per round, clusters -> analyses -> recommendations -> candidates (with diffs) -> scores."""
+"""What a tournament run records: its lineage (per round, clusters -> analyses -> recommendations ->
+candidates with diffs -> scores) and one progress point per finished round."""
 
 from __future__ import annotations
 
 import difflib
-import json
-from pathlib import Path
 from typing import Any
 
-from clue.evolve.state import RoundState, RunState, ScoreRecord, write_atomic
+from clue.bench.run.record import RoundProgress
+from clue.evolve.state import RoundState, RunState, ScoreRecord
 
 
 def unified_diff(parent: str, child: str, parent_name: str = "parent", child_name: str = "candidate") -> str:
@@ -62,20 +62,14 @@ def build_lineage(state: RunState) -> dict[str, Any]:
             "rounds": [round_lineage(state, rs) for rs in state.rounds]}
 
 
-def write_lineage(path: Path, state: RunState) -> None:
-    write_atomic(path, json.dumps(build_lineage(state), indent=1))
-
-
-def history(state: RunState) -> list[dict[str, Any]]:
-    """A compact per-round record for `OptimizationResult.history`."""
-    out = []
-    for rs in state.rounds:
-        out.append({"round": rs.index + 1, "complete": rs.complete,
-                    "step": rs.done[-1] if rs.done else "start",
-                    "base": rs.base_hash, "winner": rs.winner,
-                    "clusters": [(c.label, len(c.members)) for c in rs.clusters],
-                    "candidates": {c.name: c.rejected or c.hash for c in rs.sorted_candidates()},
-                    "tournament": [s.model_dump() for s in rs.tournament],
-                    "finals": [s.model_dump() for s in rs.finals],
-                    "new_rollouts": rs.new_rollouts, "reused_rollouts": rs.reused_rollouts})
-    return out
+def round_progress(state: RunState, rs: RoundState, budget: dict[str, int | None]) -> RoundProgress:
+    """After a tournament round: what was spent, which prompt is best, and every entrant's scores."""
+    best = state.prompts[state.base]
+    finals = {s.prompt_hash: s.accuracy for s in rs.finals if s.accuracy is not None}
+    tournament = {s.prompt_hash: s.accuracy for s in rs.tournament if s.accuracy is not None}
+    left_out = sum(s.left_out for s in (*rs.tournament, *rs.finals))
+    return RoundProgress(round=rs.index + 1, rollouts_spent=int(budget.get("rollouts_spent") or 0),
+                         tokens_spent=int(budget.get("tokens_spent") or 0), best_hash=best.hash,
+                         best_name=best.name, best_score=finals.get(best.hash, tournament.get(best.hash)),
+                         tournament=tournament, finals=finals, left_out=left_out,
+                         unusable_replies=dict(state.replies.unusable))

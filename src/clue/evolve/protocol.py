@@ -104,7 +104,6 @@ class EvolveSettings:
 @dataclass
 class OptimizationResult:
     best: ExtractionPrompt
-    history: list[dict[str, Any]] = field(default_factory=list)
     stopped_by: str = "finished"  # "finished" | "budget: <reason>"
     replies: ReplyCounts = field(default_factory=ReplyCounts)  # optimizer replies per step, unusable ones counted
 
@@ -122,7 +121,8 @@ class Optimizer(Protocol):
                        settings: EvolveSettings, run_dir: Path, resume: bool) -> OptimizationResult:
         """Evolve from `seed_prompt` using only `train_pairs`. Stop cleanly on BudgetExhausted.
 
-        Persist enough under `run_dir` (state.json, best_prompt.txt, lineage.json) that a killed run
-        continues with `resume=True` and redoes no finished rollout.
+        Record through `harness.recorder_for(run_dir)` (progress, lineage, best prompt, private resume
+        state; never a file of its own) enough that a killed run continues with `resume=True` and redoes
+        no finished rollout.
         """
         ...

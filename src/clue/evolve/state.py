@@ -1,37 +1,25 @@
-"""Run state of the tournament optimizers (CluE, MemEvolve), written atomically after every step.
+"""Private run state of the tournament optimizers (CluE, MemEvolve), saved through the run's recorder.
 
-`state.json` holds everything a killed run needs to continue without asking the optimizer LLM again for a
-finished summary, clustering, analysis or candidate: the round, the cursor into the shuffled training pool,
-the cluster pool, every prompt seen, each round's step results and scores, and the step reached. Rollouts
-themselves live in the harness's store, so no finished rollout is redone either.
+It holds everything a killed run needs to continue without asking the optimizer LLM again for a finished
+summary, clustering, analysis or candidate: the round, the cursor into the shuffled training pool, the
+cluster pool, every prompt seen, each round's step results and scores, and the step reached. Rollouts
+themselves live in the harness's store, so no finished rollout is redone either. Nothing but the optimizer
+reads it: views read the run record and the lineage.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from clue.bench.run.recorder import RunRecorder
 from clue.errors import BadInputError
 from clue.evolve.harness import PromptScore
 from clue.evolve.replies import ReplyCounts
 from clue.memory.prompts import ExtractionPrompt
 
 STATE_VERSION = 1
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file in the same directory, then rename: readers never see a torn file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 class PromptRecord(BaseModel):
@@ -53,18 +41,19 @@ class PromptRecord(BaseModel):
 class ScoreRecord(BaseModel):
     prompt_hash: str
     name: str
-    accuracy: float
+    accuracy: float | None  # None: every rollout failed for an infrastructure reason
     tokens: int
     seconds: float
     n: int
+    left_out: int = 0  # infrastructure failures left out of `accuracy`
 
     @classmethod
     def of(cls, score: PromptScore, name: str) -> ScoreRecord:
         return cls(prompt_hash=score.prompt_hash, name=name, accuracy=score.accuracy, tokens=score.tokens,
-                   seconds=score.seconds, n=score.n)
+                   seconds=score.seconds, n=score.n, left_out=score.left_out)
 
     def score(self) -> PromptScore:
-        return PromptScore(self.prompt_hash, self.accuracy, self.tokens, self.seconds, self.n)
+        return PromptScore(self.prompt_hash, self.accuracy, self.tokens, self.seconds, self.n, self.left_out)
 
 
 class PoolCluster(BaseModel):
@@ -187,32 +176,13 @@ class RunState(BaseModel):
         return cid
 
 
-class StateFile:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def exists(self) -> bool:
-        return self.path.exists()
-
-    def load(self) -> RunState:
-        try:
-            return RunState.model_validate_json(self.path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise BadInputError(f"{self.path}: cannot resume, state file is unreadable: "
-                             f"{str(exc).splitlines()[0]}") from exc
-
-    def save(self, state: RunState) -> None:
-        write_atomic(self.path, state.model_dump_json(indent=1))
-
-
-def merge_into_state_json(path: Path, updates: dict[str, Any]) -> None:
-    """Add keys to any method's state.json (GEPA and ACE write their own), atomically."""
-    data: dict[str, Any] = {}
-    if path.exists():
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-            data = loaded if isinstance(loaded, dict) else {"state": loaded}
-        except json.JSONDecodeError:
-            data = {}
-    data.update(updates)
-    write_atomic(path, json.dumps(data, indent=1))
+def load_state(recorder: RunRecorder) -> RunState | None:
+    """The tournament optimizer's private state from an earlier process of this run, if any."""
+    text = recorder.load_private_state()
+    if text is None:
+        return None
+    try:
+        return RunState.model_validate_json(text)
+    except ValueError as exc:
+        raise BadInputError(f"{recorder.private_state_path}: cannot resume, state file is unreadable: "
+                            f"{str(exc).splitlines()[0]}") from None

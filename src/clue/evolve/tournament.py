@@ -26,17 +26,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from clue.bench.data.records import Pair
+from clue.bench.run.recorder import RunRecorder
 from clue.bench.run.rollouts import Rollout, rollout_id
 from clue.errors import BadInputError
 from clue.evolve.budget import budget_error, unwrap
 from clue.evolve.feedback import FeedbackPolicy, task_query
 from clue.evolve.guardrails import LeakChecker, check_candidate
 from clue.evolve.harness import Harness, PromptScore, score_rollouts
-from clue.evolve.lineage import history, write_lineage
-from clue.evolve.progress import record_round, record_stop, round_progress
+from clue.evolve.lineage import build_lineage, round_progress
 from clue.evolve.protocol import EvolveSettings, OptimizationResult
 from clue.evolve.replies import Replies, all_failed
-from clue.evolve.reporting import Reporter, round_report
 from clue.evolve.schedule import finals_keys, pool_slice, round_rollouts
 from clue.evolve.state import (
     AnalysisRecord,
@@ -46,11 +45,11 @@ from clue.evolve.state import (
     RoundState,
     RunState,
     ScoreRecord,
-    StateFile,
-    write_atomic,
+    load_state,
 )
 from clue.evolve.summarize import ExampleLog, build_logs, dataset_names
 from clue.evolve.synthesize import CLUE_SYNTHESIZER, Synthesis, apply_edits, synthesize
+from clue.evolve.watch import Reporter, round_report
 from clue.llm.client import LLM
 from clue.memory.prompts import ExtractionPrompt
 
@@ -60,8 +59,13 @@ def rank(scores: Sequence[PromptScore], tie_break: str = "incumbent") -> list[Pr
     tie, as in the reference code); "tokens" prefers fewer tokens, then less time (the paper's text)."""
     order = {s.prompt_hash: i for i, s in enumerate(scores)}
     if tie_break == "tokens":
-        return sorted(scores, key=lambda s: (-s.accuracy, s.tokens, s.seconds, order[s.prompt_hash]))
-    return sorted(scores, key=lambda s: (-s.accuracy, order[s.prompt_hash]))
+        return sorted(scores, key=lambda s: (-_ranked(s), s.tokens, s.seconds, order[s.prompt_hash]))
+    return sorted(scores, key=lambda s: (-_ranked(s), order[s.prompt_hash]))
+
+
+def _ranked(score: PromptScore) -> float:
+    """A prompt none of whose rollouts could be scored (all infrastructure failures) ranks last."""
+    return -1.0 if score.accuracy is None else score.accuracy
 
 
 def select_top(scores: Sequence[PromptScore], k: int, tie_break: str = "incumbent") -> list[str]:
@@ -104,15 +108,16 @@ class RunContext:
         pairs = {p.key: p for p in train_pairs}
         if not pairs:
             raise BadInputError(f"{method}: no training pairs to evolve on")
-        file = StateFile(run_dir / "state.json")
-        if resume and file.exists():
-            state = file.load()
+        recorder = harness.recorder_for(run_dir)
+        state = load_state(recorder) if resume else None
+        where = recorder.private_state_path
+        if state is not None:
             if state.method != method:
-                raise BadInputError(f"{file.path}: run was made by {state.method!r}, not {method!r}")
+                raise BadInputError(f"{where}: run was made by {state.method!r}, not {method!r}")
             if set(state.pool) != set(pairs):
-                raise BadInputError(f"{file.path}: the training pairs differ from the run being resumed")
+                raise BadInputError(f"{where}: the training pairs differ from the run being resumed")
             if state.seed_hash != seed_prompt.hash:
-                raise BadInputError(f"{file.path}: the seed prompt differs from the run being resumed")
+                raise BadInputError(f"{where}: the seed prompt differs from the run being resumed")
         else:
             pool = sorted(pairs)
             random.Random(settings.seed).shuffle(pool)
@@ -151,14 +156,18 @@ class RunContext:
 
         await run_all([functools.partial(one, key, make) for key, make in jobs.items() if key not in results])
 
+    @property
+    def recorder(self) -> RunRecorder:
+        return self.harness.recorder_for(self.run_dir)
+
     def save(self, *, lineage: bool = True) -> None:
         self.state.budget = self.harness.meter.summary()
-        StateFile(self.run_dir / "state.json").save(self.state)
+        self.recorder.save_private_state(self.state)
         if lineage:
-            write_lineage(self.run_dir / "lineage.json", self.state)
+            self.recorder.record_lineage(build_lineage(self.state))
 
     def write_best(self) -> None:
-        write_atomic(self.run_dir / "best_prompt.txt", self.state.prompts[self.state.base].text)
+        self.recorder.write_best_prompt(self.state.prompts[self.state.base].text)
 
     def check_budget(self) -> None:
         """Before optimizer-LLM work: stop if the token budget is spent (rollouts are checked when run)."""
@@ -260,10 +269,10 @@ class TournamentOptimizer(ABC):
         run.state.step = "finished" if run.state.finished else f"stopped ({stopped})"
         run.save()
         run.write_best()
-        record_stop(run_dir, self.name, run.state.stopped_by)
+        run.recorder.record_stop(run.state.stopped_by)
         run.state.replies.check_candidates(self.name)
-        return OptimizationResult(best=run.state.prompt(run.state.base), history=history(run.state),
-                                  stopped_by=stopped, replies=run.state.replies)
+        return OptimizationResult(best=run.state.prompt(run.state.base), stopped_by=stopped,
+                                  replies=run.state.replies)
 
     async def _round(self, run: RunContext) -> None:
         state, settings = run.state, run.settings
@@ -289,7 +298,7 @@ class TournamentOptimizer(ABC):
         rs = run.state.open_round
         if rs is not None and rs.done:
             progress = round_progress(run.state, rs, run.harness.meter.summary())
-            record_round(run.run_dir, run.method, progress.model_copy(update={"complete": False}))
+            run.recorder.record_progress(progress.model_copy(update={"complete": False}))
 
     async def _baseline(self, run: RunContext, rs: RoundState) -> None:
         base = run.state.prompt(rs.base_hash)
@@ -339,7 +348,7 @@ class TournamentOptimizer(ABC):
         state.completed_rounds = rs.index + 1
         state.cursor += settings.advance
         run.write_best()
-        record_round(run.run_dir, self.name, round_progress(state, rs, run.harness.meter.summary()))
+        run.recorder.record_progress(round_progress(state, rs, run.harness.meter.summary()))
 
     async def synthesize_candidates(self, run: RunContext, rs: RoundState,
                                     analyses_for: Callable[[int], list[AnalysisRecord]],

@@ -12,8 +12,10 @@ from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from clue.config import RoleConfig, Settings
 from clue.llm.backends.base import Backend
+from clue.llm.backends.streaming import NOTICE_AFTER_S
 from clue.llm.cache import ResponseCache, cache_key
 from clue.llm.context import fit_messages
+from clue.llm.endpoints import EndpointPool
 from clue.llm.ledger import Ledger
 from clue.llm.scheduling import RankedSemaphore
 from clue.llm.structured import json_schema_for, parse_structured
@@ -30,7 +32,6 @@ from clue.llm.types import (
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 FROM_SETTINGS: Any = object()  # `cache=None` means no cache; the default opens the one the settings name
-NOTICE_AFTER_S = 30.0
 TIMEOUT_ATTEMPTS = 2  # a silent endpoint is tried twice, not `retries` times: its error comes in minutes
 
 
@@ -53,12 +54,14 @@ def _constrains_answers(config: RoleConfig, backend: Backend) -> bool:
     return backend.name in ("local", "local-server")
 
 
-def make_backend(config: RoleConfig) -> Backend:
+def make_backend(config: RoleConfig, base_url: str | None = FROM_SETTINGS) -> Backend:
+    """The backend of `config` (for the openai backend: at `base_url`, by default the role's first)."""
     if config.backend == "openai":
         from clue.llm.backends.openai_backend import OpenAIBackend
 
-        return OpenAIBackend(config.base_url, api_key_env=config.api_key_env, timeout_s=config.timeout_s,
-                             json_mode=config.json_mode, context_size=config.context_size)
+        return OpenAIBackend(config.base_url if base_url is FROM_SETTINGS else base_url,
+                             api_key_env=config.api_key_env, timeout_s=config.idle_limit_s,
+                             json_mode=config.json_mode, context_size=config.context_size, stream=config.stream)
     if config.backend == "local" and config.local_slots > 1:
         from clue.llm.backends.local_server import LocalServerBackend
 
@@ -87,8 +90,26 @@ class LLM:
         self._retry_wait_s = retry_wait_s
         # Called with a one-line notice when an endpoint stays silent (commands print it as a warning).
         self.on_notice: Callable[[str], None] | None = None
-        self.notice_after_s = NOTICE_AFTER_S
+        self._notice_after_s = NOTICE_AFTER_S
         self._waiting: set[str] = set()
+
+    @property
+    def notice_after_s(self) -> float:
+        """Silence (seconds without a byte from an endpoint) after which `on_notice` is told, once."""
+        return self._notice_after_s
+
+    @notice_after_s.setter
+    def notice_after_s(self, seconds: float) -> None:
+        self._notice_after_s = seconds
+        for backend in self._openai_backends():
+            backend.notice_after_s = seconds
+
+    def _openai_backends(self) -> list[Any]:
+        found: list[Any] = []
+        for backend in self._backends.values():
+            members = [e.backend for e in backend.endpoints] if isinstance(backend, EndpointPool) else [backend]
+            found += [b for b in members if getattr(b, "name", "") == "openai" and hasattr(b, "on_silent")]
+        return found
 
     def config(self, role: Role) -> RoleConfig:
         return self.settings.role(role)
@@ -99,16 +120,47 @@ class LLM:
         config = self.config(role)
         endpoint = config.endpoint()
         if endpoint not in self._backends:
-            self._backends[endpoint] = make_backend(config)
+            self._backends[endpoint] = self._make_backend(config)
         return self._backends[endpoint]
+
+    def _make_backend(self, config: RoleConfig) -> Backend:
+        servers = config.endpoint_list()
+        if config.backend != "openai" or len(servers) < 2:
+            return self._watch(make_backend(config))
+        members = [(server.url, self._watch(make_backend(config, server.url)),
+                    config.in_flight_limit(max(1, round(config.concurrency * server.weight)))) for server in servers]
+        return EndpointPool(members, on_change=self._tell)  # type: ignore[arg-type]
+
+    def _watch(self, backend: Backend) -> Backend:
+        """Silence notices: an openai backend tells us when a request has received nothing for a while."""
+        if hasattr(backend, "on_silent"):
+            backend.on_silent = self._notice_silent  # type: ignore[attr-defined]
+            backend.notice_after_s = self._notice_after_s  # type: ignore[attr-defined]
+        return backend
+
+    def _tell(self, line: str) -> None:
+        if self.on_notice is not None:
+            self.on_notice(line)
 
     def _limit(self, role: Role) -> RankedSemaphore:
         config = self.config(role)
         endpoint = config.endpoint()
         if endpoint not in self._limits:
+            backend = self.backend(role)
             # Ranked: a started rollout's next call overtakes new rollouts' first calls (progressive results).
-            self._limits[endpoint] = RankedSemaphore(config.concurrency)
+            self._limits[endpoint] = (backend.limit if isinstance(backend, EndpointPool)
+                                      else RankedSemaphore(config.in_flight_limit(config.concurrency),
+                                                           fill_tail=config.backend == "openai"))
         return self._limits[endpoint]
+
+    def slots(self, role: Role) -> int:
+        """How many calls of `role` may be in flight at once (over all its endpoints in service)."""
+        return self._limit(role).capacity
+
+    def endpoint_report(self) -> list[dict[str, Any]]:
+        """Per endpoint of a pool: calls answered, faults, in service or not."""
+        return [row for backend in self._backends.values() if isinstance(backend, EndpointPool)
+                for row in backend.report()]
 
     def count_tokens(self, role: Role, text: str) -> int:
         return self.backend(role).count_tokens(self.config(role).model, text)
@@ -199,31 +251,27 @@ class LLM:
 
     async def _watched(self, role: Role, backend: Backend, messages: list[Message], decoding: Any,
                        json_schema: dict[str, Any] | None, grammar: str | None = None) -> Completion:
-        """One backend call; if it stays silent for `notice_after_s`, say so once per endpoint."""
+        """One backend call, labelled with the endpoint that answered."""
         config = self.config(role)
-        endpoint = config.endpoint()
-        loop = asyncio.get_running_loop()
-        handle = None
-        if self.on_notice is not None and config.backend == "openai":
-            handle = loop.call_later(self.notice_after_s, self._notice_waiting, endpoint, config)
-        try:
-            if grammar is None:  # backends written before grammars (test doubles) keep working
-                completion = await backend.complete(config.model, messages, decoding, json_schema)
-            else:
-                completion = await backend.complete(config.model, messages, decoding, json_schema, grammar=grammar)
-        finally:
-            if handle is not None:
-                handle.cancel()
-        self._waiting.discard(endpoint)
+        if grammar is None:  # backends written before grammars (test doubles) keep working
+            completion = await backend.complete(config.model, messages, decoding, json_schema)
+        else:
+            completion = await backend.complete(config.model, messages, decoding, json_schema, grammar=grammar)
+        if config.backend == "openai":
+            completion.endpoint = completion.endpoint or config.base_url or "api.openai.com"
+            self._waiting.discard(completion.endpoint)
         return completion
 
-    def _notice_waiting(self, endpoint: str, config: RoleConfig) -> None:
-        if endpoint in self._waiting or self.on_notice is None:
+    def _notice_silent(self, model: str, base_url: str | None, idle_s: float) -> None:
+        """Once per endpoint until it answers again: a request has received nothing for `notice_after_s`."""
+        where = base_url or "api.openai.com"
+        if where in self._waiting or self.on_notice is None:
             return
-        self._waiting.add(endpoint)
-        self.on_notice(f"waiting for {config.model} at {config.base_url or 'api.openai.com'}: no reply for "
-                       f"{self.notice_after_s:g} s (timeout_s={config.timeout_s:g} s, then "
-                       f"{max(min(config.retries, 2) - 1, 0)} retry)")
+        self._waiting.add(where)
+        retries = [min(c.retries, TIMEOUT_ATTEMPTS) - 1 for c in self.settings.roles.values()
+                   if c.model == model and base_url in (c.base_url, *c.endpoint_urls())]
+        self.on_notice(f"waiting for {model} at {where}: no reply for {self._notice_after_s:g} s "
+                       f"(idle_timeout_s={idle_s:g} s, then {max(max(retries, default=1), 0)} retry)")
 
     async def structured(self, role: Role, messages: list[Message], model: type[ModelT], *, repeat: int = 0,
                          max_tokens: int | None = None,

@@ -34,6 +34,7 @@ class Ledger:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.by_role: dict[Role, RoleUsage] = {role: RoleUsage() for role in ROLES}
+        self.by_endpoint: dict[str, RoleUsage] = {}  # calls that reached a server, by its base URL
         self.listeners: list[Listener] = []  # told of every call (a run's usage journal)
 
     def record(self, role: Role, completion: Completion) -> None:
@@ -46,6 +47,12 @@ class Ledger:
                 usage.prompt_tokens += completion.prompt_tokens
                 usage.completion_tokens += completion.completion_tokens
                 usage.latency_s += completion.latency_s
+                if completion.endpoint:
+                    served = self.by_endpoint.setdefault(completion.endpoint, RoleUsage())
+                    served.calls += 1
+                    served.prompt_tokens += completion.prompt_tokens
+                    served.completion_tokens += completion.completion_tokens
+                    served.latency_s += completion.latency_s
         for listener in list(self.listeners):
             listener(role, completion)
 
@@ -69,6 +76,11 @@ class Ledger:
         with self._lock:
             return {role: {**asdict(u), "total_tokens": u.total_tokens} for role, u in self.by_role.items()}
 
+    def endpoint_snapshot(self) -> dict[str, dict[str, float]]:
+        """Usage per endpoint (base URL) of the calls that reached one."""
+        with self._lock:
+            return {url: {**asdict(u), "total_tokens": u.total_tokens} for url, u in self.by_endpoint.items()}
+
     def write(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.snapshot(), indent=2))
@@ -85,11 +97,13 @@ class UsageJournal:
         self._handle = path.open("a", encoding="utf-8")
 
     def __call__(self, role: Role, completion: Completion | None) -> None:
-        entry = {"role": role, "failed": completion is None,
+        entry: dict[str, object] = {"role": role, "failed": completion is None,
                  "cached": bool(completion and completion.cached),
                  "prompt_tokens": completion.prompt_tokens if completion and not completion.cached else 0,
                  "completion_tokens": completion.completion_tokens if completion and not completion.cached else 0,
                  "latency_s": round(completion.latency_s, 4) if completion and not completion.cached else 0.0}
+        if completion is not None and completion.endpoint and not completion.cached:
+            entry["endpoint"] = completion.endpoint
         with self._lock:
             self._handle.write(json.dumps(entry) + "\n")
             self._handle.flush()
@@ -101,6 +115,16 @@ class UsageJournal:
 
 def journal_totals(path: Path) -> dict[str, dict[str, float]]:
     """Usage per role from a journal, in the ledger's snapshot form; a torn last line is ignored."""
+    return journal_ledger(path).snapshot()
+
+
+def journal_endpoint_totals(path: Path) -> dict[str, dict[str, float]]:
+    """Usage per endpoint (base URL) from a journal, in the ledger's endpoint_snapshot form."""
+    return journal_ledger(path).endpoint_snapshot()
+
+
+def journal_ledger(path: Path) -> Ledger:
+    """A ledger holding every call of a journal; a torn last line is ignored."""
     ledger = Ledger()
     if path.exists():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -117,5 +141,5 @@ def journal_totals(path: Path) -> dict[str, dict[str, float]]:
                 ledger.record(role, Completion(text="", prompt_tokens=int(entry.get("prompt_tokens", 0)),
                                                completion_tokens=int(entry.get("completion_tokens", 0)),
                                                latency_s=float(entry.get("latency_s", 0.0)),
-                                               cached=bool(entry.get("cached"))))
-    return ledger.snapshot()
+                                               cached=bool(entry.get("cached")), endpoint=entry.get("endpoint")))
+    return ledger

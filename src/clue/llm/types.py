@@ -31,6 +31,7 @@ class Completion:
     raw_text: str | None = None  # the reply before <think> stripping, when stripping changed it
     cut_in_thinking: bool = False  # hit max_tokens before the reasoning ended: no answer was written
     sent_messages: list[Message] | None = None  # the request as sent, after fitting it into the context
+    endpoint: str | None = None  # the server that answered (its base URL), for usage per endpoint
 
     @property
     def truncated(self) -> bool:
@@ -45,11 +46,15 @@ class TransientLLMError(LLMError, TransientError):
     """A call that may succeed when retried: connection refused, 429, 5xx, timeout."""
 
 
-class EndpointRefusedError(TransientLLMError):
+class EndpointFaultError(TransientLLMError):
+    """The server itself failed (unreachable, 5xx, silent): with several endpoints, it is taken out."""
+
+
+class EndpointRefusedError(EndpointFaultError):
     """Nothing listens at the endpoint: fails at once, without retries (a server that is down stays down)."""
 
 
-class EndpointTimeoutError(TransientLLMError):
+class EndpointTimeoutError(EndpointFaultError):
     """The endpoint accepted the request but sent no reply within the timeout; retried once at most."""
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from clue.fileio import write_atomic
 from clue.llm.types import LLMError
 
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
@@ -164,15 +165,7 @@ def _is_verified(model_path: Path, spec: ModelSpec) -> bool:
 def _record_verified(model_path: Path, sha256: str) -> None:
     stat = model_path.stat()
     record = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    _atomic_write_text(_sidecar_path(model_path), json.dumps(record))
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
-                                     delete=False) as tmp:
-        tmp.write(text)
-    os.chmod(tmp.name, _FILE_MODE)
-    os.replace(tmp.name, path)
+    write_atomic(_sidecar_path(model_path), json.dumps(record), mode=_FILE_MODE)
 
 
 def _sha256_of(path: Path) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from clue.bench.run.runlog import RoundProgress
+from clue.bench.run.lineage import StageScore
+from clue.bench.run.record import RoundProgress
 from clue.report import plots
 from clue.report.results_view import RoleCost, role_costs
 from clue.report.rundata import RunData
@@ -51,24 +52,24 @@ def progress_of(run: RunData) -> list[RoundProgress]:
     counted from each round's new rollouts; tokens unknown, left at 0 and not plotted)."""
     if run.log.evolution is not None and run.log.evolution.progress:
         return list(run.log.evolution.progress)
-    if not (isinstance(run.lineage, dict) and "rounds" in run.lineage):
+    if run.lineage is None:
         return []
     out: list[RoundProgress] = []
     spent = 0
-    for rs in run.lineage["rounds"]:
-        winner = rs.get("winner")
-        if not winner:
+    for rs in run.lineage.rounds:
+        if rs.winner_hash is None:
             break
-        spent += int(rs.get("new_rollouts", 0))
-        score = next((s["accuracy"] for s in rs.get("finals", []) if s["prompt_hash"] == winner["hash"]), None)
-        if score is None:
-            score = next((s["accuracy"] for s in rs.get("tournament", []) if s["prompt_hash"] == winner["hash"]),
-                         None)
-        out.append(RoundProgress(round=rs["round"], rollouts_spent=spent, tokens_spent=0, best_hash=winner["hash"],
-                                 best_name=winner["name"], best_score=score,
-                                 tournament={s["prompt_hash"]: s["accuracy"] for s in rs.get("tournament", [])},
-                                 finals={s["prompt_hash"]: s["accuracy"] for s in rs.get("finals", [])}))
+        spent += rs.new_rollouts
+        chosen = rs.finals.get(rs.winner_hash) or rs.tournament.get(rs.winner_hash)
+        out.append(RoundProgress(round=rs.round, rollouts_spent=spent, tokens_spent=0, best_hash=rs.winner_hash,
+                                 best_name=rs.winner_name or rs.winner_hash[:8],
+                                 best_score=chosen.accuracy if chosen else None,
+                                 tournament=_accuracies(rs.tournament), finals=_accuracies(rs.finals)))
     return out
+
+
+def _accuracies(scores: dict[str, StageScore]) -> dict[str, float]:
+    return {h: s.accuracy for h, s in scores.items() if s.accuracy is not None}
 
 
 def _best_so_far(progress: list[RoundProgress], tokens: bool) -> plots.Series | None:
@@ -86,14 +87,13 @@ def _best_so_far(progress: list[RoundProgress], tokens: bool) -> plots.Series | 
 
 def round_rows(run: RunData, progress: list[RoundProgress]) -> list[RoundRow]:
     names = run.prompt_names()
-    lineage_rounds = {rs["round"]: rs for rs in run.lineage.get("rounds", [])} \
-        if isinstance(run.lineage, dict) else {}
+    lineage_rounds = {rs.round: rs for rs in run.lineage.rounds} if run.lineage is not None else {}
     rows = []
     previous: dict[str, dict[str, float]] = {}
     for p in progress:
-        rs = lineage_rounds.get(p.round, {})
-        base_hash = (rs.get("base") or {}).get("hash")
-        finalists = set(rs.get("finalists", []))
+        rs = lineage_rounds.get(p.round)
+        base_hash = rs.base_hash if rs is not None else None
+        finalists = set(rs.finalists) if rs is not None else set()
         lines = []
         for prompt_hash in dict.fromkeys([*p.tournament, *p.finals]):
             status = ("winner" if prompt_hash == p.best_hash else "finalist" if prompt_hash in finalists
@@ -102,8 +102,9 @@ def round_rows(run: RunData, progress: list[RoundProgress]) -> list[RoundRow]:
                                    p.finals.get(prompt_hash), status))
         costs = round_costs(previous, p.usage) if p.usage else []
         previous = p.usage or previous
-        rows.append(RoundRow(p.round, p.rollouts_spent, p.tokens_spent or None, rs.get("new_rollouts"),
-                             rs.get("reused_rollouts"), p.best_name, p.best_score, lines, costs))
+        rows.append(RoundRow(p.round, p.rollouts_spent, p.tokens_spent or None,
+                             rs.new_rollouts if rs is not None else None,
+                             rs.reused_rollouts if rs is not None else None, p.best_name, p.best_score, lines, costs))
     return rows
 
 

@@ -1,8 +1,8 @@
-"""Everything a report shows about one run directory, read through the versioned run log (`log.json`).
+"""Everything a report shows about one run directory, read through the typed run record (`log.json`).
 
-The log names the samples and, for evolutions, the state, lineage and best prompt; this module reads them
-once. A run dir written before the run log existed (`run.json` / `results.json` / `usage.json`) is read into
-the same `RunLog` schema, so the views below know only that schema.
+This module reads the record, the samples and, for evolutions, the lineage and best prompt, once. A run dir
+written before the run record existed (`run.json` / `results.json` / `usage.json`) is read into the same
+`RunLog` schema, so the views below know only that schema. An optimizer's private state is never read.
 """
 
 from __future__ import annotations
@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clue.bench.run import files
+from clue.bench.run.lineage import Lineage, lineage_of
+from clue.bench.run.record import EvolutionRecord, RunLog, RunSpec, SamplesRef, read_runlog
 from clue.bench.run.results import Results, aggregate
 from clue.bench.run.rollouts import Rollout, read_rollouts
-from clue.bench.run.runlog import RUNLOG, EvolutionLog, RunLog, RunSpec, SamplesRef, read_runlog
 from clue.errors import BadInputError, NotFoundError
 
-TEST_SAMPLES = "test_rollouts.jsonl"  # an evolution's final seed-vs-best comparison on the test pairs
+TEST_SAMPLES = files.TEST_ROLLOUTS  # an evolution's final seed-vs-best comparison on the test pairs
 
 
 @dataclass
@@ -29,8 +31,7 @@ class RunData:
     rollouts: list[Rollout]  # the samples the log points to (an evolution's training rollouts)
     test_rollouts: list[Rollout] = field(default_factory=list)
     results: list[Results] = field(default_factory=list)  # eval: one; evolve: seed and best on the test pairs
-    lineage: Any = None  # lineage.json as written by the method (a dict of rounds, or a list of entries)
-    state: dict[str, Any] = field(default_factory=dict)
+    lineage: Lineage | None = None  # every method's lineage.json, read into the one typed lineage
     best_prompt: str | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -45,15 +46,12 @@ class RunData:
     def prompt_names(self) -> dict[str, str]:
         """Prompt hash -> name, from every place that names one."""
         names: dict[str, str] = {}
-        for record in (self.state.get("prompts") or {}).values():
-            if isinstance(record, dict) and "hash" in record and "name" in record:
-                names[record["hash"]] = record["name"]
-        if isinstance(self.lineage, dict):
-            for rs in self.lineage.get("rounds", []):
-                names.setdefault(rs["base"]["hash"], rs["base"]["name"])
-                for c in rs.get("candidates", []):
-                    if c.get("hash") and not c.get("rejected"):
-                        names.setdefault(c["hash"], c["name"])
+        if self.lineage is not None:
+            for rs in self.lineage.rounds:
+                names.setdefault(rs.base_hash, rs.base_name)
+            for entry in self.lineage.entries:
+                if entry.hash and entry.status != "rejected" and entry.origin.round is not None:
+                    names.setdefault(entry.hash, entry.name)
         for rollout in (*self.rollouts, *self.test_rollouts):
             names.setdefault(rollout.prompt_hash, rollout.prompt_name)
         if self.log.spec.prompt_hash and self.log.spec.prompt_name:
@@ -72,15 +70,16 @@ def _read_json(path: Path) -> Any:
 
 def legacy_runlog(run_dir: Path) -> RunLog:
     """The run log of a run dir written before `log.json` existed, from its manifest and state files."""
-    manifest = _read_json(run_dir / "run.json") or {}
-    state = _read_json(run_dir / "state.json")
-    results = _read_json(run_dir / "results.json")
-    usage = _read_json(run_dir / "usage.json") or {}
+    manifest = _read_json(run_dir / files.LEGACY_MANIFEST) or {}
+    state = _read_json(run_dir / files.PRIVATE_STATE)
+    results = _read_json(run_dir / files.LEGACY_RESULTS)
+    usage = _read_json(run_dir / files.LEGACY_USAGE) or {}
     if not manifest and state is None:
-        raise NotFoundError(f"{run_dir}: no {RUNLOG} (nor run.json / state.json): not a clue run directory")
+        raise NotFoundError(f"{run_dir}: no {files.LOG} (nor {files.LEGACY_MANIFEST} / {files.PRIVATE_STATE}): "
+                            "not a clue run directory")
     evolution = None
     if isinstance(state, dict) and state.get("method"):
-        evolution = EvolutionLog(method=str(state["method"]), stopped_by=state.get("stopped_by"))
+        evolution = EvolutionRecord(method=str(state["method"]), stopped_by=state.get("stopped_by"))
     spec = RunSpec(clue_version="unknown", command="evolve" if evolution else "eval", roles={},
                    split=manifest.get("split"), datasets=manifest.get("datasets") or [],
                    limit=manifest.get("limit"), repeats=manifest.get("repeats") or {},
@@ -89,16 +88,8 @@ def legacy_runlog(run_dir: Path) -> RunLog:
     finished = results is not None or (isinstance(state, dict) and bool(state.get("finished")
                                                                         or state.get("status") == "done"))
     return RunLog(status="finished" if finished else "interrupted", started="unknown", spec=spec,
-                  results=results, usage=usage, samples=SamplesRef(), evolution=evolution)
-
-
-def _results_from_log(raw: Any) -> list[Results]:
-    """`results` holds one Results, or a mapping of names to Results (e.g. an evolution's seed and best)."""
-    if not isinstance(raw, dict):
-        return []
-    if "datasets" in raw:
-        return [Results.model_validate(raw)]
-    return [Results.model_validate(v) for v in raw.values() if isinstance(v, dict) and "datasets" in v]
+                  results=Results.model_validate(results) if isinstance(results, dict) else None, usage=usage,
+                  samples=SamplesRef(), evolution=evolution)
 
 
 def _aggregate_by_prompt(rollouts: list[Rollout]) -> list[Results]:
@@ -125,20 +116,19 @@ def load_run(run_dir: Path) -> RunData:
         raise NotFoundError(f"{run_dir}: no such run directory")
     if not run_dir.is_dir():
         raise BadInputError(f"{run_dir}: not a directory (give the run directory, not a file in it)")
-    log = read_runlog(run_dir) if (run_dir / RUNLOG).exists() else legacy_runlog(run_dir)
+    log = read_runlog(run_dir) if (run_dir / files.LOG).exists() else legacy_runlog(run_dir)
     warnings: list[str] = [f"{run_dir}: {w}" for w in getattr(log, "warnings", [])]  # what the run itself reported
     rollouts = _read_samples(run_dir / log.samples.path, warnings)
     test_rollouts = _read_samples(run_dir / TEST_SAMPLES, warnings) if log.evolution is not None else []
-    results = _results_from_log(log.results)
+    results = log.all_results
     if not results:
         results = _aggregate_by_prompt(test_rollouts if log.evolution is not None else rollouts)
     run = RunData(path=run_dir, label="", log=log, rollouts=rollouts, test_rollouts=test_rollouts,
                   results=results, warnings=warnings)
     if log.evolution is not None:
-        run.lineage = _read_json(run_dir / log.evolution.lineage_path)
-        state = _read_json(run_dir / log.evolution.state_path)
-        run.state = state if isinstance(state, dict) else {}
-        best = run_dir / log.evolution.best_prompt_path
+        raw = _read_json(run_dir / files.LINEAGE)
+        run.lineage = lineage_of(raw, run.method or "prompt", run_dir / files.LINEAGE) if raw is not None else None
+        best = run_dir / files.BEST_PROMPT
         run.best_prompt = best.read_text(encoding="utf-8") if best.exists() else None
     return run
 
@@ -149,11 +139,8 @@ def _base_label(run: RunData) -> str:
     return run.log.spec.prompt_name or (run.results[0].prompt_name if run.results else run.path.name)
 
 
-RUN_MARKERS = (RUNLOG, "run.json", "state.json")
-
-
 def is_run_dir(path: Path) -> bool:
-    return any((path / name).exists() for name in RUN_MARKERS)
+    return any((path / name).exists() for name in files.RUN_MARKERS)
 
 
 def expand_run_dirs(paths: list[Path]) -> list[Path]:

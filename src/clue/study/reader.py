@@ -32,13 +32,14 @@ class CellRecord:
 def read_cell(run_dir: Path, *, with_rollouts: bool = False) -> CellRecord:
     """What a cell's run directory holds; `missing` when it has no readable run log yet."""
     from clue.bench.run.evaluation import load_results
-    from clue.bench.run.runlog import read_runlog
+    from clue.bench.run.record import read_runlog
 
     try:
         log = read_runlog(run_dir)
     except (NotFoundError, BadInputError):
         return CellRecord(status="missing")
-    record = CellRecord(status=log.status, usage=log.usage)
+    # An eval that exited 6 is recorded "incomplete": for a study that is unfinished work, as before.
+    record = CellRecord(status="unfinished" if log.status == "incomplete" else log.status, usage=log.usage)
     if log.status == "finished" and log.spec.command == "eval":
         try:
             record.results = load_results(run_dir)

@@ -25,6 +25,7 @@ from clue.bench.data.loader import (
 )
 from clue.bench.data.records import ChoiceTarget, PrefEvalTarget, ProblemTarget
 from clue.bench.data.split import TEST_CAP, SplitMismatchError
+from clue.errors import BadInputError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DATA_ROOT = Path(os.environ.get("CLUE_DATA_ROOT") or REPO_ROOT / "../shared/behemoth")
@@ -59,7 +60,7 @@ def test_lookup_is_case_insensitive_and_knows_directory_names() -> None:
 def test_unknown_dataset_lists_known_names() -> None:
     with pytest.raises(UnknownDatasetError) as info:
         get_dataset("AIME_2024")  # a subset, not a dataset
-    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, BadInputError)  # a user error: one line, exit 3
     for name in dataset_names():
         assert name in str(info.value)
 
@@ -72,7 +73,7 @@ def test_runnable_flags(tmp_path: Path) -> None:
     assert {"babyai", "scienceworld"} <= runnable  # packages (and Java) only
     reason = missing_to_run(get_dataset("bigcodebench"), tmp_path, DATA_ROOT)
     assert reason is not None and "bigcodebench/openai/Qwen3-32B/source_input.jsonl" in reason
-    assert issubclass(NotRunnableError, ValueError)
+    assert issubclass(NotRunnableError, BadInputError)
 
 
 # --- real files

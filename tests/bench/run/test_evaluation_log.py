@@ -9,8 +9,8 @@ from typing import Any
 from clue.bench.data.loader import default_data_root, load_pairs
 from clue.bench.run.evaluation import EvalPlan, run_plan
 from clue.bench.run.events import LLMCallEvent
+from clue.bench.run.record import read_runlog
 from clue.bench.run.rollouts import read_rollouts
-from clue.bench.run.runlog import read_runlog
 from clue.config import load_settings, parse_role_overrides
 from clue.llm.backends.scripted import ScriptedBackend
 from clue.llm.client import LLM

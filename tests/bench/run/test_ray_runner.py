@@ -79,7 +79,7 @@ async def test_ray_rollouts_equal_in_process_ones(tmp_path: Path, fake: FakeOpen
     by_id = {r["rollout_id"]: _comparable(r) for r in remote}
     assert {r["rollout_id"]: _comparable(r) for r in local} == by_id
     assert len({r["reward"] for r in local}) > 1 or len({r["memory"] for r in local}) > 1, "replies must vary"
-    usage = [json.loads((tmp_path / name / "usage.json").read_text()) for name in ("local", "ray")]
+    usage = [json.loads((tmp_path / name / "log.json").read_text())["usage"] for name in ("local", "ray")]
     for role in ("extractor", "solver"):
         for key in ("calls", "prompt_tokens", "completion_tokens"):
             assert usage[0][role][key] == usage[1][role][key], (role, key)

@@ -6,6 +6,7 @@ import pytest
 
 from clue.bench.run.results import aggregate, relative_gain, with_gain
 from clue.bench.run.rollouts import Rollout
+from clue.errors import BadInputError
 
 
 def rollout(dataset: str, pair: int, reward: float, *, repeat: int = 0, category: str = "problem-solving",
@@ -65,7 +66,7 @@ def test_a_zero_score_dataset_is_reported_not_silently_dropped_or_floored() -> N
 
 
 def test_aggregate_refuses_nothing() -> None:
-    with pytest.raises(ValueError, match="no rollouts"):
+    with pytest.raises(BadInputError, match="no rollouts"):
         aggregate([])
 
 

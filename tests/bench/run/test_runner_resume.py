@@ -10,8 +10,8 @@ from pathlib import Path
 
 from clue.bench.data.loader import default_data_root, load_pairs
 from clue.bench.run.evaluation import EvalPlan, run_plan
+from clue.bench.run.record import read_runlog
 from clue.bench.run.rollouts import RolloutStore
-from clue.bench.run.runlog import read_runlog
 from clue.config import load_settings
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM
@@ -92,9 +92,11 @@ async def test_kill_then_resume_redoes_nothing_loses_nothing_and_counts_each_cal
     assert len(RolloutStore(out / "rollouts.jsonl").rollouts) == N_PAIRS
     assert any("unreadable rollout line" in w for w in warnings), "the torn line must be reported"
 
-    usage = json.loads((out / "usage.json").read_text())
+    log = read_runlog(out)
+    usage = log.usage
     counted = usage["extractor"]["calls"] + usage["solver"]["calls"]
     assert counted == len(_lines(replies)) + len(backend.calls)
-    log = read_runlog(out)
-    assert log.status == "finished" and log.usage == usage and log.samples.count == N_PAIRS
+    assert log.status == "finished" and log.samples.count == N_PAIRS
+    assert sorted(p.name for p in out.iterdir()) == [".lock", "log.json", "prompt.txt", "rollouts.jsonl",
+                                                     "usage.jsonl"], "nothing but the run record's files"
     assert log.spec.roles["solver"].temperature == 0.7 and log.spec.prompt_hash == load_prompt("simple").hash

@@ -9,6 +9,7 @@ import pytest
 from clue.bench.data.loader import load_pairs
 from clue.bench.scorers.judge import judge_longmemeval, longmemeval_messages
 from clue.bench.scorers.tasks import task_for
+from clue.errors import BadInputError
 from clue.llm.types import Message
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -27,7 +28,7 @@ def test_each_question_type_gets_its_own_rule() -> None:
     assert "Correct answer: 18 days" in prompt("single-session-assistant")
     abstention = prompt("temporal-reasoning", abstention=True)
     assert "unanswerable" in abstention and "Explanation: 18 days" in abstention and "off-by-one" not in abstention
-    with pytest.raises(ValueError, match="unknown LongMemEval question type 'trivia'"):
+    with pytest.raises(BadInputError, match="unknown LongMemEval question type 'trivia'"):
         prompt("trivia")
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from clue.errors import BadInputError
+
 INSTRUCTION = """You are an agent in a simulated household (ALFWorld). Your tasks are chores such as finding \
 objects, moving them, and heating, cooling or cleaning them before putting them somewhere.
 
@@ -161,7 +163,7 @@ def system_prompt(target: Mapping[str, Any], *, examples: int = 1) -> str:
     task_type = str(target.get("task_type", ""))
     example = EXAMPLES.get(task_type)
     if example is None:
-        raise KeyError(f"alfworld has no example for task type {task_type!r} (known: {', '.join(EXAMPLES)})")
+        raise BadInputError(f"alfworld has no example for task type {task_type!r} (known: {', '.join(EXAMPLES)})")
     return f"{INSTRUCTION}\nHere is an example:\n\n{example}"
 
 

@@ -29,6 +29,7 @@ from clue.bench.data.datasets import step_cap_of
 from clue.bench.envs.babyai_prompt import first_user_message_with_goal, system_prompt
 from clue.bench.envs.babyai_text import ActionSpace, action_space, describe, read_view
 from clue.bench.envs.base import EnvironmentUnavailable, EnvSpec, Outcome, StepResult, Transcript, TranscriptStep
+from clue.errors import BadInputError
 
 MINIGRID_VERSION = "3.2.0"
 STEP_CAP = step_cap_of("babyai")  # the dataset entry's cap (clue.bench.data.entries.babyai)
@@ -254,7 +255,7 @@ def parse_transcript(record: Mapping[str, Any]) -> Transcript:
     observations = [message["content"] for message in messages[2:] if message["role"] == "user"]
     trajectory = record["trajectory"]
     if len(observations) != len(trajectory):
-        raise ValueError(f"babyai transcript {record['id']}: {len(trajectory)} actions but "
+        raise BadInputError(f"babyai transcript {record['id']}: {len(trajectory)} actions but "
                          f"{len(observations)} observations")
     if observations and not record["success"] and observations[-1].endswith(NOT_COMPLETED):
         observations[-1] = observations[-1][: -len(NOT_COMPLETED)]

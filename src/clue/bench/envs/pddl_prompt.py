@@ -15,6 +15,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from clue.errors import BadInputError
+
 THINK_FORM = """- think: <your reasoning>
   Write it exactly as `think: ...` on one line; it uses a step and changes nothing."""
 
@@ -117,7 +119,7 @@ def system_prompt(target: Mapping[str, Any], *, examples: int = 1) -> str:
     game = str(target.get("game_name", ""))
     instruction = INSTRUCTIONS.get(game)
     if instruction is None:
-        raise KeyError(f"pddl has no prompt for game {game!r}")
+        raise BadInputError(f"pddl has no prompt for game {game!r}")
     if examples <= 0:
         return instruction
     return f"{instruction}\n\nHere is an example:\n\n{example_text(game)}\n"

@@ -36,6 +36,7 @@ from clue.bench.envs.base import (
 )
 from clue.bench.envs.scienceworld_prompt import first_user_message, system_prompt, target_goal
 from clue.bench.envs.scienceworld_supply import Simulator, SimulatorSupply, import_simulator, shared_supply
+from clue.errors import BadInputError
 
 SCIENCEWORLD_VERSION = "1.2.2"
 STEP_CAP = step_cap_of("scienceworld")  # the dataset entry's cap (clue.bench.data.entries.scienceworld)
@@ -178,7 +179,7 @@ def parse_transcript(record: Mapping[str, Any]) -> Transcript:
         observations.pop()
     trajectory = record["trajectory"]
     if len(observations) != len(trajectory):
-        raise ValueError(f"scienceworld transcript {record['id']}: {len(trajectory)} actions but "
+        raise BadInputError(f"scienceworld transcript {record['id']}: {len(trajectory)} actions but "
                          f"{len(observations)} observations")
     steps = [TranscriptStep(action=str(item["action"]), observation=text, reward=float(item["reward"]))
              for item, text in zip(trajectory, observations, strict=True)]

@@ -63,7 +63,7 @@ def bootstrap_ci(per_pair: np.ndarray, *, seed: int = 0) -> tuple[float, float]:
 
 def score_dataset(rollouts: list[Rollout]) -> DatasetScore:
     """Scores over the rollouts that ran; infrastructure failures are counted, never scored as 0."""
-    scored = [r for r in rollouts if not r.infra_failure]
+    scored = [r for r in rollouts if r.scored]
     by_repeat: dict[int, list[float]] = defaultdict(list)
     by_pair: dict[str, list[float]] = defaultdict(list)
     for rollout in scored:
@@ -144,6 +144,16 @@ def with_gain(results: Results, baseline: Results, *, floor: float | None = None
 
 
 DEFAULT_MAX_FAILURE_RATE = 0.10
+
+
+def failure_message(results: Results, max_rate: float = DEFAULT_MAX_FAILURE_RATE) -> str | None:
+    """Why the run's scores cannot be trusted (more than `max_rate` of its rollouts failed for infrastructure
+    reasons), or None."""
+    if results.rollouts and results.failure_rate > max_rate:
+        return (f"{results.failed}/{results.rollouts} rollouts failed for infrastructure reasons "
+                f"({100 * results.failure_rate:.0f}% > {100 * max_rate:.0f}%); their scores are left out. "
+                "Fix the cause, then continue with --resume: failed rollouts are retried")
+    return None
 
 
 def check_failures(results: Results, max_rate: float = DEFAULT_MAX_FAILURE_RATE,

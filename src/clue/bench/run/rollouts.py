@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
 from clue.bench.run.events import Event
+from clue.fileio import write_atomic
 
 
 class Rollout(BaseModel):
@@ -40,6 +39,28 @@ class Rollout(BaseModel):
     # score. Excluded from results by default, counted, and retried by --resume. A wrong answer is reward 0.
     infra_failure: bool = False
     events: list[Event] = []
+
+    @property
+    def scored(self) -> bool:
+        """Whether this rollout is a score: an infrastructure failure is not (it is left out and counted)."""
+        return not self.infra_failure
+
+    @property
+    def succeeded(self) -> bool:
+        """The one definition of success: the dataset's own success flag where it reports one (episodes, unit
+        tests), otherwise a full reward (>= 1.0). A rollout that failed or errored never succeeded."""
+        if not self.scored or self.error:
+            return False
+        if self.success is not None:
+            return self.success
+        return self.reward >= 1.0
+
+    @property
+    def outcome(self) -> Literal["success", "failure", "error"]:
+        """success | failure | error (an infrastructure failure, or a record that could not be run)."""
+        if not self.scored or self.error:
+            return "error"
+        return "success" if self.succeeded else "failure"
 
     @property
     def pair_key(self) -> str:
@@ -85,9 +106,7 @@ class RolloutStore:
                 self.rollouts[record.rollout_id] = record
                 good_lines.append(line if line.endswith("\n") else line + "\n")
         if self.skipped_lines:
-            tmp = self.path.with_suffix(".jsonl.tmp")
-            tmp.write_text("".join(good_lines), encoding="utf-8")
-            os.replace(tmp, self.path)
+            write_atomic(self.path, "".join(good_lines))
 
     def __contains__(self, rid: str) -> bool:
         return self.get(rid) is not None
@@ -117,9 +136,3 @@ def read_rollouts(path: Path) -> list[Rollout]:
                 except ValidationError:
                     continue
     return out
-
-
-def dump_jsonl(path: Path, rows: Iterable[BaseModel]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row.model_dump()) + "\n")

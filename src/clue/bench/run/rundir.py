@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from clue.bench.run.files import LOCK
 from clue.errors import BadInputError
-
-LOCK_FILE = ".lock"
 
 
 class RunDirBusy(BadInputError):
@@ -41,10 +40,23 @@ def ensure_run_dir(out: Path, flag: str = "--out") -> Path:
     return out
 
 
+class HeldLock:
+    """A held run-dir lock. `announce` writes this process's PID into the lock file, for the message another
+    process gets; a command that may still be refused announces only once its checks passed, so a refused
+    command leaves even the lock file as it was."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def announce(self) -> None:
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+
 @contextmanager
-def run_dir_lock(out: Path) -> Iterator[None]:
+def run_dir_lock(out: Path, *, announce: bool = True) -> Iterator[HeldLock]:
     """An OS-level lock (flock) on OUT/.lock for the whole run; released by the OS if the process dies."""
-    path = out / LOCK_FILE
+    path = out / LOCK
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -53,8 +65,9 @@ def run_dir_lock(out: Path) -> Iterator[None]:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             raise RunDirBusy(f"{out}: in use by another clue process (PID {holder}); wait for it to finish "
                              "or choose another --out") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+        held = HeldLock(fd)
+        if announce:
+            held.announce()
+        yield held
     finally:
         os.close(fd)  # closing the descriptor releases the lock

@@ -13,14 +13,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
+
 from clue.bench.data.records import Pair
 from clue.bench.run.events import Event, LLMCallEvent, NoteEvent, ScoreEvent, compact_events
 from clue.bench.run.rollouts import Rollout, RolloutStore, rollout_id
 from clue.bench.scorers.tasks import JudgeFn, Task, score_episode
 from clue.bench.solvers.base import Episode, SolveContext, Solver
 from clue.bench.solvers.common import llm_event
-from clue.errors import ClueError, TransientError, UpstreamError
+from clue.errors import BadInputError, ClueError, RolloutBugError, TransientError, UpstreamError
 from clue.llm.client import LLM
+from clue.llm.scheduling import Backlog
 from clue.llm.types import ContextOverflowError, Message, TransientLLMError
 from clue.memory.extract import extract_memory
 from clue.memory.prompts import ExtractionPrompt
@@ -72,6 +75,11 @@ def derive_flat_fields(rollout: Rollout) -> None:
             rollout.solve_completion_tokens += event.completion_tokens
 
 
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc']) or 'record'}: {first['msg']}"
+
+
 def _fail_task(rollout: Rollout, events: list[Event], reason: str) -> None:
     """Score a task the solver could not finish as failed: reward 0, a score like any other."""
     rollout.reward = 0.0
@@ -101,17 +109,27 @@ class Runner:
             await self._fill(rollout, prompt, pair, repeat, events)
         except TransientLLMError:
             raise
-        except (ClueError, ValueError) as exc:
-            rollout.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            rollout.reward = 0.0
-            # An endpoint, environment or sandbox failure says nothing about the prompt: not a score,
-            # retried by --resume.
-            rollout.infra_failure = isinstance(exc, UpstreamError)
-            events.append(NoteEvent(text=f"failed: {rollout.error}"))
+        except ValidationError as exc:  # a target record the dataset's models cannot read
+            self._mark_failed(rollout, events, BadInputError(
+                f"{pair.dataset} target {pair.target_id}: malformed record ({_first_error(exc)})"))
+        except ClueError as exc:
+            self._mark_failed(rollout, events, exc)
+        except Exception as exc:
+            raise RolloutBugError(f"rollout {rollout.rollout_id}: {type(exc).__name__}: "
+                                  f"{(str(exc).splitlines() or [''])[0]} (a bug, not scored; the run stops)") from exc
         rollout.events = compact_events(events)
         derive_flat_fields(rollout)
         rollout.latency_s = time.perf_counter() - started
         return rollout
+
+    @staticmethod
+    def _mark_failed(rollout: Rollout, events: list[Event], exc: ClueError) -> None:
+        """A rollout that could not finish. An endpoint, environment or sandbox failure (UpstreamError) says
+        nothing about the prompt: not a score, retried by --resume. A bad record is an error scored 0."""
+        rollout.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        rollout.reward = 0.0
+        rollout.infra_failure = isinstance(exc, UpstreamError)
+        events.append(NoteEvent(text=f"failed: {rollout.error}"))
 
     async def _fill(self, rollout: Rollout, prompt: ExtractionPrompt, pair: Pair, repeat: int,
                     events: list[Event]) -> None:
@@ -165,7 +183,10 @@ class Runner:
     async def evaluate(self, prompt: ExtractionPrompt, pairs: Sequence[Pair], repeats: Sequence[int] = (0,),
                        store: RolloutStore | None = None) -> list[Rollout]:
         """Rollouts in (pair, repeat) order. Finished ones in `store` are reused, new ones appended at once."""
-        gate = asyncio.Semaphore(self.concurrency)
+        # Twice the endpoint's slots at least: the endpoint's ranked semaphore, not this gate, must be the limit,
+        # with enough rollouts waiting there to fill the last wave (see clue.llm.scheduling).
+        gate = asyncio.Semaphore(max(self.concurrency, 2 * self.llm.slots("extractor")))
+        backlog = Backlog()
         results: dict[str, Rollout] = {}
 
         async def one(pair: Pair, repeat: int) -> None:
@@ -176,8 +197,12 @@ class Runner:
                 if self.on_rollout:
                     self.on_rollout(done, True)
                 return
-            async with gate:
-                rollout = await self.run_one(prompt, pair, repeat)
+            backlog.join()
+            try:
+                async with gate:
+                    rollout = await self.run_one(prompt, pair, repeat)
+            finally:
+                backlog.leave()
             if store is not None:
                 store.append(rollout)
             results[rid] = rollout

@@ -11,6 +11,7 @@ from collections.abc import Awaitable
 from typing import Protocol
 
 from clue.bench.scorers.score import Score
+from clue.errors import BadInputError
 from clue.llm.types import Message
 
 
@@ -139,7 +140,7 @@ def longmemeval_messages(question_type: str, question: str, reference: str, resp
         rule = _LME_RULES[question_type]
         label = "Rubric" if question_type == "single-session-preference" else "Correct answer"
     else:
-        raise ValueError(f"unknown LongMemEval question type {question_type!r} "
+        raise BadInputError(f"unknown LongMemEval question type {question_type!r} "
                          f"(known: {', '.join(_LME_RULES)})")
     user = (f"You get a question, a reference and a model's response. {rule}\n\n"
             f"Question: {question.strip()}\n\n{label}: {reference.strip()}\n\n"

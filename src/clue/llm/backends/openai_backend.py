@@ -6,15 +6,19 @@ import errno
 import json
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
+import httpx2
 import openai
-from openai import AsyncOpenAI, DefaultAioHttpClient
+from openai import AsyncOpenAI, AsyncStream, DefaultAioHttpClient
 
+from clue.llm.backends.streaming import NOTICE_AFTER_S, SilenceWatch, StreamedReply, read_events
 from clue.llm.types import (
     Completion,
     ContextOverflowError,
     Decoding,
+    EndpointFaultError,
     EndpointRefusedError,
     EndpointTimeoutError,
     LLMError,
@@ -48,22 +52,31 @@ class OpenAIBackend:
     name = "openai"
 
     def __init__(self, base_url: str | None, *, api_key_env: str = "OPENAI_API_KEY", timeout_s: float = 600.0,
-                 json_mode: str = "auto", context_size: int | None = None) -> None:
+                 json_mode: str = "auto", context_size: int | None = None, stream: bool = False) -> None:
+        """`timeout_s`: the longest silence a request may meet (streamed: between two pieces of the reply;
+        not streamed: the whole reply). `on_silent`, when set, is called once per request silent for
+        `notice_after_s`."""
         self.base_url = base_url
         self.timeout_s = timeout_s
         self.json_mode = json_mode
+        self.stream = stream
+        self._stream_usage = True  # ask for a usage chunk until the server refuses stream_options
         self._context_size = context_size
+        self.on_silent: Callable[[str, str | None, float], None] | None = None  # (model, base URL, idle limit)
+        self.notice_after_s = NOTICE_AFTER_S
         # Local servers ignore the key, but the client refuses to start without one.
         api_key = os.environ.get(api_key_env) or "not-needed"
+        # The silence watch times every request; the transport's own limits only back it up.
+        backstop = httpx2.Timeout(timeout_s + 30, connect=timeout_s)
         # aiohttp's transport costs about half of httpx's CPU per request, which matters at high concurrency.
-        self._client = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0,
-                                   http_client=DefaultAioHttpClient(timeout=timeout_s))
+        self._client = AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=backstop, max_retries=0,
+                                   http_client=DefaultAioHttpClient(timeout=backstop))
 
     def _where(self, model: str) -> str:
         return f"{model} at {self.base_url or 'api.openai.com'}"
 
-    async def complete(self, model: str, messages: list[Message], decoding: Decoding,
-                       json_schema: dict[str, Any] | None = None, grammar: str | None = None) -> Completion:
+    def _body(self, model: str, messages: list[Message], decoding: Decoding,
+              json_schema: dict[str, Any] | None, grammar: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": model, "messages": messages, "temperature": decoding.temperature,
                                 "top_p": decoding.top_p, "max_tokens": decoding.max_tokens}
         if grammar is not None:
@@ -80,34 +93,83 @@ class OpenAIBackend:
             # What the OpenAI client sends as extra_body={"chat_template_kwargs": ...}: vLLM and SGLang pass
             # it to the chat template (Qwen3's switch). OpenAI's own API has no such argument.
             body["chat_template_kwargs"] = {"enable_thinking": decoding.thinking}
+        return body
+
+    async def complete(self, model: str, messages: list[Message], decoding: Decoding,
+                       json_schema: dict[str, Any] | None = None, grammar: str | None = None) -> Completion:
+        body = self._body(model, messages, decoding, json_schema, grammar)
         started = time.perf_counter()
+        on_silent = self.on_silent
+        watch = SilenceWatch(self.timeout_s, notice_after_s=self.notice_after_s,
+                             on_notice=(lambda: on_silent(model, self.base_url, self.timeout_s)) if on_silent else None)
         try:
-            # The client's generic `post` returning the raw response skips the typed
-            # `chat.completions.create` path, whose request transform and response model cost ~0.6 ms of CPU
-            # per call; transport, timeouts and error types are the same. We parse the body ourselves, so a
-            # body that is not JSON is reported with the endpoint and its first bytes.
-            raw = await self._client.post("/chat/completions", body=body, cast_to=bytes)
-        except openai.APIConnectionError as exc:  # APITimeoutError included
+            async with watch:
+                reply = await (self._streamed(model, body, watch) if self.stream else self._whole(model, body))
+        except TimeoutError:
+            if not watch.expired:
+                raise
+            raise EndpointTimeoutError(f"{self._where(model)}: no reply within {self.timeout_s:g} s (nothing "
+                                       "received for that long; idle_timeout_s sets the limit)") from None
+        except openai.APIConnectionError as exc:  # the transport's own timeouts included
             # The aiohttp transport reports a refused connection as a (connect) timeout: look at the cause.
             if _refused(exc):
                 raise EndpointRefusedError(f"{self._where(model)}: connection refused (is the server running "
                                            "and is the base URL right?)") from exc
-            if isinstance(exc, openai.APITimeoutError):
-                raise EndpointTimeoutError(f"{self._where(model)}: no reply within {self.timeout_s:g} s "
-                                           "(timeout_s sets the limit)") from exc
-            raise TransientLLMError(f"{self._where(model)}: endpoint unreachable ({_cause(exc)})") from exc
+            raise EndpointFaultError(f"{self._where(model)}: endpoint unreachable ({_cause(exc)})") from exc
+        except httpx2.HTTPError as exc:  # the connection broke while the reply streamed
+            raise EndpointFaultError(f"{self._where(model)}: connection lost mid-reply ({_cause(exc)})") from exc
         except openai.RateLimitError as exc:
             raise TransientLLMError(f"{self._where(model)}: rate limited (429)") from exc
         except openai.APIStatusError as exc:
             detail = str(exc.message).splitlines()[0][:200] if exc.message else ""
             if exc.status_code >= 500:
-                raise TransientLLMError(f"{self._where(model)}: server error {exc.status_code}: {detail}") from exc
+                raise EndpointFaultError(f"{self._where(model)}: server error {exc.status_code}: {detail}") from exc
             if exc.status_code == 400 and _context_exceeded(detail):
                 # The server's own count (its tokenizer) says the prompt does not fit its window.
                 raise ContextOverflowError(f"{self._where(model)}: context window exceeded: {detail}") from exc
             raise LLMError(f"{self._where(model)}: request rejected ({exc.status_code}): {detail}") from exc
         latency = time.perf_counter() - started
-        return self._completion(model, self._json_body(model, raw), latency)
+        return self._completion(model, reply, latency)
+
+    async def _whole(self, model: str, body: dict[str, Any]) -> object:
+        # The client's generic `post` returning the raw response skips the typed
+        # `chat.completions.create` path, whose request transform and response model cost ~0.6 ms of CPU
+        # per call; transport and error types are the same. We parse the body ourselves, so a
+        # body that is not JSON is reported with the endpoint and its first bytes.
+        raw = await self._client.post("/chat/completions", body=body, cast_to=bytes)
+        return self._json_body(model, raw)
+
+    async def _streamed(self, model: str, body: dict[str, Any], watch: SilenceWatch) -> object:
+        """Ask for a stream (with a usage chunk while the server accepts `stream_options`); a server that
+        answers with one JSON body instead is read as such."""
+        streamed = {**body, "stream": True}
+        if self._stream_usage:
+            streamed["stream_options"] = {"include_usage": True}
+        try:
+            # cast_to=Response: the raw response, its body not read yet (the SSE parsing is ours, see above).
+            response: httpx2.Response = await self._client.post(  # type: ignore[assignment]
+                "/chat/completions", body=streamed, cast_to=httpx2.Response, stream=True,
+                stream_cls=AsyncStream[object])
+        except openai.APIStatusError as exc:  # 400 or 422, depending on the server
+            if exc.status_code >= 500 or not self._stream_usage or "stream_options" not in str(exc.message):
+                raise
+            self._stream_usage = False  # an older server: count the pieces instead
+            return await self._streamed(model, body, watch)
+        try:
+            watch.touch()
+            if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                return self._json_body(model, await response.aread())
+            reply = StreamedReply()
+            await read_events(response.aiter_lines(), watch, reply)
+            if reply.finish_reason is None and reply.error is None:
+                # Ended before its last piece: llama-cpp-python's server, for one, cuts a stream short when
+                # another request arrives. Such a server is asked for whole replies from now on.
+                self.stream = False
+                return await self._whole(model, body)
+            prompt_chars = sum(len(str(message.get("content") or "")) for message in body["messages"])
+            return reply.as_completion_body(prompt_estimate=int(prompt_chars / CHARS_PER_TOKEN_ESTIMATE) + 1)
+        finally:
+            await response.aclose()
 
     def _json_body(self, model: str, raw: bytes) -> object:
         try:

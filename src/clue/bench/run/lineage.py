@@ -1,0 +1,166 @@
+"""One typed lineage for every method: an entry per candidate prompt (hash, name, parents, origin, status,
+reason, diff, scores, and the method's own details), plus, for the tournament methods, what each round saw
+(clusters, analyses, finalists). `lineage.json` keeps each method's own layout; `lineage_of` reads any of
+them into this one schema, so the report never looks inside a method's layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from clue.errors import BadInputError
+
+
+class StageScore(BaseModel):
+    accuracy: float | None = None  # in [0, 1]; None: nothing could be scored
+    n: int | None = None
+    tokens: int | None = None
+    left_out: int = 0  # infrastructure failures left out of `accuracy`
+
+
+class Origin(BaseModel):
+    round: int | None = None  # tournament methods (1-based)
+    iteration: int | None = None  # GEPA
+    epoch: int | None = None  # ACE
+    step: int | None = None  # ACE
+    sample: str | None = None  # ACE: the pair key
+
+    def label(self) -> str:
+        parts = [(name, getattr(self, name)) for name in ("round", "iteration", "epoch", "step", "sample")]
+        return ", ".join(f"{name} {value}" for name, value in parts if value is not None)
+
+
+class Edit(BaseModel):
+    section: str = ""
+    operation: str = ""
+    text: str = ""
+
+
+class TournamentDetails(BaseModel):
+    kind: Literal["tournament"] = "tournament"
+    rationale: str = ""
+    sources: list[str] = []  # analysis keys (cluster ids) the candidate was built from
+    edits: list[Edit] = []
+    notes: list[str] = []
+
+
+class GepaDetails(BaseModel):
+    kind: Literal["gepa"] = "gepa"
+    minibatch_before: float | None = None  # sums over the minibatch, as gepa compares them
+    minibatch_after: float | None = None
+
+
+class AceDetails(BaseModel):
+    kind: Literal["ace"] = "ace"
+    pre_train_success: bool | None = None
+    retries: int = 0
+    retry_success: bool | None = None
+    post_train_success: bool | None = None
+    operations: list[str] = []
+    reflection: str = ""
+
+
+Details = Annotated[TournamentDetails | GepaDetails | AceDetails, Field(discriminator="kind")]
+EntryStatus = Literal["seed", "winner", "finals", "tournament", "rejected", "pending", "accepted", "proposed",
+                      "unchanged"]
+
+
+class LineageEntry(BaseModel):
+    id: str  # unique in the lineage (a tournament candidate: "r<round>-<name>"; otherwise its hash)
+    hash: str | None  # None: a candidate rejected before it had a text
+    name: str
+    parents: list[str] = []  # prompt hashes
+    origin: Origin = Origin()
+    status: EntryStatus
+    reason: str = ""
+    diff: str = ""
+    scores: dict[str, StageScore] = {}  # stage ("batch", "tournament", "finals", "validation") -> score
+    details: Details
+
+
+class Cluster(BaseModel):
+    id: str
+    label: str = ""
+    description: str = ""
+    members: list[str] = []  # example ids of the round ("e01", ...)
+
+
+class Analysis(BaseModel):
+    key: str
+    label: str = ""
+    size: int = 0
+    successes: int = 0
+    success_analysis: str = ""
+    failure_analysis: str = ""
+    recommendations: list[str] = []
+    risks: str = ""
+    mode: str = ""
+    steps: int = 0
+    notes: list[str] = []
+
+
+class RoundRecord(BaseModel):
+    """What one tournament round saw: its base, batch, clusters, analyses and result."""
+
+    round: int
+    base_hash: str
+    base_name: str
+    step_reached: str = "start"
+    batch: list[str] = []  # pair keys
+    clusters: list[Cluster] = []
+    cluster_repairs: list[str] = []
+    analyses: list[Analysis] = []
+    tournament: dict[str, StageScore] = {}  # prompt hash -> score
+    finals: dict[str, StageScore] = {}
+    finalists: list[str] = []
+    winner_hash: str | None = None
+    winner_name: str | None = None
+    new_rollouts: int = 0
+    reused_rollouts: int = 0
+
+
+class Lineage(BaseModel):
+    method: str
+    seed_hash: str | None = None
+    best_hash: str | None = None
+    entries: list[LineageEntry] = []
+    rounds: list[RoundRecord] = []
+
+
+def lineage_of(raw: Any, method: str, path: Path) -> Lineage:
+    """The typed lineage of a `lineage.json` as its method wrote it; one line naming the file otherwise."""
+    try:
+        if isinstance(raw, dict) and "rounds" in raw:
+            from clue.bench.run.lineage_tournament import tournament_lineage
+
+            return tournament_lineage(raw)
+        if isinstance(raw, list):
+            entries = [e for e in raw if isinstance(e, dict) and isinstance(e.get("hash"), str)]
+            return Lineage(method=method, entries=[_entry(e, method) for e in entries])
+    except (ValidationError, KeyError, TypeError, ValueError) as exc:
+        raise BadInputError(f"{path}: not a lineage this clue can read ({str(exc).splitlines()[0]})") from None
+    raise BadInputError(f"{path}: not a lineage this clue can read (neither rounds nor a list of entries)")
+
+
+def _entry(e: dict[str, Any], method: str) -> LineageEntry:
+    """One GEPA proposal or one ACE sample step."""
+    key, parent = e["hash"], e.get("parent")
+    parents = [parent] if isinstance(parent, str) else []
+    if "epoch" in e:  # ACE: one entry per sample; a step that changed nothing keeps its parent's hash
+        details: Details = AceDetails(
+            pre_train_success=e.get("pre_train_success"), retries=int(e.get("retries") or 0),
+            retry_success=e.get("retry_success"), post_train_success=e.get("post_train_success"),
+            operations=[str(o) for o in e.get("operations") or []], reflection=str(e.get("reflection") or ""))
+        origin = Origin(epoch=e.get("epoch"), step=e.get("step"), sample=e.get("pair"))
+        status: EntryStatus = "unchanged" if parent == key else ("seed" if not parents else "accepted")
+        return LineageEntry(id=f"{key}@{origin.label()}", hash=key, name=f"{method}-{key[:8]}", parents=parents,
+                            origin=origin, status=status, diff=str(e.get("diff") or ""), details=details)
+    scores = {"validation": StageScore(accuracy=e["val_score"], n=e.get("val_examples"))} \
+        if e.get("val_score") is not None else {}
+    return LineageEntry(id=key, hash=key, name=f"{method}-{key[:8]}", parents=parents,
+                        origin=Origin(iteration=e.get("iteration")), status=e.get("status") or "proposed",
+                        reason=str(e.get("reason") or ""), diff=str(e.get("diff") or ""), scores=scores,
+                        details=GepaDetails(minibatch_before=e.get("minibatch_before"),
+                                            minibatch_after=e.get("minibatch_after")))
