@@ -89,6 +89,12 @@ class RoleConfig(BaseModel):
     # Extractor: a reply cut off inside <think> becomes the memory as it is (raw, the reference) or an empty
     # memory with a note (empty).
     cut_thinking: CutThinking = "raw"
+    # Final answers held to the task's format by a grammar (a letter, an integer, an expression). None: on
+    # for the embedded backend, whose small models drift from the format; endpoints keep free text.
+    constrained_answers: bool | None = None
+
+    def answers_constrained(self) -> bool:
+        return self.backend == "local" if self.constrained_answers is None else self.constrained_answers
 
     @model_validator(mode="before")
     @classmethod

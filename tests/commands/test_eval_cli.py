@@ -34,7 +34,8 @@ def test_eval_writes_the_run_log_and_prints_tables_from_it(tmp_path: Path, data_
     assert set(spec["roles"]) == {"extractor", "solver", "judge", "optimizer"}
     assert spec["roles"]["solver"] == {"backend": "scripted", "model": "qwen2.5-coder-1.5b", "base_url": None,
                                        "temperature": 0.7, "top_p": 0.8, "max_tokens": 512, "thinking": None,
-                                       "seed": 42, "json_mode": "auto", "cut_thinking": "raw"}
+                                       "seed": 42, "json_mode": "auto", "cut_thinking": "raw",
+                                       "constrained_answers": False}
     assert spec["prompt_hash"] and spec["prompt_text"].startswith(
         (out / "prompt.txt").read_text()[:40]) and spec["settings"]["solvers"]["pool_size"] is None
     assert log["usage"]["solver"]["calls"] == 3 and log["samples"] == {"path": "rollouts.jsonl", "count": 3,

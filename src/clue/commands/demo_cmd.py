@@ -9,11 +9,16 @@ second `clue demo` is served from the cache and an interrupted one continues whe
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from clue.bench.data.records import Pair
 from clue.commands.common import console, options, run_async, warn
+from clue.llm.types import ROLES
+
+if TYPE_CHECKING:
+    from clue.bench.run.results import Results
 
 STATIC_PROMPTS = ("no-memory", "simple", "factual-experiential")
 # Demo answers are a letter or a number and memories are short: tight limits keep a CPU run to minutes.
@@ -24,7 +29,8 @@ def demo_command(
     ctx: typer.Context,
     out: Path = typer.Option(Path("runs/demo"), help="Where the demo's run dirs go."),
     evolve: bool = typer.Option(True, "--evolve/--no-evolve", help="Also run the short CluE evolution."),
-    held_out: int = typer.Option(6, help="Held-out pairs to compare on (balanced across categories)."),
+    held_out: int = typer.Option(0, help="Held-out pairs to compare on, balanced across categories (0: all)."),
+    seed: int = typer.Option(None, help="Sampling seed of every role (default 42): another seed, another run."),
 ) -> None:
     """Run the demo on the embedded default model (qwen2.5-coder-1.5b) with no network.
 
@@ -32,19 +38,22 @@ def demo_command(
     """
     from clue.bench.data.demo import demo_info, demo_task, load_demo_pairs, split_demo
     from clue.bench.run.evaluation import EvalPlan, run_plan
-    from clue.bench.run.results import Results, with_gain
+    from clue.bench.run.results import with_gain
     from clue.bench.run.runner import Runner
+    from clue.commands.demo_summary import memory_sentence, run_macro
     from clue.llm.client import LLM
     from clue.memory.prompts import load_prompt
     from clue.report.progress import rollout_progress
     from clue.report.tables import comparison_table, print_table, usage_table
 
     opts = options(ctx)
+    summary: list[str] = []
+    seeds = () if seed is None else tuple(f"{role}.seed={seed}" for role in ROLES)
 
     async def job() -> None:
         train, held = split_demo(load_demo_pairs())
-        held = _balanced(held, held_out)
-        llm = LLM(opts.settings(DEMO_DECODING))
+        held = _balanced(held, held_out or len(held))
+        llm = LLM(opts.settings((*DEMO_DECODING, *seeds)))
         runner = Runner(llm, tasks=demo_task, info=demo_info)
         repeats = {p.dataset: 1 for p in held}
         try:
@@ -57,12 +66,17 @@ def demo_command(
             simple = static[1]
             print_table(comparison_table([with_gain(r, simple) for r in static],
                                          title=f"demo: static prompts on {len(held)} held-out pairs"), console)
+            summary.append(memory_sentence(run_macro("no memory", out / "no-memory"),
+                                           run_macro("simple", out / "simple")))
+            console.print(summary[-1], highlight=False)
             if evolve:
                 from clue.commands.evolve_cmd import demo_evolution
 
                 seed_results, best_results = await demo_evolution(llm, runner, train, held, out / "evolve")
                 print_table(comparison_table([seed_results, with_gain(best_results, seed_results)],
                                              title="demo: seed vs evolved on held-out pairs"), console)
+                summary.append(_evolution_summary(out / "evolve", seed_results, best_results))
+                console.print(summary[-1], highlight=False)
         finally:
             await runner.aclose()
             await llm.aclose()
@@ -72,8 +86,17 @@ def demo_command(
     from clue.report.html import write_report
 
     ran = [out / name for name in STATIC_PROMPTS] + ([out / "evolve"] if evolve else [])
-    report = write_report(ran, out / "report.html", baseline_dir=out / "simple", title="clue demo").path
+    report = write_report(ran, out / "report.html", baseline_dir=out / "simple", title="clue demo",
+                          summary=summary).path
     console.print(f"report: {report}", highlight=False)
+
+
+def _evolution_summary(run_dir: Path, seed: Results, best: Results) -> str:
+    from clue.commands.demo_summary import evolution_sentence, run_macro
+
+    samples = "test_rollouts.jsonl"
+    return evolution_sentence(run_macro(f"seed {seed.prompt_name}", run_dir, samples, seed.prompt_hash),
+                              run_macro(f"evolved {best.prompt_name}", run_dir, samples, best.prompt_hash))
 
 
 def _balanced(pairs: list[Pair], count: int) -> list[Pair]:

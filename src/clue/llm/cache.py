@@ -14,9 +14,11 @@ from clue.llm.types import Completion, Decoding, Message
 
 
 def cache_key(endpoint: str, model: str, messages: list[Message], decoding: Decoding,
-              json_schema: dict[str, Any] | None) -> str:
-    payload = {"endpoint": endpoint, "model": model, "messages": messages,
-               "decoding": decoding.as_key(), "schema": json_schema}
+              json_schema: dict[str, Any] | None, grammar: str | None = None) -> str:
+    payload: dict[str, Any] = {"endpoint": endpoint, "model": model, "messages": messages,
+                               "decoding": decoding.as_key(), "schema": json_schema}
+    if grammar is not None:  # only then: keys of unconstrained calls stay as they were
+        payload["grammar"] = grammar
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 

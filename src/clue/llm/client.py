@@ -46,6 +46,14 @@ class StructuredResult(Generic[ModelT]):
     notes: list[str] = field(default_factory=list)
 
 
+def _constrains_answers(config: RoleConfig, backend: Backend) -> bool:
+    """The role's setting; by default, whether the backend in use is an embedded one (a backend put in
+    place of the configured one, as tests do, decides by its own kind)."""
+    if config.constrained_answers is not None:
+        return config.constrained_answers
+    return backend.name in ("local", "local-server")
+
+
 def make_backend(config: RoleConfig, base_url: str | None = FROM_SETTINGS) -> Backend:
     """The backend of `config` (for the openai backend: at `base_url`, by default the role's first)."""
     if config.backend == "openai":
@@ -159,12 +167,17 @@ class LLM:
 
     async def chat(self, role: Role, messages: list[Message], *, repeat: int = 0, max_tokens: int | None = None,
                    cuttable_index: int | None = None, json_schema: dict[str, Any] | None = None,
-                   temperature: float | None = None, stop: tuple[str, ...] = ()) -> Completion:
+                   temperature: float | None = None, stop: tuple[str, ...] = (),
+                   answer_grammar: str | None = None) -> Completion:
         """One call for `role`. `cuttable_index` names the message that may be cut to fit the context;
         `max_tokens`, `temperature` and `stop` (strings that end the reply) replace the role's for this call
-        (a task's own decoding)."""
+        (a task's own decoding).
+
+        `answer_grammar` (GBNF) constrains the reply only where the role's `constrained_answers` is on (by
+        default: the embedded backend); elsewhere the reply stays free text."""
         config = self.config(role)
         backend = self.backend(role)
+        grammar = answer_grammar if _constrains_answers(config, backend) else None
         decoding = config.decoding(repeat=repeat, max_tokens=max_tokens, temperature=temperature, stop=stop)
         notes: list[str] = []
         context_size = config.context_size or backend.context_size(config.model)
@@ -176,12 +189,13 @@ class LLM:
             if fitted.note:
                 notes.append(fitted.note)
         if self.cache is None:
-            completion = await self._call_with_retries(role, backend, messages, decoding, json_schema)
+            completion = await self._call_with_retries(role, backend, messages, decoding, json_schema, grammar)
         else:
-            key = cache_key(config.endpoint(), config.model, messages, decoding, json_schema)
+            key = cache_key(config.endpoint(), config.model, messages, decoding, json_schema, grammar)
             cached = self.cache.get(key)
             if cached is None:
-                completion = await self._call_with_retries(role, backend, messages, decoding, json_schema)
+                completion = await self._call_with_retries(role, backend, messages, decoding, json_schema,
+                                                           grammar)
                 self.cache.put(key, completion)
             else:
                 completion = cached
@@ -204,14 +218,14 @@ class LLM:
         return completion
 
     async def _call_with_retries(self, role: Role, backend: Backend, messages: list[Message], decoding: Any,
-                                 json_schema: dict[str, Any] | None) -> Completion:
+                                 json_schema: dict[str, Any] | None, grammar: str | None = None) -> Completion:
         config = self.config(role)
         attempts = max(config.retries, 1)
         try:
             async with self._limit(role):
                 # The first attempt runs bare: building tenacity's machinery costs more than a fast call.
                 try:
-                    return await self._watched(role, backend, messages, decoding, json_schema)
+                    return await self._watched(role, backend, messages, decoding, json_schema, grammar)
                 except TransientLLMError as exc:
                     if not _worth_retrying(exc, 2, attempts):
                         raise
@@ -226,7 +240,7 @@ class LLM:
                 )
                 async for attempt in retrying:
                     with attempt:
-                        return await self._watched(role, backend, messages, decoding, json_schema)
+                        return await self._watched(role, backend, messages, decoding, json_schema, grammar)
         except TransientLLMError as exc:
             self.ledger.record_failure(role)
             raise type(exc)(f"{exc} (gave up after {_tried(exc, attempts)})") from exc
@@ -236,10 +250,13 @@ class LLM:
         raise AssertionError("unreachable: tenacity either returns or reraises")
 
     async def _watched(self, role: Role, backend: Backend, messages: list[Message], decoding: Any,
-                       json_schema: dict[str, Any] | None) -> Completion:
+                       json_schema: dict[str, Any] | None, grammar: str | None = None) -> Completion:
         """One backend call, labelled with the endpoint that answered."""
         config = self.config(role)
-        completion = await backend.complete(config.model, messages, decoding, json_schema)
+        if grammar is None:  # backends written before grammars (test doubles) keep working
+            completion = await backend.complete(config.model, messages, decoding, json_schema)
+        else:
+            completion = await backend.complete(config.model, messages, decoding, json_schema, grammar=grammar)
         if config.backend == "openai":
             completion.endpoint = completion.endpoint or config.base_url or "api.openai.com"
             self._waiting.discard(completion.endpoint)

@@ -68,7 +68,7 @@ class EndpointPool:
         return [e for e in self.endpoints if e.in_service]
 
     async def complete(self, model: str, messages: list[Message], decoding: Decoding,
-                       json_schema: dict[str, Any] | None = None) -> Completion:
+                       json_schema: dict[str, Any] | None = None, grammar: str | None = None) -> Completion:
         """One call on the least loaded endpoint in service; on a server fault, on the next one."""
         tried: set[str] = set()
         fault: EndpointFaultError | None = None
@@ -76,7 +76,7 @@ class EndpointPool:
             endpoint = await self._choose(model, tried, fault)
             endpoint.in_flight += 1
             try:
-                completion = await endpoint.backend.complete(model, messages, decoding, json_schema)
+                completion = await endpoint.backend.complete(model, messages, decoding, json_schema, grammar)
             except EndpointFaultError as exc:
                 fault = exc
                 tried.add(endpoint.url)

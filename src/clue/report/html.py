@@ -62,7 +62,9 @@ def _asset(name: str) -> Markup:
 
 
 def render_report(runs: list[RunData], *, baseline: RunData | None = None, title: str | None = None,
-                  max_chars: int = DEFAULT_MAX_CHARS, tables: list[Table] | None = None) -> str:
+                  max_chars: int = DEFAULT_MAX_CHARS, tables: list[Table] | None = None,
+                  summary: list[str] | None = None) -> str:
+    """`summary`: sentences shown above everything else (`clue demo` says there what memory did)."""
     from clue import __version__
 
     transcripts = pack_transcripts(runs, max_chars=max_chars)
@@ -98,6 +100,7 @@ def render_report(runs: list[RunData], *, baseline: RunData | None = None, title
         "js": _asset("report.js"),
         "warnings": [w for run in runs for w in run.warnings],
         "study_tables": tables or [],
+        "summary": summary or [],
     }
     return _environment().get_template("report.html.j2").render(**context)
 
@@ -128,7 +131,7 @@ def write_whole(out: Path, text: str) -> None:
 
 
 def write_report(run_dirs: list[Path], out: Path, *, baseline_dir: Path | None = None, title: str | None = None,
-                 max_chars: int = DEFAULT_MAX_CHARS) -> WrittenReport:
+                 max_chars: int = DEFAULT_MAX_CHARS, summary: list[str] | None = None) -> WrittenReport:
     if not run_dirs:
         raise BadInputError("no run directory given")
     if out.is_dir():
@@ -145,7 +148,7 @@ def write_report(run_dirs: list[Path], out: Path, *, baseline_dir: Path | None =
             runs = [baseline, *runs]
         if not baseline.results:
             raise BadInputError(f"{baseline_dir}: the baseline run has no results yet")
-    html = render_report(runs, baseline=baseline, title=title, max_chars=max_chars, tables=tables)
+    html = render_report(runs, baseline=baseline, title=title, max_chars=max_chars, tables=tables, summary=summary)
     write_whole(out, html)
     return WrittenReport(out, sum(len(r.rollouts) + len(r.test_rollouts) for r in runs),
                          [w for r in runs for w in r.warnings])

@@ -10,18 +10,25 @@ from pydantic import BaseModel, ConfigDict
 
 from clue.bench.data.records import Pair, Turn
 from clue.bench.scorers.aime import score_integer
+from clue.bench.scorers.answer_format import AnswerFormat, AnswerKind, letter_format
 from clue.bench.scorers.equation import parse_question, score_equation
 from clue.bench.scorers.extract import extract_answer
 from clue.bench.scorers.game24 import puzzle_numbers, score_game24
 from clue.bench.scorers.mcq import score_choice
 from clue.bench.scorers.score import Score
-from clue.bench.scorers.tasks import LETTER_ENDING, JudgeFn, lettered_options
+from clue.bench.scorers.tasks import JudgeFn, lettered_options
 from clue.errors import BadInputError
 from clue.llm.types import Message
 
 DemoScorer = Literal["mcq", "integer", "game24", "equation"]
-# The demo runs on a small CPU model: ask for the answer alone so replies stay a few tokens long.
-ANSWER_ONLY = "Reply with the answer alone inside <answer></answer> tags, with no explanation."
+# The demo runs on a small CPU model: the answer alone keeps replies a few tokens long. Stated once, per kind.
+ANSWER_LINES: dict[str, str] = {
+    "mcq": "Reply with <answer>X</answer> alone, where X is the letter of your choice.",
+    "integer": "Reply with <answer>N</answer> alone, where N is the integer answer.",
+    "game24": "Reply with <answer>EXPRESSION</answer> alone.",
+    "equation": "Reply with <answer>THE FULL EQUATION</answer> alone.",
+}
+_FORMAT_KINDS: dict[str, AnswerKind] = {"integer": "integer", "game24": "expression", "equation": "equation"}
 
 
 class DemoRecord(BaseModel):
@@ -31,6 +38,7 @@ class DemoRecord(BaseModel):
     scorer: DemoScorer
     source: list[Turn]
     target: dict[str, Any]
+    oracle: str  # the one fact or trick the pair was written around: the memory that should solve it
 
 
 def demo_dataset_name(category: str) -> str:
@@ -74,16 +82,20 @@ class DemoTask:
         target = pair.target
         kind = target["scorer"]
         if kind == "mcq":
-            body = f"{target['question']}\n\n{lettered_options(target['choices'])}\n\n{LETTER_ENDING}"
+            body = f"{target['question']}\n\n{lettered_options(target['choices'])}"
         elif kind == "integer":
-            body = f"{target['question']}\n\nThe answer is an integer."
+            body = target["question"]
         elif kind == "game24":
-            body = (f"Use the numbers {target['numbers']} once each, with + - * / and parentheses, to make 24. "
-                    "Give one expression.")
+            body = f"Use the numbers {target['numbers']} once each, with + - * / and parentheses, to make 24."
         else:
-            body = (f"Fill each ? with one of + - * / so the equation holds (usual precedence): "
-                    f"{target['equation']}\nGive the full equation.")
-        return [{"role": "user", "content": f"{body}\n{ANSWER_ONLY}"}]
+            body = f"Fill each ? with one of + - * / so the equation holds (usual precedence): {target['equation']}"
+        return [{"role": "user", "content": f"{body}\n\n{ANSWER_LINES[kind]}"}]
+
+    def answer_format(self, pair: Pair) -> AnswerFormat:
+        kind = pair.target["scorer"]
+        if kind == "mcq":
+            return letter_format(pair.target["choices"])
+        return AnswerFormat(_FORMAT_KINDS[kind])
 
     async def score(self, pair: Pair, solver_text: str, judge: JudgeFn | None) -> Score:
         target = pair.target

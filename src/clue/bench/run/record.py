@@ -42,6 +42,7 @@ class RoleSpec(BaseModel):
     seed: int | None = None
     json_mode: str | None = None  # how structured calls ask for JSON ("none": free text, parsed)
     cut_thinking: str | None = None  # extractor: a reply cut inside <think> kept "raw" or made "empty"
+    constrained_answers: bool | None = None  # final answers held to the task's format (None: not recorded)
 
 
 class RunSpec(BaseModel):
@@ -177,7 +178,8 @@ def build_spec(command: Command, settings: Settings, prompt: ExtractionPrompt, *
     roles: dict[str, RoleSpec] = {
         role: RoleSpec(backend=c.backend, model=c.model, base_url=c.base_url, temperature=c.temperature,
                        top_p=c.top_p, max_tokens=c.max_tokens, thinking=c.thinking, seed=c.seed,
-                       json_mode=c.json_mode, cut_thinking=c.cut_thinking)
+                       json_mode=c.json_mode, cut_thinking=c.cut_thinking,
+                       constrained_answers=c.answers_constrained())
         for role, c in settings.roles.items()}
     data_root = description.get("data_root")
     return RunSpec(clue_version=clue_version(), command=command, roles=roles,
@@ -188,7 +190,8 @@ def build_spec(command: Command, settings: Settings, prompt: ExtractionPrompt, *
 
 
 # What decides a reply: a resumed run may not change any of these for a role it uses.
-DECIDING_FIELDS = ("backend", "model", "base_url", "temperature", "top_p", "max_tokens", "thinking", "seed")
+DECIDING_FIELDS = ("backend", "model", "base_url", "temperature", "top_p", "max_tokens", "thinking", "seed",
+                   "constrained_answers")
 # What decides the run's scope: a resumed run may not change these either.
 SCOPE_FIELDS = {"command": "command", "method": "--method", "prompt_hash": "prompt", "datasets": "--datasets",
                 "split": "--split", "limit": "--limit", "repeats": "--repeats"}

@@ -25,6 +25,7 @@ from clue.bench.data.records import (
     ProblemTarget,
 )
 from clue.bench.scorers.aime import score_integer
+from clue.bench.scorers.answer_format import AnswerFormat, letter_format
 from clue.bench.scorers.equation import parse_question, score_equation
 from clue.bench.scorers.extract import extract_answer
 from clue.bench.scorers.game24 import puzzle_numbers, score_game24
@@ -96,6 +97,9 @@ class MemBenchTask(AnswerTask):
         record = ChoiceTarget.model_validate(target)
         return score_choice(answer, record.ground_truth, record.choices)
 
+    def answer_format(self, pair: Pair) -> AnswerFormat:
+        return letter_format(ChoiceTarget.model_validate(pair.target).choices, tags=("", ""))
+
 
 class PersonaMemTask(AnswerTask):
     """PersonaMem-v2: which of the candidate replies fits this user's request best."""
@@ -156,6 +160,9 @@ class PrefEvalTask(AnswerTask):
     async def score(self, pair: Pair, solver_text: str, judge: JudgeFn | None) -> Score:
         tagged = _CHOICE_TAG.findall(solver_text)
         return self.score_answer(pair.target, tagged[-1] if tagged else extract_answer(solver_text))
+
+    def answer_format(self, pair: Pair) -> AnswerFormat:
+        return letter_format(PrefEvalTarget.model_validate(pair.target).options, tags=("<choice>", "</choice>"))
 
 
 class LetteredProblemTask(AnswerTask):

@@ -41,18 +41,22 @@ def llm_event(role: Role, messages: list[Message], completion: Completion) -> LL
 
 
 async def solver_chat(ctx: SolveContext, messages: list[Message], limits: ReplyLimits, *,
-                      cuttable_index: int | None = None) -> Completion:
-    """One solver call with the dataset's reply limits."""
+                      cuttable_index: int | None = None, answer_grammar: str | None = None) -> Completion:
+    """One solver call with the dataset's reply limits (and answer format, where answers are constrained)."""
     return await ctx.llm.chat("solver", messages, repeat=ctx.repeat, cuttable_index=cuttable_index,
-                              max_tokens=limits.max_tokens_for(ctx.llm), stop=limits.stop)
+                              max_tokens=limits.max_tokens_for(ctx.llm), stop=limits.stop,
+                              answer_grammar=answer_grammar)
 
 
 async def call_llm(ctx: SolveContext, messages: list[Message], events: list[Event], *, role: Role = "solver",
-                   cuttable_index: int | None = None, limits: ReplyLimits | None = None) -> Completion:
+                   cuttable_index: int | None = None, limits: ReplyLimits | None = None,
+                   answer_grammar: str | None = None) -> Completion:
     """One chat call whose event goes to `events` and to the context's live recorder; a solver call carries
-    `limits` (the dataset's reply limits)."""
+    `limits` (the dataset's reply limits) and `answer_grammar`, which holds the reply to the task's answer
+    format where the role constrains answers (`clue.config`)."""
     if role == "solver":
-        completion = await solver_chat(ctx, messages, limits or ReplyLimits(), cuttable_index=cuttable_index)
+        completion = await solver_chat(ctx, messages, limits or ReplyLimits(), cuttable_index=cuttable_index,
+                                       answer_grammar=answer_grammar)
     else:
         completion = await ctx.llm.chat(role, messages, repeat=ctx.repeat, cuttable_index=cuttable_index)
     event = llm_event(role, messages, completion)

@@ -9,10 +9,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from clue.bench.data.records import Pair
 from clue.bench.envs.base import MemoryPlacement
 from clue.bench.run.events import Event
+from clue.bench.scorers.answer_format import AnswerFormat
 from clue.bench.solvers.base import Episode, SolveContext, SolverKind
 from clue.bench.solvers.common import ReplyLimits, call_llm
 from clue.errors import BadInputError
@@ -28,12 +30,7 @@ class SingleTurnSolver:
     reply: ReplyLimits = field(default_factory=ReplyLimits)  # the dataset's max tokens and stop strings
 
     def messages(self, pair: Pair, memory: str, ctx: SolveContext) -> list[Message]:
-        task = ctx.task
-        if task is None:
-            from clue.bench.scorers.tasks import task_for
-
-            task = task_for(pair.dataset)
-        query: list[Message] = list(task.query_messages(pair))
+        query: list[Message] = list(_task(pair, ctx).query_messages(pair))
         if not query or query[-1]["role"] != "user":
             raise BadInputError(f"{pair.dataset}: the task's query does not end with a user turn")
         if self.memory_placement == "system":
@@ -45,6 +42,22 @@ class SingleTurnSolver:
     async def solve(self, pair: Pair, memory: str, ctx: SolveContext) -> Episode:
         messages = self.messages(pair, memory, ctx)
         events: list[Event] = []
-        completion = await call_llm(ctx, messages, events, limits=self.reply)
+        completion = await call_llm(ctx, messages, events, limits=self.reply,
+                                    answer_grammar=answer_grammar(_task(pair, ctx), pair))
         reply: Message = {"role": "assistant", "content": completion.text}
         return Episode(messages=[*messages, reply], events=events, final_text=completion.text)
+
+
+def _task(pair: Pair, ctx: SolveContext) -> Any:
+    if ctx.task is not None:
+        return ctx.task
+    from clue.bench.scorers.tasks import task_for
+
+    return task_for(pair.dataset)
+
+
+def answer_grammar(task: Any, pair: Pair) -> str | None:
+    """The grammar of the task's answer format, for a task that declares one (`answer_format`)."""
+    declare = getattr(task, "answer_format", None)
+    answer_format: AnswerFormat | None = declare(pair) if declare is not None else None
+    return answer_format.grammar() if answer_format is not None else None

@@ -16,8 +16,11 @@ class Backend(Protocol):
         messages: list[Message],
         decoding: Decoding,
         json_schema: dict[str, Any] | None = None,
+        grammar: str | None = None,
     ) -> Completion:
-        """One chat completion. Raise TransientLLMError for retryable faults, LLMError otherwise."""
+        """One chat completion. Raise TransientLLMError for retryable faults, LLMError otherwise.
+
+        `grammar` is a llama.cpp GBNF grammar the reply must match (embedded and llama.cpp backends)."""
         ...
 
     def count_tokens(self, model: str, text: str) -> int:

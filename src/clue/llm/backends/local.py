@@ -119,11 +119,14 @@ class LocalBackend:
         return total
 
     async def complete(self, model: str, messages: list[Message], decoding: Decoding,
-                       json_schema: dict[str, Any] | None = None) -> Completion:
+                       json_schema: dict[str, Any] | None = None, grammar: str | None = None) -> Completion:
         rank = call_rank()
         loaded = await asyncio.to_thread(self._loaded, model)
+        if grammar is None:  # the call as it was before grammars (subclasses in tests override it)
+            return await asyncio.wrap_future(INFERENCE.submit(
+                rank, lambda: self._complete_blocking(model, loaded, messages, decoding, json_schema)))
         return await asyncio.wrap_future(INFERENCE.submit(
-            rank, lambda: self._complete_blocking(model, loaded, messages, decoding, json_schema)))
+            rank, lambda: self._complete_blocking(model, loaded, messages, decoding, json_schema, grammar)))
 
     async def aclose(self) -> None:
         with self._load_lock:
@@ -180,11 +183,27 @@ class LocalBackend:
             loaded.grammars[key] = grammar
         return grammar
 
+    def _gbnf_grammar(self, model: str, loaded: _LoadedModel, gbnf: str) -> LlamaGrammar:
+        """A GBNF grammar given as text (an answer format), compiled once per model."""
+        grammar = loaded.grammars.get(gbnf)
+        if grammar is None:
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            try:
+                grammar = LlamaGrammar.from_string(gbnf, verbose=False)
+            except Exception as exc:
+                raise LLMError(f"local model {model}: grammar not accepted by llama.cpp: {_one_line(exc)}") from exc
+            loaded.grammars[gbnf] = grammar
+        return grammar
+
     def _complete_blocking(self, model: str, loaded: _LoadedModel, messages: list[Message],
-                           decoding: Decoding, json_schema: dict[str, Any] | None) -> Completion:
+                           decoding: Decoding, json_schema: dict[str, Any] | None,
+                           gbnf: str | None = None) -> Completion:
         if loaded.closed:
             raise LLMError(f"local model {model}: the backend was closed")
         grammar = self._grammar_for(model, loaded, json_schema) if json_schema is not None else None
+        if gbnf is not None:
+            grammar = self._gbnf_grammar(model, loaded, gbnf)
         started = time.perf_counter()
         try:
             if loaded.prefixes is None:

@@ -124,12 +124,12 @@ class LocalServerBackend:
         return Llama(model_path=str(local_model_path(model, self._cache_dir)), vocab_only=True, verbose=False)
 
     async def complete(self, model: str, messages: list[Message], decoding: Decoding,
-                       json_schema: dict[str, Any] | None = None) -> Completion:
+                       json_schema: dict[str, Any] | None = None, grammar: str | None = None) -> Completion:
         server = await self._server(model)
         if server.process.poll() is not None:
             raise LLMError(f"local model {model}: llama-server exited ({server.process.returncode}): "
                            f"{server.log_tail()}")
-        return await server.client.complete(model, messages, decoding, json_schema)
+        return await server.client.complete(model, messages, decoding, json_schema, grammar)
 
     async def start(self, model: str) -> str:
         """Start (or reuse) the model's server; its base URL, e.g. for llama-server's native endpoints."""

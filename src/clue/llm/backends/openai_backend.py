@@ -76,9 +76,11 @@ class OpenAIBackend:
         return f"{model} at {self.base_url or 'api.openai.com'}"
 
     def _body(self, model: str, messages: list[Message], decoding: Decoding,
-              json_schema: dict[str, Any] | None) -> dict[str, Any]:
+              json_schema: dict[str, Any] | None, grammar: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"model": model, "messages": messages, "temperature": decoding.temperature,
                                 "top_p": decoding.top_p, "max_tokens": decoding.max_tokens}
+        if grammar is not None:
+            body["grammar"] = grammar  # llama.cpp's server field; sent only where the config allows it
         if json_schema is not None:
             response_format = response_format_for(self.json_mode, self.base_url, json_schema)
             if response_format is not None:
@@ -94,8 +96,8 @@ class OpenAIBackend:
         return body
 
     async def complete(self, model: str, messages: list[Message], decoding: Decoding,
-                       json_schema: dict[str, Any] | None = None) -> Completion:
-        body = self._body(model, messages, decoding, json_schema)
+                       json_schema: dict[str, Any] | None = None, grammar: str | None = None) -> Completion:
+        body = self._body(model, messages, decoding, json_schema, grammar)
         started = time.perf_counter()
         on_silent = self.on_silent
         watch = SilenceWatch(self.timeout_s, notice_after_s=self.notice_after_s,

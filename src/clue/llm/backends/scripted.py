@@ -17,6 +17,7 @@ class ScriptedCall:
     messages: list[Message]
     decoding: Decoding
     json_schema: dict[str, Any] | None
+    grammar: str | None = None
 
 
 Responder = Callable[[ScriptedCall], str]
@@ -42,8 +43,9 @@ class ScriptedBackend:
         self.calls: list[ScriptedCall] = []
 
     async def complete(self, model: str, messages: list[Message], decoding: Decoding,
-                       json_schema: dict[str, Any] | None = None) -> Completion:
-        call = ScriptedCall(model, [dict(m) for m in messages], decoding, json_schema)  # type: ignore[misc]
+                       json_schema: dict[str, Any] | None = None, grammar: str | None = None) -> Completion:
+        call = ScriptedCall(model, [dict(m) for m in messages], decoding, json_schema,  # type: ignore[misc]
+                            grammar)
         self.calls.append(call)
         if self.fail_with is not None:
             raise self.fail_with
