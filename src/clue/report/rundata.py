@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from clue.bench.run import files
-from clue.bench.run.lineage import Lineage, lineage_of
+from clue.bench.run.lineage import Lineage
+from clue.bench.run.lineage_read import lineage_of
 from clue.bench.run.record import EvolutionRecord, RunLog, RunSpec, SamplesRef, read_runlog
 from clue.bench.run.results import Results, aggregate
 from clue.bench.run.rollouts import Rollout, read_rollouts

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from clue.bench.run.lineage import AceDetails, GepaDetails, lineage_of
+from clue.bench.run.lineage import AceDetails, GepaDetails
+from clue.bench.run.lineage_read import lineage_of
 from clue.bench.run.record import RUNLOG_VERSION, read_runlog
 from clue.errors import BadInputError
 from clue.fileio import write_atomic

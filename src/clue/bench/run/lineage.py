@@ -1,16 +1,13 @@
 """One typed lineage for every method: an entry per candidate prompt (hash, name, parents, origin, status,
 reason, diff, scores, and the method's own details), plus, for the tournament methods, what each round saw
-(clusters, analyses, finalists). `lineage.json` keeps each method's own layout; `lineage_of` reads any of
+(clusters, analyses, finalists). `lineage.json` keeps each method's own layout; `lineage_read.lineage_of` reads any of
 them into this one schema, so the report never looks inside a method's layout."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, ValidationError
-
-from clue.errors import BadInputError
+from pydantic import BaseModel, Field
 
 
 class StageScore(BaseModel):
@@ -127,40 +124,3 @@ class Lineage(BaseModel):
     best_hash: str | None = None
     entries: list[LineageEntry] = []
     rounds: list[RoundRecord] = []
-
-
-def lineage_of(raw: Any, method: str, path: Path) -> Lineage:
-    """The typed lineage of a `lineage.json` as its method wrote it; one line naming the file otherwise."""
-    try:
-        if isinstance(raw, dict) and "rounds" in raw:
-            from clue.bench.run.lineage_tournament import tournament_lineage
-
-            return tournament_lineage(raw)
-        if isinstance(raw, list):
-            entries = [e for e in raw if isinstance(e, dict) and isinstance(e.get("hash"), str)]
-            return Lineage(method=method, entries=[_entry(e, method) for e in entries])
-    except (ValidationError, KeyError, TypeError, ValueError) as exc:
-        raise BadInputError(f"{path}: not a lineage this clue can read ({str(exc).splitlines()[0]})") from None
-    raise BadInputError(f"{path}: not a lineage this clue can read (neither rounds nor a list of entries)")
-
-
-def _entry(e: dict[str, Any], method: str) -> LineageEntry:
-    """One GEPA proposal or one ACE sample step."""
-    key, parent = e["hash"], e.get("parent")
-    parents = [parent] if isinstance(parent, str) else []
-    if "epoch" in e:  # ACE: one entry per sample; a step that changed nothing keeps its parent's hash
-        details: Details = AceDetails(
-            pre_train_success=e.get("pre_train_success"), retries=int(e.get("retries") or 0),
-            retry_success=e.get("retry_success"), post_train_success=e.get("post_train_success"),
-            operations=[str(o) for o in e.get("operations") or []], reflection=str(e.get("reflection") or ""))
-        origin = Origin(epoch=e.get("epoch"), step=e.get("step"), sample=e.get("pair"))
-        status: EntryStatus = "unchanged" if parent == key else ("seed" if not parents else "accepted")
-        return LineageEntry(id=f"{key}@{origin.label()}", hash=key, name=f"{method}-{key[:8]}", parents=parents,
-                            origin=origin, status=status, diff=str(e.get("diff") or ""), details=details)
-    scores = {"validation": StageScore(accuracy=e["val_score"], n=e.get("val_examples"))} \
-        if e.get("val_score") is not None else {}
-    return LineageEntry(id=key, hash=key, name=f"{method}-{key[:8]}", parents=parents,
-                        origin=Origin(iteration=e.get("iteration")), status=e.get("status") or "proposed",
-                        reason=str(e.get("reason") or ""), diff=str(e.get("diff") or ""), scores=scores,
-                        details=GepaDetails(minibatch_before=e.get("minibatch_before"),
-                                            minibatch_after=e.get("minibatch_after")))
