@@ -112,3 +112,18 @@ def test_unknown_dataset_and_prompt_exit_not_found(tmp_path: Path, data_root: Pa
                                       "--prompt", "no-such-prompt", "--datasets", "membench-high",
                                       "--out", str(tmp_path / "b")])
     assert prompt.exit_code == 3 and "unknown prompt" in prompt.output
+
+
+def test_unreadable_judge_verdicts_are_asked_again_counted_and_shown(tmp_path: Path, data_root: Path) -> None:
+    # The scripted judge answers with a memory-like reply, never a verdict: every verdict is unreadable.
+    out = tmp_path / "judged"
+    result = CliRunner().invoke(app, ["--backend", "scripted", "--no-cache", "--data-root", str(data_root), "eval",
+                                      "--prompt", "simple", "--datasets", "longmemeval", "--split", "ood",
+                                      "--limit", "2", "--repeats", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    log = read_runlog(out)
+    assert log.results is not None and log.results.unreadable_verdicts == 2
+    assert log.usage["judge"]["calls"] == 4  # each unreadable verdict was asked once more
+    assert any("2 judge verdict(s) could not be read" in w for w in log.warnings)
+    shown = CliRunner().invoke(app, ["show", str(out)])
+    assert shown.exit_code == 0 and "2 judge verdict(s) could not be read" in shown.output

@@ -140,6 +140,22 @@ async def test_sopr_judge_scores_solved_unsure_unsolved() -> None:
     assert parse_status("the answer is solved") == "Solved" and parse_status("unsolved, unsure") == "Unsolved"
 
 
+async def test_an_unreadable_sopr_vote_is_asked_again_then_counted_as_unsolved() -> None:
+    replies = iter(['{"answer_status": "Solved"}', "I cannot tell", '{"answer_status": "Solved"}',
+                    "still cannot tell", "no idea"])
+    votes: list[int] = []
+
+    async def judge(messages: list[Message], *, vote: int = 0, **decoding: Any) -> str:
+        votes.append(vote)
+        return next(replies)
+
+    score = await sopr_score(judge, "q", "an answer", False)
+    # vote 1 is unreadable, asked again as vote 4 (its own seed), still unreadable: Unsolved, and counted
+    assert votes == [0, 1, 4, 2, 5] or votes == [0, 1, 4, 2]
+    assert score.unreadable_verdicts == 1 and score.reward == 1.0 and "1 verdict(s) unreadable" in score.detail
+    assert parse_status("I cannot tell") == "Unsolved"
+
+
 async def test_sopr_judge_votes_three_times_at_the_reference_decoding_and_the_majority_decides() -> None:
     asked: list[dict[str, Any]] = []
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from clue.bench.data.loader import load_pairs
-from clue.bench.scorers.judge import judge_longmemeval, longmemeval_messages
+from clue.bench.scorers.judge import JudgeFn, judge_longmemeval, longmemeval_messages
 from clue.bench.scorers.tasks import task_for
 from clue.errors import BadInputError
 from clue.llm.types import Message
@@ -59,3 +59,29 @@ async def test_the_released_preference_questions_are_graded_by_rubric() -> None:
     score = await task_for("longmemeval").score(pairs[0], answer, judge)
     assert score.reward == 0.0 and f"Rubric: {pairs[0].target['answer']}" in seen[0]
     assert "Step 1: the user likes hiking." in seen[0]  # the judge sees the whole answer, not only a tag
+
+
+def judge_replying(*replies: str) -> tuple[list[int], JudgeFn]:
+    votes: list[int] = []
+
+    async def judge(messages: list[Message], *, max_tokens: int | None = None, temperature: float | None = None,
+                    vote: int = 0) -> str:
+        votes.append(vote)
+        return replies[min(len(votes), len(replies)) - 1]
+
+    return votes, judge
+
+
+async def test_an_unreadable_verdict_is_asked_again_and_counted_when_it_stays_unreadable() -> None:
+    votes, judge = judge_replying("Hmm, hard to say.", "yes")
+    score = await judge_longmemeval(judge, "multi-session", "q", "a", "an answer", max_tokens=10)
+    assert (score.reward, score.unreadable_verdicts, votes) == (1.0, 0, [0, 1])  # the retry is a fresh sample
+
+    votes, judge = judge_replying("Hmm, hard to say.", "Hard to tell either way.")
+    score = await judge_longmemeval(judge, "multi-session", "q", "a", "an answer", max_tokens=10)
+    assert (score.reward, score.unreadable_verdicts, votes) == (0.0, 1, [0, 1])
+    assert "not understood" in score.detail
+
+    votes, judge = judge_replying("yes")
+    assert (await judge_longmemeval(judge, "multi-session", "q", "a", "an answer")).unreadable_verdicts == 0
+    assert votes == [0]  # a readable verdict is asked once

@@ -146,11 +146,11 @@ async def test_judged_task_needs_a_judge_and_uses_its_verdict() -> None:
     prompt = asked[0][-1]["content"]
     assert "Step 1: you went to Japan.\nSo: Visit Kyoto in spring." in prompt and "Mentions Kyoto." in prompt
 
-    async def rambling_judge(messages: list[Message], *, max_tokens: int | None = None) -> str:
+    async def rambling_judge(messages: list[Message], *, max_tokens: int | None = None, vote: int = 0) -> str:
         return "It is hard to say."
 
     unclear = await task.score(pair, "<answer>x</answer>", rambling_judge)
-    assert unclear.reward == 0.0 and "not understood" in unclear.detail
+    assert unclear.reward == 0.0 and "not understood" in unclear.detail and unclear.unreadable_verdicts == 1
 
 
 def test_deterministic_tasks_expose_score_answer() -> None:

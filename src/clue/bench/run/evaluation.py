@@ -73,6 +73,9 @@ async def run_plan(llm: LLM, plan: EvalPlan, out: Path, *, resume: bool = False,
             if cut:
                 recorder.add_warning(f"{cut} rollout(s) had a reply cut off inside <think> (no answer written); "
                                      "raise that role's max_tokens")
+            if results.unreadable_verdicts:
+                recorder.add_warning(f"{results.unreadable_verdicts} judge verdict(s) could not be read even when "
+                                     "asked again; scored as the reference scores them (0, or Unsolved)")
             recorder.finish(results, incomplete=failure_message(results, max_failures)
                             if max_failures is not None else None)
     finally:

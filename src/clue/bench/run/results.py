@@ -27,6 +27,7 @@ class DatasetScore(BaseModel):
     per_repeat: list[float]
     errors: int  # rollouts with an error of any kind (infrastructure failures included)
     failed: int = 0  # infrastructure failures: not scores, left out of `score` and counted here
+    unreadable_verdicts: int = 0  # judge verdicts that could not be read (after one retry), counted
 
 
 class Results(BaseModel):
@@ -45,6 +46,7 @@ class Results(BaseModel):
     usage: dict[str, dict[str, float]] = {}
     rollouts: int = 0
     failed: int = 0  # infrastructure failures across datasets (endpoint, unparseable reply, timeout, env)
+    unreadable_verdicts: int = 0  # across datasets; see DatasetScore.unreadable_verdicts
 
     @property
     def failure_rate(self) -> float:
@@ -76,7 +78,8 @@ def score_dataset(rollouts: list[Rollout]) -> DatasetScore:
                         n_pairs=len({r.pair_key for r in rollouts}), repeats=len({r.repeat for r in rollouts}),
                         score=float(np.mean(per_repeat)) if per_repeat else None, ci_low=low, ci_high=high,
                         per_repeat=per_repeat, errors=sum(1 for r in rollouts if r.error),
-                        failed=len(rollouts) - len(scored))
+                        failed=len(rollouts) - len(scored),
+                        unreadable_verdicts=sum(r.unreadable_verdicts for r in scored))
 
 
 def _macro(values: Iterable[float | None]) -> float | None:
@@ -103,6 +106,7 @@ def aggregate(rollouts: Iterable[Rollout], *, usage: dict[str, dict[str, float]]
         id_macro=_macro(s.score for s in scores if not s.ood),
         ood_macro=_macro(s.score for s in scores if s.ood),
         usage=usage or {}, rollouts=total, failed=sum(s.failed for s in scores),
+        unreadable_verdicts=sum(s.unreadable_verdicts for s in scores),
     )
 
 

@@ -38,6 +38,7 @@ class Rollout(BaseModel):
     # Failed for an infrastructure reason (endpoint, unparseable reply, timeout, environment crash): not a
     # score. Excluded from results by default, counted, and retried by --resume. A wrong answer is reward 0.
     infra_failure: bool = False
+    unreadable_verdicts: int = 0  # judge verdicts unreadable even when asked again (scored as the reference does)
     events: list[Event] = []
 
     @property

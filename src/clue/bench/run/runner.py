@@ -165,6 +165,7 @@ class Runner:
         score = await score_episode(task, pair, episode, self._judge(events, repeat))
         rollout.reward = score.reward
         rollout.score_detail = score.detail
+        rollout.unreadable_verdicts = score.unreadable_verdicts
         if episode.outcome is not None:
             rollout.success = episode.outcome.success
         events.append(ScoreEvent(reward=score.reward, success=rollout.success, detail=score.detail))

@@ -77,18 +77,28 @@ def parse_verdict(reply: str, *, allow_unsure: bool = False) -> Score:
     text = _THINK.sub("", reply).strip()
     first_line = text.split("\n", 1)[0].lower()
     if len(set(re.findall(r"\b(yes|no|unsure)\b", first_line))) > 1:
-        return Score(0.0, f"judge reply is ambiguous: {text[:80]!r}")
+        return Score(0.0, f"judge reply is ambiguous: {text[:80]!r}", unreadable_verdicts=1)
     match = _LEADING_VERDICT.match(text) or _LABELLED_VERDICT.search(text)
     if match is None:
         words = set(re.findall(r"\b(yes|no)\b", text.lower()))
         if len(words) == 1:
             match_word = words.pop()
             return Score(_REWARDS[match_word], f"judge: {match_word} (found in prose)")
-        return Score(0.0, f"judge reply not understood: {text[:80]!r}")
+        return Score(0.0, f"judge reply not understood: {text[:80]!r}", unreadable_verdicts=1)
     word = match.group(1).lower()
     if word == "unsure" and not allow_unsure:
         return Score(0.0, "judge said unsure, which this task does not allow")
     return Score(_REWARDS[word], f"judge: {word}")
+
+
+async def ask_for_verdict(judge: JudgeFn, messages: list[Message], *, allow_unsure: bool = False,
+                          max_tokens: int | None = None) -> Score:
+    """One verdict; a reply that cannot be read is asked once more (a fresh sample) before it counts as unreadable."""
+    limit = {} if max_tokens is None else {"max_tokens": max_tokens}
+    score = parse_verdict(await judge(messages, **limit), allow_unsure=allow_unsure)
+    if score.unreadable_verdicts:
+        score = parse_verdict(await judge(messages, **limit, vote=1), allow_unsure=allow_unsure)
+    return score
 
 
 async def judge_answer(
@@ -97,8 +107,8 @@ async def judge_answer(
     """Ask `judge` whether `response` answers `question` per `reference`, and score its verdict."""
     if not response.strip():
         return Score(0.0, "empty response")
-    reply = await judge(judge_messages(question, reference, response, allow_unsure=allow_unsure))
-    return parse_verdict(reply, allow_unsure=allow_unsure)
+    messages = judge_messages(question, reference, response, allow_unsure=allow_unsure)
+    return await ask_for_verdict(judge, messages, allow_unsure=allow_unsure)
 
 
 # LongMemEval grades by question type, as the benchmark's own evaluation does (our wording of its rules).
@@ -155,4 +165,4 @@ async def judge_longmemeval(judge: JudgeFn, question_type: str, question: str, r
         return Score(0.0, "empty response")
     messages = longmemeval_messages(question_type, question, reference, response,
                                     abstention=is_abstention(question_id))
-    return parse_verdict(await judge(messages, max_tokens=max_tokens))
+    return await ask_for_verdict(judge, messages, max_tokens=max_tokens)

@@ -11,6 +11,9 @@ class Score:
 
     reward: float
     detail: str = ""
+    # Judge verdicts that could not be read even when asked again: scored as the reference scores them
+    # (0, or Unsolved), and counted so that no unreadable verdict is silently a score.
+    unreadable_verdicts: int = 0
 
 
 def correct(detail: str = "") -> Score:

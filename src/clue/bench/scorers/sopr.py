@@ -50,6 +50,11 @@ def sopr_messages(query: str, answer: str) -> list[Message]:
 
 def parse_status(reply: str) -> str:
     """The status a judge reply gives; "Unsolved" when none can be read."""
+    return read_status(reply) or "Unsolved"
+
+
+def read_status(reply: str) -> str | None:
+    """The status a judge reply gives; None when it names none (no JSON status and no status word)."""
     for match in _OBJECT.finditer(reply):
         try:
             data = json.loads(match.group(0))
@@ -63,7 +68,7 @@ def parse_status(reply: str) -> str:
         return "Solved"
     if "unsolved" in lowered:
         return "Unsolved"
-    return "Unsure" if "unsure" in lowered else "Unsolved"
+    return "Unsure" if "unsure" in lowered else None
 
 
 @dataclass(frozen=True)
@@ -93,11 +98,23 @@ async def sopr_score(judge: JudgeFn | None, query: str, final_answer: str, gave_
     if judge is None:
         raise BadInputError("ToolBench answers are scored by an LLM judge (SoPR), but none was given")
     messages = sopr_messages(query, final_answer)
-    statuses = [parse_status(await judge(messages, max_tokens=settings.max_tokens, temperature=settings.temperature,
-                                         vote=vote)) for vote in range(settings.votes)]
+    read = [await _vote(judge, messages, settings, vote) for vote in range(settings.votes)]
+    statuses = [found or "Unsolved" for found in read]
     status = majority(statuses)
     votes = f" (votes: {', '.join(statuses)})" if len(statuses) > 1 else ""
-    return Score(STATUS_REWARDS[status], f"judge: {status}{votes}")
+    unreadable = read.count(None)
+    note = f"; {unreadable} verdict(s) unreadable, counted as Unsolved" if unreadable else ""
+    return Score(STATUS_REWARDS[status], f"judge: {status}{votes}{note}", unreadable_verdicts=unreadable)
+
+
+async def _vote(judge: JudgeFn, messages: list[Message], settings: SoprSettings, vote: int) -> str | None:
+    """One vote's status; an unreadable reply is asked once more (as a vote of its own number) before it is None."""
+    for attempt in (vote, vote + settings.votes):
+        found = read_status(await judge(messages, max_tokens=settings.max_tokens,
+                                        temperature=settings.temperature, vote=attempt))
+        if found is not None:
+            return found
+    return None
 
 
 def final_answer_of(episode: Episode) -> tuple[str, bool]:
