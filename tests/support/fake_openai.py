@@ -59,7 +59,9 @@ class _Server(ThreadingHTTPServer):
 
 def stream_events(payload: dict[str, Any], with_usage: bool) -> list[dict[str, Any]]:
     """A chat.completion reply cut into the chunks a streaming server sends: one per word, then the
-    finish reason, then (when asked for) the usage."""
+    finish reason, then (when asked for) the usage. A payload that is no completion is sent as one event."""
+    if not payload.get("choices"):
+        return [payload]
     choice = payload["choices"][0]
     text = choice["message"].get("content") or ""
     pieces = text.split(" ")

@@ -161,6 +161,9 @@ class OpenAIBackend:
                 return self._json_body(model, await response.aread())
             reply = StreamedReply()
             await read_events(response.aiter_lines(), watch, reply)
+            if not reply.choices_seen and reply.error is None:  # not cut short: no completion was ever sent
+                raise LLMError(f"{self._where(model)}: reply is not a chat completion (no choices): "
+                               f"{reply.first_data or 'an empty stream'}")
             if reply.finish_reason is None and reply.error is None:
                 # Ended before its last piece: llama-cpp-python's server, for one, cuts a stream short when
                 # another request arrives. Such a server is asked for whole replies from now on.

@@ -82,6 +82,8 @@ class StreamedReply:
     usage: dict[str, Any] | None = None
     chunks: int = 0
     error: object = None
+    choices_seen: bool = False  # any event carried a choice: without one, the stream is no completion at all
+    first_data: str = ""  # the first event as sent, to name a stream that is no completion
 
     def add(self, event: dict[str, Any]) -> None:
         if event.get("usage"):
@@ -91,6 +93,7 @@ class StreamedReply:
         for choice in event.get("choices") or []:
             if not isinstance(choice, dict):
                 continue
+            self.choices_seen = True
             delta = choice.get("delta") or {}
             piece = delta.get("content")
             if piece:
@@ -126,6 +129,7 @@ async def read_events(lines: AsyncIterator[str], watch: SilenceWatch, reply: Str
         data = line[5:].strip()
         if data == "[DONE]":
             return
+        reply.first_data = reply.first_data or data[:120]
         try:
             event = json.loads(data)
         except json.JSONDecodeError:
