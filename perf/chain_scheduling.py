@@ -61,16 +61,22 @@ class SimulatedEndpoint:
 
 async def run_simulated(n: int, concurrency: int, latency_s: float, queue_ahead: int | None) -> float:
     """Wall seconds for `n` rollouts through the real Runner and LLM client against a SimulatedEndpoint."""
-    from clue.bench.run.runner import Runner
     from clue.config import load_settings
     from clue.llm.client import LLM
     from clue.llm.types import ROLES
-    from clue.memory.prompts import ExtractionPrompt, builtin_prompt_text
 
     settings = load_settings(env={}, cli={"backend": "openai", "base_url": "http://simulated/v1", "model": "m"},
                              no_cache=True, role_overrides={role: {"concurrency": concurrency,
                                                                    "queue_ahead": queue_ahead} for role in ROLES})
     llm = LLM(settings, backend=SimulatedEndpoint(concurrency, latency_s))
+    return await timed_rollouts(llm, n, concurrency)
+
+
+async def timed_rollouts(llm: Any, n: int, concurrency: int) -> float:
+    """Wall seconds for `n` simulated extract-then-solve rollouts through the real runner (closes `llm`)."""
+    from clue.bench.run.runner import Runner
+    from clue.memory.prompts import ExtractionPrompt, builtin_prompt_text
+
     task = BenchTask()
     runner = Runner(llm, tasks=lambda dataset: task,  # type: ignore[arg-type,return-value]
                     info=lambda dataset: ("personalization", False), concurrency=concurrency)

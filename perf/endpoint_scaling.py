@@ -20,12 +20,11 @@ import argparse
 import asyncio
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from chain_scheduling import SimulatedEndpoint
-from harness_overhead import BenchTask, fake_servers, make_pairs, run_harness
+from chain_scheduling import SimulatedEndpoint, timed_rollouts
+from harness_overhead import fake_servers, run_harness
 
 
 class SimulatedServer(SimulatedEndpoint):
@@ -39,12 +38,10 @@ class SimulatedServer(SimulatedEndpoint):
 
 async def run_simulated(servers: int, n: int, concurrency: int, latency_s: float) -> float:
     """Rollouts per second through the real Runner and LLM client against `servers` simulated endpoints."""
-    from clue.bench.run.runner import Runner
     from clue.config import load_settings
     from clue.llm.client import LLM
     from clue.llm.endpoints import EndpointPool
     from clue.llm.types import ROLES
-    from clue.memory.prompts import ExtractionPrompt, builtin_prompt_text
 
     urls = [f"http://simulated-{i}/v1" for i in range(servers)]
     settings = load_settings(env={}, cli={"backend": "openai", "base_url": urls, "model": "m"}, no_cache=True,
@@ -54,17 +51,7 @@ async def run_simulated(servers: int, n: int, concurrency: int, latency_s: float
         (url, SimulatedServer(url, concurrency, latency_s), config.in_flight_limit(concurrency)) for url in urls]
     pool = EndpointPool(members)
     llm = LLM(settings, backend=pool)
-    task = BenchTask()
-    runner = Runner(llm, tasks=lambda dataset: task,  # type: ignore[arg-type,return-value]
-                    info=lambda dataset: ("personalization", False), concurrency=concurrency)
-    prompt = ExtractionPrompt("simple", builtin_prompt_text("simple"))
-    started = time.perf_counter()
-    rollouts = await runner.evaluate(prompt, make_pairs(n))
-    wall = time.perf_counter() - started
-    await llm.aclose()
-    if any(r.error or r.reward != 1.0 for r in rollouts):
-        raise SystemExit("simulated rollouts went wrong")
-    return n / wall
+    return n / await timed_rollouts(llm, n, concurrency)
 
 
 def run_http(servers: int, n: int, concurrency: int, latency_s: float) -> float:
