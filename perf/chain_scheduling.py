@@ -41,7 +41,8 @@ class SimulatedEndpoint:
         self.slots = asyncio.Semaphore(slots)
         self.latency_s = latency_s
 
-    async def complete(self, model: str, messages: list[Any], decoding: Any, json_schema: Any = None) -> Any:
+    async def complete(self, model: str, messages: list[Any], decoding: Any, json_schema: Any = None,
+                       grammar: str | None = None) -> Any:
         from clue.llm.types import Completion
 
         async with self.slots:
