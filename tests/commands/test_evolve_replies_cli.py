@@ -53,3 +53,11 @@ def test_nonsense_optimizer_replies_exit_4_in_one_line(tmp_path: Path, data_root
     opt_requests = [r for r in fake.requests if r["model"] == "opt"]
     reasks = [r for r in opt_requests if "That reply" in str(r["messages"][-1]["content"])]
     assert opt_requests and len(reasks) * 2 == len(opt_requests)  # every reply asked again once, then counted
+    shown = CliRunner().invoke(app, ["show", str(out)])
+    assert shown.exit_code == 0 and "optimizer replies unusable after every re-ask:" in shown.output, shown.output
+    step = next(iter(log["evolution"]["unusable_replies"]))
+    assert f"{step} {log['evolution']['unusable_replies'][step]}" in shown.output
+    page = tmp_path / f"{method}.html"
+    reported = CliRunner().invoke(app, ["report", str(out), "--out", str(page)])
+    assert reported.exit_code == 0, reported.output
+    assert "Optimizer replies unusable after every re-ask:" in page.read_text()

@@ -32,6 +32,9 @@ def spec_table(log: RunLog) -> Table:
                            f"T={r.temperature} top_p={r.top_p} max={r.max_tokens} thinking={thinking}"))
     if log.evolution is not None and log.evolution.stopped_by:
         rows.append(("stopped by", log.evolution.stopped_by))
+    if log.evolution is not None and log.evolution.unusable_replies:
+        counts = ", ".join(f"{step} {n}" for step, n in sorted(log.evolution.unusable_replies.items()))
+        rows.append(("unusable replies", f"optimizer replies unusable after every re-ask: {counts}"))
     left_out = sum(p.left_out for p in log.evolution.progress) if log.evolution is not None else 0
     if left_out:
         rows.append(("left out", f"{left_out} tournament/finals rollouts kept failing for infrastructure reasons; "

@@ -124,7 +124,9 @@ def evolution_context(runs: list[RunData]) -> dict[str, Any]:
         rows = round_rows(run, progress)
         points = [plots.RoundPoint(r.round, line.tournament, line.finals, line.status == "winner")
                   for r in rows for line in r.lines]
-        per_run.append({"run": run, "rounds": rows, "stopped_by": stopped, "best_prompt": run.best_prompt,
+        unusable = run.log.evolution.unusable_replies if run.log.evolution is not None else {}
+        per_run.append({"run": run, "rounds": rows, "stopped_by": stopped, "unusable": unusable,
+                        "best_prompt": run.best_prompt,
                         "plot": plots.rounds_plot(points) if points else None})
     return {
         "runs": per_run,
