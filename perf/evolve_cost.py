@@ -27,7 +27,8 @@ from typing import Any
 
 from clue.bench.data.records import Pair, Turn
 from clue.bench.run.files import LINEAGE, PRIVATE_STATE
-from clue.bench.run.lineage import AceDetails, Lineage, lineage_of
+from clue.bench.run.lineage import AceDetails, Lineage
+from clue.bench.run.lineage_read import lineage_of
 from clue.bench.run.record import RoundProgress
 from clue.bench.run.rollouts import RolloutStore
 from clue.bench.run.runner import Runner
