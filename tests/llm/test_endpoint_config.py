@@ -105,3 +105,10 @@ def test_eval_over_two_servers_spreads_the_calls_and_journals_each_endpoint(tmp_
     served = {entry.get("endpoint") for entry in journal}
     assert served == {server.base_url for server in servers}
     assert len(journal) == sum(len(server.requests) for server in servers)
+    log = json.loads((out / "log.json").read_text())
+    by_endpoint = log["usage_by_endpoint"]
+    assert {url: int(u["calls"]) for url, u in by_endpoint.items()} == {
+        server.base_url: len(server.requests) for server in servers}
+    assert "LLM usage by endpoint" in result.output
+    shown = CliRunner().invoke(app, ["show", str(out)])
+    assert shown.exit_code == 0 and all(server.base_url in shown.output for server in servers)

@@ -154,6 +154,8 @@ def show_run_tables(log: RunLog) -> None:
     if log.results is not None:
         print_table(results_table(log.results), console)
     print_table(usage_table(log.usage), console)
+    if len(log.usage_by_endpoint) > 1:
+        print_table(usage_table(log.usage_by_endpoint, "LLM usage by endpoint", key="endpoint"), console)
 
 
 def register(app: typer.Typer) -> None:

@@ -71,6 +71,8 @@ def show_command(
                           f"{last.rollouts_spent} rollouts, {last.tokens_spent} tokens spent", highlight=False)
         if log.usage:
             print_table(usage_table(log.usage), console)
+        if len(log.usage_by_endpoint) > 1:
+            print_table(usage_table(log.usage_by_endpoint, "LLM usage by endpoint", key="endpoint"), console)
 
     run_sync(job)
 

@@ -78,10 +78,10 @@ def comparison_table(runs: Sequence[Results], title: str = "comparison") -> Tabl
     return table
 
 
-def usage_table(usage: dict[str, dict[str, float]], title: str = "LLM usage by role") -> Table:
+def usage_table(usage: dict[str, dict[str, float]], title: str = "LLM usage by role", key: str = "role") -> Table:
     table = Table(title=title)
-    for column in ("role", "calls", "cached", "failed", "prompt tok", "completion tok", "model time s"):
-        table.add_column(column, justify="left" if column == "role" else "right")
+    for column in (key, "calls", "cached", "failed", "prompt tok", "completion tok", "model time s"):
+        table.add_column(column, justify="left" if column == key else "right")
     for role, u in usage.items():
         table.add_row(role, *(str(int(u[k])) for k in ("calls", "cached_calls", "failed_calls", "prompt_tokens",
                                                         "completion_tokens")), f"{u['latency_s']:.1f}")

@@ -103,6 +103,7 @@ class RunLog(BaseModel):
     spec: RunSpec
     results: Results | None = None  # eval and demo; an evolution's are in `evolution`
     usage: dict[str, dict[str, float]] = {}  # role -> calls, tokens, latency (cumulative over resumes)
+    usage_by_endpoint: dict[str, dict[str, float]] = {}  # base URL -> the same counts, for endpoint calls
     samples: SamplesRef = SamplesRef()
     evolution: EvolutionRecord | None = None
     error: str | None = None

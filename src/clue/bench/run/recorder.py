@@ -34,7 +34,7 @@ from clue.bench.run.rollouts import RolloutStore
 from clue.bench.run.rundir import ensure_run_dir, run_dir_lock
 from clue.errors import BadInputError
 from clue.fileio import write_atomic, write_json_atomic
-from clue.llm.ledger import Ledger, UsageJournal, journal_totals
+from clue.llm.ledger import Ledger, UsageJournal, journal_endpoint_totals, journal_totals
 
 Warn = Callable[[str], None]
 
@@ -239,6 +239,7 @@ class RunRecorder:
             store.close()
         if self.log is not None:
             self.log.usage = self.usage_totals()
+            self.log.usage_by_endpoint = journal_endpoint_totals(self.run_dir / files.USAGE_JOURNAL)
             if main is not None:
                 rollouts = main.rollouts.values()
                 self.log.samples = SamplesRef(count=len(main.rollouts),
