@@ -19,6 +19,8 @@ from clue.llm.types import ROLES
 
 if TYPE_CHECKING:
     from clue.bench.run.results import Results
+    from clue.bench.run.runner import Runner
+    from clue.llm.client import LLM
 
 STATIC_PROMPTS = ("no-memory", "simple", "factual-experiential")
 # Demo answers are a letter or a number and memories are short: tight limits keep a CPU run to minutes.
@@ -37,13 +39,10 @@ def demo_command(
     Example: clue demo            (or: clue --model smollm2-135m demo --no-evolve, for a fast plumbing check)
     """
     from clue.bench.data.demo import demo_info, demo_task, load_demo_pairs, split_demo
-    from clue.bench.run.evaluation import EvalPlan, run_plan
     from clue.bench.run.results import with_gain
     from clue.bench.run.runner import Runner
     from clue.commands.demo_summary import memory_sentence, run_macro
     from clue.llm.client import LLM
-    from clue.memory.prompts import load_prompt
-    from clue.report.progress import rollout_progress
     from clue.report.tables import comparison_table, print_table, usage_table
 
     opts = options(ctx)
@@ -55,14 +54,8 @@ def demo_command(
         held = _balanced(held, held_out or len(held))
         llm = LLM(opts.settings((*DEMO_DECODING, *seeds)))
         runner = Runner(llm, tasks=demo_task, info=demo_info)
-        repeats = {p.dataset: 1 for p in held}
         try:
-            static: list[Results] = []
-            for name in STATIC_PROMPTS:
-                plan = EvalPlan(load_prompt(name), held, repeats, {"datasets": ["demo"], "split": "held-out"})
-                with rollout_progress(plan.total, f"demo: {name}") as on_rollout:
-                    static.append(await run_plan(llm, plan, out / name, resume=True, runner=runner,
-                                                 on_rollout=on_rollout, warn=warn, command="demo"))
+            static = await _run_static_prompts(llm, runner, held, out)
             simple = static[1]
             print_table(comparison_table([with_gain(r, simple) for r in static],
                                          title=f"demo: static prompts on {len(held)} held-out pairs"), console)
@@ -89,6 +82,22 @@ def demo_command(
     report = write_report(ran, out / "report.html", baseline_dir=out / "simple", title="clue demo",
                           summary=summary).path
     console.print(f"report: {report}", highlight=False)
+
+
+async def _run_static_prompts(llm: LLM, runner: Runner, held: list[Pair], out: Path) -> list[Results]:
+    """Each static prompt on the held-out pairs, one run dir each (resumed when it is there)."""
+    from clue.bench.run.evaluation import EvalPlan, run_plan
+    from clue.memory.prompts import load_prompt
+    from clue.report.progress import rollout_progress
+
+    repeats = {p.dataset: 1 for p in held}
+    static: list[Results] = []
+    for name in STATIC_PROMPTS:
+        plan = EvalPlan(load_prompt(name), held, repeats, {"datasets": ["demo"], "split": "held-out"})
+        with rollout_progress(plan.total, f"demo: {name}") as on_rollout:
+            static.append(await run_plan(llm, plan, out / name, resume=True, runner=runner,
+                                         on_rollout=on_rollout, warn=warn, command="demo"))
+    return static
 
 
 def _evolution_summary(run_dir: Path, seed: Results, best: Results) -> str:
