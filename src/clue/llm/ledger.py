@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from clue.fileio import write_atomic
 from clue.llm.types import ROLES, Completion, Role
 
 
@@ -82,9 +83,7 @@ class Ledger:
             return {url: {**asdict(u), "total_tokens": u.total_tokens} for url, u in self.by_endpoint.items()}
 
     def write(self, path: Path) -> None:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.snapshot(), indent=2))
-        tmp.replace(path)
+        write_atomic(path, json.dumps(self.snapshot(), indent=2))
 
 
 class UsageJournal:

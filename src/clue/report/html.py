@@ -15,6 +15,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from clue.errors import BadInputError
+from clue.fileio import write_atomic
 from clue.report.evolution_view import evolution_context
 from clue.report.lineage_view import cluster_rounds, count_nodes, lineage_tree
 from clue.report.results_view import cost_context, results_context
@@ -116,14 +117,9 @@ def write_whole(out: Path, text: str) -> None:
     """Write `text` to `out` through a temporary file; on failure one line, and nothing left behind (neither
     the temporary file nor folders made for it)."""
     made = [folder for folder in (out.parent, *out.parent.parents) if not folder.exists()]
-    tmp = out.with_name(f".{out.name}.tmp")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)
+        write_atomic(out, text)  # removes its temporary file when it fails
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         for folder in made:  # deepest first
             with contextlib.suppress(OSError):
                 folder.rmdir()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from clue.errors import BadInputError, RunIncompleteError
+from clue.fileio import write_atomic
 from clue.study.cells import Cell, cell_command, cells_dir
 from clue.study.reader import read_cell
 from clue.study.spec import StudyFile, config_toml
@@ -84,10 +85,8 @@ def prepare_study_dir(out: Path, study: StudyFile, global_args: list[str], *, re
         raise StudyDirError(f"{out}: not empty and not a study directory; choose a new --out")
     cells_dir(out).mkdir(parents=True, exist_ok=True)
     (out / "logs").mkdir(exist_ok=True)
-    (out / CONFIG).write_text(config_toml(study), encoding="utf-8")
-    tmp = out / (STUDY_JSON + ".tmp")
-    tmp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-    os.replace(tmp, existing)
+    write_atomic(out / CONFIG, config_toml(study))
+    write_atomic(existing, json.dumps(record, indent=1))
 
 
 def cell_environment(out: Path, *, no_cache: bool) -> dict[str, str]:
