@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 
 def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
@@ -27,10 +25,6 @@ def write_atomic(path: Path, text: str, *, mode: int | None = None) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    write_atomic(path, json.dumps(data, indent=1, ensure_ascii=False, default=str) + "\n")
 
 
 def _umask() -> int:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support.lineage import read_lineage
 from typer.testing import CliRunner
 
 from clue.bench.data.loader import load_pairs
@@ -36,7 +37,7 @@ def test_one_clue_round_writes_complete_consistent_lineage_and_state(tmp_path: P
     assert result.exit_code == 0 or all_unusable in log["error"]
 
     state = json.loads((out / "state.json").read_text())
-    lineage = json.loads((out / "lineage.json").read_text())
+    lineage = read_lineage(out)
     best_text = (out / "best_prompt.txt").read_text()
     rollouts = [json.loads(line) for line in (out / "rollouts.jsonl").read_text().splitlines() if line.strip()]
 
@@ -47,37 +48,37 @@ def test_one_clue_round_writes_complete_consistent_lineage_and_state(tmp_path: P
     ids = [r["rollout_id"] for r in rollouts]
     assert len(ids) == len(set(ids)), "no rollout may be computed twice"
 
-    assert state["completed_rounds"] == 1 and lineage["completed_rounds"] == 1
-    assert lineage["best"]["hash"] == state["base"] == prompt_hash(best_text)
-    (round_1,) = lineage["rounds"]
-    assert round_1["step_reached"] == "complete"
-    batch = round_1["batch"]
+    assert state["completed_rounds"] == 1 and lineage.method == "clue"
+    assert lineage.best_hash == state["base"] == prompt_hash(best_text)
+    (round_1,) = lineage.rounds
+    assert round_1.step_reached == "complete"
+    batch = round_1.batch
     assert len(batch) == 2 and set(batch) <= train_keys
 
-    # clusters -> analyses -> recommendations -> candidates -> tournament -> finals
-    members = [m for c in round_1["clusters"] for m in c["members"]]
+    # clusters -> analyses (with recommendations) -> candidates -> tournament -> finals
+    members = [m for c in round_1.clusters for m in c.members]
     assert len(members) == len(set(members)) == 2, "every example in exactly one cluster"
-    assert len(round_1["clusters"]) == 1 and round_1["clusters"][0]["size"] == 2
-    assert {a["key"] for a in round_1["analyses"]} == {c["id"] for c in round_1["clusters"]}
-    assert set(round_1["recommendations"]) == {c["id"] for c in round_1["clusters"]}
-    assert len(round_1["candidates"]) == 1
-    scored = {s["prompt_hash"] for s in round_1["tournament"]}
-    assert round_1["base"]["hash"] in scored
-    for candidate in round_1["candidates"]:
-        assert candidate["parent"] == round_1["base"]["hash"]
-        if candidate["rejected"]:
-            assert candidate["tournament"] is None
+    assert len(round_1.clusters) == 1
+    assert {a.key for a in round_1.analyses} == {c.id for c in round_1.clusters}
+    seed, *candidates = lineage.entries
+    assert seed.status == "seed" and seed.hash == round_1.base_hash and len(candidates) == 1
+    scored = set(round_1.tournament)
+    assert round_1.base_hash in scored
+    for candidate in candidates:
+        assert candidate.parents == [round_1.base_hash] and candidate.origin.round == 1 and candidate.reason
+        if candidate.status == "rejected":
+            assert "tournament" not in candidate.scores
         else:
-            assert candidate["diff"] and candidate["hash"] in scored
-    finalists = set(round_1["finalists"])
+            assert candidate.diff and candidate.hash in scored
+    finalists = set(round_1.finalists)
     assert finalists <= scored and 1 <= len(finalists) <= 2
     if len(finalists) > 1:  # a lone finalist (every candidate rejected or beaten) needs no finals
-        assert {s["prompt_hash"] for s in round_1["finals"]} == finalists
-        assert round_1["finals_pairs"][0] in batch and not set(round_1["finals_pairs"][1:]) & set(batch)
+        assert set(round_1.finals) == finalists
+        assert round_1.finals_pairs[0] in batch and not set(round_1.finals_pairs[1:]) & set(batch)
     else:
-        assert round_1["finals"] == []
-    assert round_1["winner"]["hash"] in finalists
-    assert round_1["winner"]["hash"] == state["base"]
+        assert round_1.finals == {}
+    assert round_1.winner_hash in finalists
+    assert round_1.winner_hash == state["base"]
 
     # Every tournament score is backed by rollouts in the store.
     hashes_in_store = {r["prompt_hash"] for r in rollouts}

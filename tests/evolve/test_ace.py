@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.lineage import ace, read_lineage
 from support.locker_world import FakeTask, locker_reply, make_pairs
 
 from clue.bench.run.rollouts import Rollout, RolloutStore, read_rollouts
@@ -154,10 +155,11 @@ async def test_an_incorrect_sample_is_reflected_on_and_retried_until_it_succeeds
     result = await AceOptimizer().optimize(SEED, make_pairs(2), harness, EvolveSettings(), tmp_path / "run",
                                            resume=False)
     assert result.stopped_by == "finished"
-    lineage = json.loads((tmp_path / "run" / "lineage.json").read_text())
-    by_pair = {int(e["pair"].split(":")[1]): e for e in lineage}
-    assert by_pair[0]["pre_train_success"] and by_pair[0]["retries"] == 0  # correct: one reflection, no retry
-    assert not by_pair[1]["pre_train_success"] and by_pair[1]["retries"] == 2 and by_pair[1]["retry_success"]
+    lineage = read_lineage(tmp_path / "run")
+    assert lineage.method == "ace" and lineage.seed_hash == SEED.hash
+    by_pair = {int(str(e.origin.sample).split(":")[1]): ace(e) for e in lineage.entries}
+    assert by_pair[0].pre_train_success and by_pair[0].retries == 0  # correct: one reflection, no retry
+    assert not by_pair[1].pre_train_success and by_pair[1].retries == 2 and by_pair[1].retry_success
     assert script.counts == {"extract": 4, "reflect": 3, "curate": 2}  # curator every sample
     # The reflector saw the bullets the extractor named; its tags moved the counters (1 success, 2 failures).
     state = AceState.model_validate_json((tmp_path / "run" / "state.json").read_text())
@@ -174,8 +176,8 @@ async def test_reflection_stops_after_three_rounds(tmp_path: Path) -> None:
     await AceOptimizer().optimize(SEED, [make_pairs(2)[1]], harness, EvolveSettings(), tmp_path / "run",
                                   resume=False)
     assert script.counts["reflect"] == 3 and script.counts["extract"] == 1 + 3
-    entry = json.loads((tmp_path / "run" / "lineage.json").read_text())[0]
-    assert entry["retries"] == 3 and not entry["retry_success"] and entry["post_train_success"] is False
+    entry = ace(read_lineage(tmp_path / "run").entries[0])
+    assert entry.retries == 3 and not entry.retry_success and entry.post_train_success is False
 
 
 async def test_the_curator_grows_the_playbook_every_step(tmp_path: Path) -> None:
@@ -192,9 +194,11 @@ async def test_the_curator_grows_the_playbook_every_step(tmp_path: Path) -> None
     assert script.counts["curate"] == 6
     assert f"### Code Memory\n- [code-00001] Exact identifiers the user gives.\n- [code-00002] {RULE}" \
         in result.best.text
-    lineage = json.loads((tmp_path / "run" / "lineage.json").read_text())
-    assert lineage[0]["operations"][-1] == "ADD_MEMORY_TYPE Code Memory (code) with 2 bullets"
-    assert all(e["post_train_success"] for e in lineage)  # every sample passes under the curated playbook
+    entries = read_lineage(tmp_path / "run").entries
+    assert ace(entries[0]).operations[-1] == "ADD_MEMORY_TYPE Code Memory (code) with 2 bullets"
+    assert all(ace(e).post_train_success for e in entries)  # every sample passes under the curated playbook
+    assert entries[0].status == "accepted" and "+- [code-00001]" in entries[0].diff
+    assert entries[1].parents == [entries[0].hash]  # each step's parent is the playbook the step before left
     assert (tmp_path / "run" / "best_prompt.txt").read_text() == result.best.text
     state = AceState.model_validate_json((tmp_path / "run" / "state.json").read_text())
     assert state.status == "done" and state.epoch == 1 and state.cursor == 0
@@ -247,16 +251,15 @@ async def test_rollout_budget_stops_between_samples_and_resume_redoes_nothing(tm
     assert result.stopped_by == "finished"
     assert len(computed) == len(set(computed))  # no rollout computed twice across the crash
     assert resumed.reused_rollouts >= 1
-    lineage = json.loads((tmp_path / "run" / "lineage.json").read_text())
-    assert [e["step"] for e in lineage] == [0, 1, 2, 3]
+    assert [e.origin.step for e in read_lineage(tmp_path / "run").entries] == [0, 1, 2, 3]
 
     tight = make_harness(tmp_path / "b", Budget(max_rollouts=2), Script(retry_needs=99))
     stopped = await AceOptimizer().optimize(SEED, make_pairs(4), tight, EvolveSettings(), tmp_path / "b" / "run",
                                             resume=False)
     assert stopped.stopped_by.startswith("budget: rollout budget") and tight.meter.rollouts_spent <= 2
     state = AceState.model_validate_json((tmp_path / "b" / "run" / "state.json").read_text())
-    entries = json.loads((tmp_path / "b" / "run" / "lineage.json").read_text())
-    assert state.status == "running" and len(entries) == state.cursor < 4  # only whole samples are kept
+    entries = read_lineage(tmp_path / "b" / "run").entries
+    assert state.status == "running" and len(entries) == state.cursor == state.samples_done < 4  # whole samples
 
 
 async def test_curator_edits_that_copy_training_text_are_skipped(tmp_path: Path) -> None:
@@ -266,8 +269,8 @@ async def test_curator_edits_that_copy_training_text_are_skipped(tmp_path: Path)
     result = await AceOptimizer().optimize(SEED, make_pairs(5), harness, EvolveSettings(), tmp_path / "run",
                                            resume=False)
     assert "locker code is W3" not in result.best.text and RULE in result.best.text
-    lineage = json.loads((tmp_path / "run" / "lineage.json").read_text())
-    assert any(op.startswith("SKIP ADD_BULLET: leaks training text") for op in lineage[0]["operations"])
+    first = ace(read_lineage(tmp_path / "run").entries[0])
+    assert any(op.startswith("SKIP ADD_BULLET: leaks training text") for op in first.operations)
 
 
 async def test_resuming_a_run_of_another_shape_is_refused_in_one_line(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.lineage import read_lineage, tournament
 
 from clue.bench.data.records import Turn
 from clue.bench.run.recorder import RunDirError
@@ -63,14 +64,17 @@ async def test_two_rounds_improve_the_prompt_and_record_everything(tmp_path: Pat
     assert first.winner == state.prompts[state.rounds[0].winner or ""].name
     assert len(first.candidates) == 4 and first.candidates[0].base
     # Lineage: clusters -> analyses -> recommendations -> candidates with diffs -> scores.
-    lineage = json.loads((tmp_path / "lineage.json").read_text())
-    r1 = lineage["rounds"][0]
-    assert r1["clusters"] and r1["analyses"] and r1["recommendations"]
-    assert all(a["mode"] == "tools" for a in r1["analyses"])
-    diff = r1["candidates"][0]["diff"]
+    lineage = read_lineage(tmp_path)
+    r1 = lineage.rounds[0]
+    assert r1.clusters and r1.analyses and all(a.recommendations for a in r1.analyses)
+    assert all(a.mode == "tools" for a in r1.analyses)
+    first = next(e for e in lineage.entries if e.id == "r1-clue-r1-c1")
+    assert first.parents == [r1.base_hash] and tournament(first).sources
+    diff = first.diff
     assert diff.startswith("--- simple\n+++ clue-r1-c1\n") and "+- KEEP-NUMBERS" in diff
     assert sum(1 for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")) == 1
-    assert r1["candidates"][0]["tournament"] is not None and r1["tournament"] and r1["winner"]
+    assert "tournament" in first.scores and r1.tournament and r1.winner_hash
+    assert first.status in ("winner", "finals", "tournament") and first.reason
     assert (tmp_path / "best_prompt.txt").read_text() == result.best.text
     assert [p.round for p in setup.harness.recorder_for(tmp_path).progress] == [1, 2]
 

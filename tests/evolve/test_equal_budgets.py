@@ -69,7 +69,7 @@ def units_run(run_dir: Path, method: str) -> int:
     if method == "gepa":
         return int(state["iterations"]) + 1
     if method == "ace":
-        return len(state["history"])
+        return int(state["samples_done"])
     return int(state["completed_rounds"])
 
 

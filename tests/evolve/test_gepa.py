@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
+from support.lineage import gepa, read_lineage
 from support.locker_world import FakeTask, locker_reply, make_pairs
 
 from clue.bench.run.rollouts import RolloutStore, read_rollouts
 from clue.bench.run.runner import Runner
 from clue.config import load_settings
+from clue.evolve.baseline_records import GepaState
 from clue.evolve.budget import Budget, BudgetMeter
 from clue.evolve.gepa_method import FAILURE_FEEDBACK, SUCCESS_FEEDBACK, GepaOptimizer, feedback_for, split_pool
 from clue.evolve.harness import Harness
 from clue.evolve.protocol import EvolveSettings
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM
-from clue.memory.prompts import ExtractionPrompt
+from clue.memory.prompts import ExtractionPrompt, prompt_hash
 
 SEED = ExtractionPrompt("seed", "Write at most 5 memories as a numbered list.")
 IMPROVED = "Write at most 5 memories as a numbered list. Keep EXACT CODES verbatim."
@@ -74,12 +75,14 @@ async def test_gepa_runs_end_to_end_through_our_harness(tmp_path: Path) -> None:
 
     assert result.best.text == IMPROVED
     assert (tmp_path / "run" / "best_prompt.txt").read_text() == IMPROVED
-    lineage = json.loads((tmp_path / "run" / "lineage.json").read_text())
-    child = next(e for e in lineage if e["prompt"] == IMPROVED)
-    assert child["parent"] == SEED.hash and child["status"] == "accepted"
-    assert "+Write at most 5 memories as a numbered list. Keep EXACT CODES verbatim." in child["diff"]
-    assert child["val_score"] == 1.0
-    assert next(e for e in lineage if e["hash"] == SEED.hash)["val_score"] == 0.5
+    lineage = read_lineage(tmp_path / "run")
+    assert lineage.method == "gepa" and lineage.seed_hash == SEED.hash and lineage.best_hash == prompt_hash(IMPROVED)
+    child = next(e for e in lineage.entries if e.hash == prompt_hash(IMPROVED))
+    assert child.parents == [SEED.hash] and child.status == "accepted" and child.origin.iteration == 1
+    assert "+Write at most 5 memories as a numbered list. Keep EXACT CODES verbatim." in child.diff
+    assert child.scores["validation"].accuracy == 1.0 and gepa(child).minibatch_after is not None
+    seed = next(e for e in lineage.entries if e.hash == SEED.hash)
+    assert seed.status == "seed" and seed.scores["validation"].accuracy == 0.5
     # Every measurement went through our harness into the rollout store: seed on the 10 validation pairs
     # and a 5-pair minibatch, the child on the same minibatch and then the validation half.
     stored = read_rollouts(tmp_path / "rollouts.jsonl")
@@ -91,11 +94,11 @@ async def test_gepa_runs_end_to_end_through_our_harness(tmp_path: Path) -> None:
     assert "Gold answer" not in reflections[0]  # the shared feedback policy: outcome, not the answer
     assert result.stopped_by.startswith("budget")
     assert (tmp_path / "run" / "gepa" / "gepa_state.bin").exists()
-    state = json.loads((tmp_path / "run" / "state.json").read_text())
-    assert state["status"] == "done" and state["best_hash"] == child["hash"]
+    state = GepaState.model_validate_json((tmp_path / "run" / "state.json").read_text())
+    assert state.status == "done" and state.best_text == IMPROVED and state.best_val_score == 1.0
     progress = harness.recorder_for(tmp_path / "run").progress  # what the run record keeps
     assert progress[0].best_hash == SEED.hash and progress[0].best_score == 0.5
-    assert progress[-1].best_hash == child["hash"] and progress[-1].best_score == 1.0
+    assert progress[-1].best_hash == child.hash and progress[-1].best_score == 1.0
 
 
 async def test_tiny_rollout_budget_stops_cleanly(tmp_path: Path) -> None:
@@ -197,9 +200,8 @@ async def test_guardrail_rejects_a_leaking_candidate_without_running_it(tmp_path
                                             resume=False)
 
     assert result.best == SEED
-    lineage = json.loads((tmp_path / "run" / "lineage.json").read_text())
-    rejected = next(e for e in lineage if e["prompt"] == leaking)
-    assert rejected["status"] == "rejected" and rejected["reason"].startswith("guardrail: leaks training text")
+    rejected = next(e for e in read_lineage(tmp_path / "run").entries if e.hash == prompt_hash(leaking))
+    assert rejected.status == "rejected" and rejected.reason.startswith("guardrail: leaks training text")
     assert all(r.prompt_hash == SEED.hash for r in read_rollouts(tmp_path / "rollouts.jsonl"))
 
 

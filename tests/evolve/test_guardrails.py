@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.lineage import read_lineage, tournament
 
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.guardrails import LeakChecker, check_candidate, unterminated
@@ -100,8 +100,9 @@ async def test_a_bad_candidate_is_rejected_logged_and_never_run(tmp_path: Path, 
     assert ("rejected", (first.name, first.rejected)) in reporter.events
     assert first.hash not in {s.prompt_hash for s in rs.tournament}  # never evaluated
     assert {c.rejected for k, c in rs.candidates.items() if k != "0"} == {None}
-    lineage = json.loads((tmp_path / "lineage.json").read_text())
-    assert lineage["rounds"][0]["candidates"][0]["rejected"] == first.rejected
+    entry = next(e for e in read_lineage(tmp_path).entries if e.name == first.name)
+    assert entry.status == "rejected" and tournament(entry).rejected == first.rejected
+    assert entry.reason == f"rejected before the tournament: {first.rejected}"
 
 
 def _call(model: str) -> ScriptedCall:
@@ -113,7 +114,7 @@ def test_kind_helper_tells_roles_apart() -> None:
 
 
 def test_a_rejected_candidate_identical_to_its_base_carries_no_scores_in_lineage() -> None:
-    from clue.evolve.lineage import round_lineage
+    from clue.evolve.lineage import build_lineage
     from clue.evolve.state import CandidateRecord, PromptRecord, RoundState, RunState, ScoreRecord
 
     base = PromptRecord(name="simple", hash="h0", text="base text")
@@ -122,5 +123,6 @@ def test_a_rejected_candidate_identical_to_its_base_carries_no_scores_in_lineage
         index=1, name="c1", parent="h0", text="base text", hash="h0", rejected="no change to the base prompt")},
         tournament=[ScoreRecord(prompt_hash="h0", name="simple", accuracy=0.5, tokens=10, seconds=1.0, n=2)],
         finalists=["h0"])
-    (candidate,) = round_lineage(state, rs)["candidates"]
-    assert candidate["tournament"] is None and candidate["finals"] is None and candidate["finalist"] is False
+    state.rounds = [rs]
+    (_, candidate) = build_lineage(state).entries
+    assert candidate.scores == {} and not tournament(candidate).finalist and candidate.status == "rejected"

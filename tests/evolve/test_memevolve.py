@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from support.lineage import read_lineage
 
 from clue.evolve.analyze import CLUSTER_BRIEF
 from clue.evolve.clue_method import ClueOptimizer
@@ -53,8 +54,8 @@ async def test_each_candidate_has_its_own_global_analysis(tmp_path: Path) -> Non
     overview = next(c for c in setup.backend.calls if kind_of(c) == "analyze" and len(c.messages) == 4)
     assert overview.messages[3]["content"].count("\n") == 6
     assert [r.round for r in reporter.rounds] == [1, 2] and reporter.rounds[0].clusters == []
-    lineage = json.loads((tmp_path / "lineage.json").read_text())
-    assert lineage["method"] == "memevolve" and lineage["rounds"][0]["candidates"][0]["diff"]
+    lineage = read_lineage(tmp_path)
+    assert lineage.method == "memevolve" and lineage.entries[1].diff and lineage.entries[1].origin.round == 1
 
 
 async def test_memevolve_prompts_are_its_own_not_clues(tmp_path: Path) -> None:

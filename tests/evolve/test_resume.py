@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
+from clue.bench.run.recorder import RunRecorder
 from clue.bench.run.rollouts import read_rollouts
 from clue.errors import RolloutBugError
 from clue.evolve.clue_method import ClueOptimizer
@@ -144,3 +146,29 @@ async def test_repeated_crashes_anywhere_still_finish_the_same_run(tmp_path: Pat
     # Only work in flight at a crash may be repeated: an extraction whose solve crashed, an analysis.
     assert world.counts["extract"] <= reference_counts["extract"] + crashes
     assert world.counts["solve"] == reference_counts["solve"]
+
+
+async def test_finished_jobs_are_journaled_and_the_state_is_written_only_at_step_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Concurrent results (summaries, analyses, candidates) are appended one line each; state.json is
+    rewritten when a step starts or ends, not after every job."""
+    saves: list[str] = []
+    journaled: list[str] = []
+    save, journal = RunRecorder.save_private_state, RunRecorder.journal_private_result
+
+    def counting_save(self: RunRecorder, state: BaseModel) -> None:
+        saves.append(getattr(state, "step", ""))
+        save(self, state)
+
+    def counting_journal(self: RunRecorder, result: BaseModel) -> None:
+        journaled.append(type(result).__name__)
+        journal(self, result)
+
+    monkeypatch.setattr(RunRecorder, "save_private_state", counting_save)
+    monkeypatch.setattr(RunRecorder, "journal_private_result", counting_journal)
+    state = await _run("clue", tmp_path / "run", World(), False)
+    jobs = sum(len(rs.summaries) + len(rs.analyses) + len(rs.candidates) for rs in state.rounds)
+    assert len(journaled) == jobs == 2 * 6 + sum(len(rs.analyses) for rs in state.rounds) + 2 * 3
+    steps = 7  # baseline, summarize, cluster, analyze, synthesize, tournament, finals
+    assert len(saves) <= 2 * (1 + 2 * steps) + 2  # open, each step's start and end, each round's end
+    assert not (tmp_path / "run" / "state.journal.jsonl").exists()  # the last save absorbed the journal

@@ -16,7 +16,7 @@ from clue.errors import RolloutBugError
 from clue.evolve.budget import Budget, BudgetMeter
 from clue.evolve.feedback import outcome_label
 from clue.evolve.harness import Harness, score_rollouts
-from clue.evolve.tournament import rank
+from clue.evolve.tournament_run import rank
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM
 from clue.llm.types import LLMError

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from support.lineage import read_lineage
 
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.harness import PromptScore
 from clue.evolve.protocol import EvolveSettings
+from clue.evolve.schedule import finals_keys, pool_slice
 from clue.evolve.state import RunState
-from clue.evolve.tournament import finals_keys, pool_slice, rank, select_top
+from clue.evolve.tournament_run import rank, select_top
 from clue.evolve.watch import RecordingReporter
 from clue.llm.backends.scripted import ScriptedCall
 from clue.memory.prompts import load_prompt
@@ -83,8 +85,9 @@ async def test_the_tournament_reuses_the_base_batch_the_finals_rerun_resampled_p
     assert rs.new_rollouts == 6 + 3 * 6 + 2 * (2 + 6)
     assert len(world.extractions) == len(set(world.extractions))
     assert (tmp_path / "best_prompt.txt").read_text() == winner.text
-    lineage = json.loads((tmp_path / "lineage.json").read_text())
-    assert lineage["rounds"][0]["winner"]["hash"] == winner.hash
+    lineage = read_lineage(tmp_path)
+    assert lineage.rounds[0].winner_hash == winner.hash == lineage.best_hash
+    assert next(e for e in lineage.entries if e.hash == winner.hash).status in ("winner", "seed")
     curve = setup.harness.recorder_for(tmp_path).progress  # the run record's progress curve
     assert [p.round for p in curve] == [1]
     progress = curve[0]

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from support.lineage import read_lineage, tournament
 
 from clue.bench.run.record import read_runlog
 from clue.config import load_settings
@@ -115,8 +116,8 @@ async def test_some_unusable_replies_are_counted_and_shown_without_failing_the_r
     assert log.status == "finished" and log.evolution is not None
     assert log.evolution.unusable_replies == {"cluster": 1}
     assert [p.unusable_replies for p in log.evolution.progress] == [{"cluster": 1}, {"cluster": 1}]
-    lineage = json.loads((tmp_path / "lineage.json").read_text())
-    assert any("clusterer reply unusable" in note for note in lineage["rounds"][0]["cluster_repairs"])
+    lineage = read_lineage(tmp_path)
+    assert any("clusterer reply unusable" in note for note in lineage.rounds[0].cluster_repairs)
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["replies"]["unusable"] == {"cluster": 1}  # kept for a resumed run
 
@@ -131,7 +132,6 @@ async def test_unusable_syntheses_alone_fail_the_method(tmp_path: Path, method: 
                                                     r"synthesis 6/6\); the seed prompt was kept$") as raised:
         await evolve(tmp_path, NonsenseSynthesis(), method)
     assert raised.value.unusable_replies == {"synthesis": 6}
-    lineage = json.loads((tmp_path / "lineage.json").read_text())
-    rejected = [c["rejected"] for r in lineage["rounds"] for c in r["candidates"]]
+    rejected = [str(tournament(e).rejected) for e in read_lineage(tmp_path).entries if e.status == "rejected"]
     assert len(rejected) == 6 and all(r.startswith("no usable candidate: optimizer reply is not valid JSON")
                                       for r in rejected)

@@ -4,7 +4,7 @@
   scripted world, where only a prompt saying KEEP-NUMBERS / KEEP-NAMES keeps the right facts;
 - a real CluE evolution (two rounds) on the same world, its progress recorded per round as the run log has it;
 - a run whose rollouts carry every event kind (code runs, an environment episode), built as objects;
-- a GEPA-style run whose lineage is a list of entries, as `baseline_records.LineageRecorder` writes it.
+- a GEPA run in the layout clue wrote before the typed lineage (a list of entries), which views still read.
 Each run dir has its `log.json` (RunLog): the one the commands' code writes, or, where that code does not
 write one yet, one made here with the same spec, status, results, usage and progress.
 """

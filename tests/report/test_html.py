@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from support.lineage import read_lineage
 from typer.testing import CliRunner
 
 from clue.bench.run.record import read_runlog, write_runlog
@@ -157,14 +158,14 @@ def test_transcripts_are_packed_whole_and_decode_back_to_the_rollouts(study: Stu
 
 def test_lineage_and_clusters_in_the_page_match_lineage_json(study: Study, report: tuple[Path, str, Elements]) -> None:
     _, _, parsed = report
-    lineage = json.loads((study.evolve / "lineage.json").read_text())
+    lineage = read_lineage(study.evolve)
     nodes = [a for t, a in parsed.tags if t == "details" and "lineage-node" in (a.get("class") or "")]
-    candidates = sum(len(r["candidates"]) for r in lineage["rounds"])
-    assert len(nodes) == 1 + candidates + 3  # CluE: seed + candidates; GEPA: its three entries
+    candidates = sum(1 for e in lineage.entries if e.origin.round is not None)
+    assert candidates and len(nodes) == 1 + candidates + 3  # CluE: seed + candidates; GEPA: its three entries
     clusters = [a for t, a in parsed.tags if t == "article" and (a.get("id") or "").startswith("cluster-")]
-    assert len(clusters) == sum(len(r["clusters"]) for r in lineage["rounds"])
+    assert len(clusters) == sum(len(r.clusters) for r in lineage.rounds)
     members = [a for t, a in parsed.tags if t == "a" and "member" in (a.get("class") or "")]
-    assert len(members) == sum(len(c["members"]) for r in lineage["rounds"] for c in r["clusters"])
+    assert len(members) == sum(len(c.members) for r in lineage.rounds for c in r.clusters)
     assert all(a.get("data-open") for a in members), "every member links to its transcript"
 
 

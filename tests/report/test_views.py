@@ -8,10 +8,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support.lineage import read_lineage
 
 from clue.bench.run.record import read_runlog, write_runlog
 from clue.bench.run.rollouts import read_rollouts, rollout_id
 from clue.errors import BadInputError, NotFoundError
+from clue.evolve.lineage import build_lineage
+from clue.evolve.state import RunState
 from clue.memory.prompts import prompt_hash
 from clue.report.evolution_view import evolution_context, progress_of
 from clue.report.html import write_report
@@ -70,36 +73,34 @@ def test_a_run_dir_without_log_json_is_read_into_the_same_schema(study: Study, t
     assert sorted(r.prompt_name for r in run.results) == ["clue-r1-c3", "simple"]
     progress = progress_of(run)
     assert [p.round for p in progress] == [1, 2]
-    lineage = json.loads((old / "lineage.json").read_text())
-    assert progress[-1].rollouts_spent == sum(r["new_rollouts"] for r in lineage["rounds"])
-    assert progress[-1].best_hash == lineage["best"]["hash"]
+    lineage = read_lineage(old)
+    assert progress[-1].rollouts_spent == sum(r.new_rollouts for r in lineage.rounds)
+    assert progress[-1].best_hash == lineage.best_hash
 
 
 def test_tournament_lineage_tree_gives_every_candidate_its_verdict(study: Study) -> None:
     run = load_run(study.evolve)
-    lineage = json.loads((study.evolve / "lineage.json").read_text())  # as the method wrote it
+    state = RunState.model_validate_json((study.evolve / "state.json").read_text())  # the method's own record
     (root,) = lineage_tree(run)
-    assert root.status == "seed" and root.hash == lineage["seed"]
+    assert root.status == "seed" and root.hash == state.seed_hash
     nodes = {n.id: n for n in flatten([root])}
-    for rs in lineage["rounds"]:
-        winner = rs["winner"]["hash"]
-        finalists = set(rs["finalists"])
-        for c in rs["candidates"]:
-            node = nodes[f"r{rs['round']}-{c['name']}"]
+    for rs in state.rounds:
+        finalists = set(rs.finalists)
+        for c in rs.sorted_candidates():
+            node = nodes[f"r{rs.index + 1}-{c.name}"]
             # The parent is the node of the round's base prompt.
             parent = nodes[node.parent or ""]
-            assert parent.hash == rs["base"]["hash"]
-            assert node.diff == (c["diff"] or "")
-            if c["rejected"]:
-                assert node.status == "rejected" and c["rejected"] in node.reason
-            elif c["hash"] == winner:
+            assert parent.hash == rs.base_hash
+            assert bool(node.diff) == (c.text is not None) and node.sources == c.sources
+            if c.rejected:
+                assert node.status == "rejected" and c.rejected in node.reason
+            elif c.hash == rs.winner:
                 assert node.status == "winner" and node.reason.startswith("won ")
-            elif c["hash"] in finalists:
+            elif c.hash in finalists:
                 assert node.status == "finals" and node.reason.startswith("lost the finals to")
             else:
                 assert node.status == "tournament" and "finalists" in node.reason
-            assert node.sources == c["sources"]
-    best = next(n for n in nodes.values() if n.hash == lineage["best"]["hash"])
+    best = next(n for n in nodes.values() if n.hash == state.base)
     assert "the best prompt of the run" in best.notes
 
 
@@ -120,19 +121,19 @@ def test_cluster_members_carry_the_base_prompts_outcome_and_a_transcript_link(st
     packed = pack_transcripts(runs)
     key_of = {k.split("|", 1)[1]: v for k, v in packed.keys.items()}
     rounds = cluster_rounds(runs[0], key_of)
-    lineage = json.loads((study.evolve / "lineage.json").read_text())  # as the method wrote it
+    state = RunState.model_validate_json((study.evolve / "state.json").read_text())  # the method's own record
     rollouts = {r.rollout_id: r for r in read_rollouts(study.evolve / "rollouts.jsonl")}
     assert [r.round for r in rounds] == [1, 2]
-    for view, rs in zip(rounds, lineage["rounds"], strict=True):
-        assert [c.id for c in view.clusters] == [c["id"] for c in rs["clusters"]]
+    for view, rs in zip(rounds, state.rounds, strict=True):
+        assert [c.id for c in view.clusters] == [c.id for c in rs.clusters]
         for cluster in view.clusters:
             assert cluster.analysis is not None and cluster.analysis.recommendations
-            cited = {c["name"] for c in rs["candidates"] if cluster.id in c["sources"]}
+            cited = {c.name for c in rs.sorted_candidates() if cluster.id in c.sources}
             assert {name for name, _ in cluster.cited_by} == cited
             for member in cluster.members:
                 position = int(member.example[1:]) - 1
-                rid = rollout_id(rs["base"]["hash"], rs["batch"][position], 0)
-                assert member.pair_key == rs["batch"][position]
+                rid = rollout_id(rs.base_hash, rs.batch[position], 0)
+                assert member.pair_key == rs.batch[position]
                 assert member.reward == rollouts[rid].reward
                 assert member.outcome == ("success" if rollouts[rid].reward >= 1.0 else "failure")
                 assert member.rollout is not None and member.rollout.endswith(rid)
@@ -179,17 +180,17 @@ def test_a_run_stopped_mid_round_shows_what_it_has(study: Study, tmp_path: Path)
     """Round 2 stopped after synthesis: its candidates exist but are unscored; nothing crashes or is invented."""
     run_dir = tmp_path / "stopped"
     shutil.copytree(study.evolve, run_dir)
-    lineage = json.loads((run_dir / "lineage.json").read_text())
-    last = lineage["rounds"][-1]
-    last.update(winner=None, tournament=[], finalists=[], finals=[], step_reached="synthesize")
-    for c in last["candidates"]:
-        c.update(tournament=None, finals=None, finalist=False)
-    (run_dir / "lineage.json").write_text(json.dumps(lineage))
+    state = RunState.model_validate_json((run_dir / "state.json").read_text())
+    last = state.rounds[-1]
+    last.winner, last.tournament, last.finalists, last.finals = None, [], [], []
+    last.done = [step for step in last.done if step not in ("tournament", "finals")]
+    state.base = last.base_hash
+    (run_dir / "lineage.json").write_text(build_lineage(state).model_dump_json())
     run = load_run(run_dir)
     nodes = {n.id: n for n in flatten(lineage_tree(run))}
-    for c in last["candidates"]:
-        node = nodes[f"r{last['round']}-{c['name']}"]
-        assert node.status == ("rejected" if c["rejected"] else "pending")
+    for c in last.sorted_candidates():
+        node = nodes[f"r{last.index + 1}-{c.name}"]
+        assert node.status == ("rejected" if c.rejected else "pending")
         assert node.scores == []
     assert len(cluster_rounds(run, {})) == 2
     run.log.evolution.progress = []  # type: ignore[union-attr]

@@ -25,15 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from clue.bench.data.records import Pair
+from clue.bench.run.lineage import AceDetails, Lineage, LineageEntry, Origin
 from clue.bench.run.record import RoundProgress
 from clue.bench.run.recorder import RunRecorder
 from clue.bench.run.rollouts import Rollout
 from clue.errors import BadInputError
 from clue.evolve.ace_playbook import CuratorOp, Playbook, seed_playbook
-from clue.evolve.baseline_records import parse_json, prompt_diff
+from clue.evolve.baseline_records import prompt_diff
 from clue.evolve.budget import BudgetExhausted, BudgetMeter
 from clue.evolve.feedback import FeedbackPolicy, QueryFn, render_rollout, succeeded, task_query
 from clue.evolve.guardrails import LeakChecker
@@ -122,9 +123,17 @@ class AceState(BaseModel):
     playbook: Playbook
     last_reflection: str = ""
     stopped_by: str = ""
-    history: list[dict[str, Any]] = []
+    samples_done: int = 0  # samples finished, over every epoch (each has its lineage entry)
     replies: ReplyCounts = Field(default_factory=ReplyCounts)  # optimizer replies per step, unusable ones counted
     left_out: int = 0  # samples skipped: their rollout kept failing for an infrastructure reason
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_history(cls, data: Any) -> Any:
+        """A state written before `samples_done` kept every sample's entry in `history`."""
+        if isinstance(data, dict) and "history" in data and "samples_done" not in data:
+            return {**data, "samples_done": len(data["history"] or [])}
+        return data
 
 
 @dataclass
@@ -134,7 +143,7 @@ class _AceRun:
     settings: EvolveSettings
     recorder: RunRecorder
     state: AceState
-    lineage: list[dict[str, Any]]
+    lineage: list[LineageEntry]
     leaks: LeakChecker | None
     query: QueryFn
 
@@ -151,7 +160,8 @@ class _AceRun:
                               output_chars=chars)
 
     def save(self) -> None:
-        self.recorder.record_lineage(self.lineage)
+        self.recorder.record_lineage(Lineage(method="ace", seed_hash=self.seed.hash, best_hash=self.prompt().hash,
+                                             entries=self.lineage))
         self.recorder.write_best_prompt(self.prompt().text)
         self.recorder.save_private_state(self.state)
 
@@ -196,7 +206,7 @@ class AceOptimizer:
                     state.status = "done"
                     break
             try:  # a sample starts only when the budget can finish it
-                started = harness.meter.start_unit(f"sample {len(state.history) + 1}", sample_rollouts(settings))
+                started = harness.meter.start_unit(f"sample {state.samples_done + 1}", sample_rollouts(settings))
             except BudgetExhausted as exc:
                 stopped_by = self._stop(f"budget: {exc}")
                 break
@@ -226,7 +236,7 @@ class AceOptimizer:
         replaced when a resumed run redoes it)."""
         meter, prompt = run.harness.meter, run.prompt()
         run.recorder.record_progress(RoundProgress(
-            round=len(run.state.history) + (0 if complete else 1), rollouts_spent=meter.rollouts_spent,
+            round=run.state.samples_done + (0 if complete else 1), rollouts_spent=meter.rollouts_spent,
             tokens_spent=meter.tokens_spent, best_hash=prompt.hash, best_name=prompt.name, complete=complete,
             unusable_replies=dict(run.state.replies.unusable)))
 
@@ -281,14 +291,15 @@ class AceOptimizer:
             tracked = (await self._generate(run, pair))[1]
             post = tracked.succeeded if tracked.scored else None
         after = run.prompt()
-        entry = {"epoch": state.epoch, "step": state.cursor, "pair": pair.key, "hash": after.hash,
-                 "parent": before.hash, "pre_train_success": first_success, "retries": attempts,
-                 "retry_success": succeeded(rollout), "post_train_success": post, "operations": operations,
-                 "bullets": len(state.playbook.bullets), "playbook_tokens": state.playbook.tokens()}
-        state.history.append(entry)
-        run.lineage.append({**entry, "reflection": reflection_text,
-                            "diff": prompt_diff(before.text, after.text, before.hash, after.hash),
-                            "prompt": after.text})
+        origin = Origin(epoch=state.epoch, step=state.cursor, sample=pair.key)
+        details = AceDetails(pre_train_success=first_success, retries=attempts, retry_success=succeeded(rollout),
+                             post_train_success=post, operations=operations, reflection=reflection_text,
+                             bullets=len(state.playbook.bullets), playbook_tokens=state.playbook.tokens())
+        run.lineage.append(LineageEntry(
+            id=f"{after.hash}@{origin.label()}", hash=after.hash, name=after.name, parents=[before.hash],
+            origin=origin, status="unchanged" if after.hash == before.hash else "accepted",
+            diff=prompt_diff(before.text, after.text, before.hash, after.hash), details=details))
+        state.samples_done += 1
         state.last_reflection = reflection_text
         state.cursor += 1
         self._record(run)
@@ -332,7 +343,7 @@ class AceOptimizer:
         return result.value
 
     @staticmethod
-    def _load(recorder: RunRecorder) -> tuple[AceState | None, list[dict[str, Any]]]:
+    def _load(recorder: RunRecorder) -> tuple[AceState | None, list[LineageEntry]]:
         raw = recorder.load_private_state()
         if raw is None:
             return None, []
@@ -342,7 +353,8 @@ class AceOptimizer:
             raise BadInputError(f"{recorder.private_state_path}: not a run of this ACE (per-sample playbook); "
                                 "start a new run directory") from None
         # A crash between writing lineage.json and state.json leaves an entry for a sample that will be redone.
-        lineage = [e for e in parse_json(recorder.read_lineage()) or []
-                   if (e["epoch"], e["step"]) < (state.epoch, state.cursor)]
-        return state, lineage
+        lineage = recorder.load_lineage("ace")
+        done = [e for e in (lineage.entries if lineage is not None else [])
+                if (e.origin.epoch or 0, e.origin.step or 0) < (state.epoch, state.cursor)]
+        return state, done
 

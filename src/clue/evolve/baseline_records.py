@@ -5,25 +5,41 @@ parent, a unified diff against it, and its scores), all through the run's record
 from __future__ import annotations
 
 import difflib
-import json
 from typing import Any
 
+from pydantic import BaseModel, Field, ValidationError
+
+from clue.bench.run.lineage import GepaDetails, Lineage, LineageEntry, Origin, StageScore
 from clue.bench.run.record import RoundProgress
 from clue.bench.run.recorder import RunRecorder
+from clue.errors import BadInputError
 from clue.evolve.budget import BudgetMeter
 from clue.evolve.replies import ReplyCounts
 from clue.evolve.watch import Reporter
 from clue.memory.prompts import ExtractionPrompt, prompt_hash
 
 
-def parse_json(text: str | None) -> Any:
-    return json.loads(text) if text is not None else None
-
-
 def prompt_diff(parent: str, child: str, parent_label: str, child_label: str) -> str:
     lines = difflib.unified_diff(parent.splitlines(keepends=True), child.splitlines(keepends=True),
                                  fromfile=parent_label, tofile=child_label)
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+class GepaState(BaseModel):
+    """GEPA's private resume state (gepa keeps its own in `gepa/`): where the run stands and the best so far."""
+
+    method: str = "gepa"
+    status: str = "running"
+    iterations: int = 0
+    perfect_minibatch_skips: int = 0
+    trainset: list[str] = []
+    valset: list[str] = []
+    best_text: str | None = None
+    best_val_score: float | None = None
+    budget: dict[str, int | None] = {}
+    stopped_by: str | None = None
+    gepa_metric_call_cap: int | None = None
+    replies: ReplyCounts = Field(default_factory=ReplyCounts)  # reflection replies, unusable ones counted
 
 
 class LineageRecorder:
@@ -40,41 +56,50 @@ class LineageRecorder:
         self.reporter = reporter or Reporter()
         self.component = component
         self.seed_prompt = seed_prompt
-        self.entries: dict[str, dict[str, Any]] = {}
+        self.entries: dict[str, LineageEntry] = {}
         self.meter: BudgetMeter | None = None
-        self.best_text = seed_prompt.text
-        self.best_score: float | None = None
-        self._state: dict[str, Any] = {"method": "gepa", "iterations": 0, "perfect_minibatch_skips": 0}
+        self.state = GepaState()
         self._parent_by_iteration: dict[int, str] = {}
         self._child_by_iteration: dict[int, str] = {}
         self._minibatch_before: float | None = None
         if resume:
             self._load()
-        self.replies = ReplyCounts.model_validate(self._state.get("replies") or {})  # reflection replies
+        self.replies = self.state.replies
+
+    @property
+    def best_text(self) -> str:
+        return self.state.best_text or self.seed_prompt.text
+
+    @best_text.setter
+    def best_text(self, text: str) -> None:
+        self.state.best_text = text
+
+    @property
+    def best_score(self) -> float | None:
+        return self.state.best_val_score
 
     # -- persistence -------------------------------------------------------------------------------------
     def _load(self) -> None:
-        for entry in parse_json(self.recorder.read_lineage()) or []:
-            self.entries[entry["hash"]] = entry
-        state = parse_json(self.recorder.load_private_state()) or {}
-        self._state.update(state)
-        best_hash = state.get("best_hash")
-        if best_hash in self.entries:
-            self.best_text = self.entries[best_hash]["prompt"]
-            self.best_score = self.entries[best_hash].get("val_score")
+        raw = self.recorder.load_private_state()
+        if raw is not None:
+            try:
+                self.state = GepaState.model_validate_json(raw)
+            except ValidationError:
+                raise BadInputError(f"{self.recorder.private_state_path}: not the state of this GEPA run; "
+                                    "start a new run directory") from None
+        lineage = self.recorder.load_lineage("gepa")
+        self.entries = {e.id: e for e in lineage.entries} if lineage is not None else {}
 
-    def save_state(self, *, status: str, meter: BudgetMeter, extra: dict[str, Any] | None = None) -> None:
+    def save_state(self, *, status: str, meter: BudgetMeter, **fields: Any) -> None:
         self.meter = meter
-        self._state.update({"status": status, "budget": meter.summary(), **(extra or {})})
+        self.state = self.state.model_copy(update={"status": status, "budget": meter.summary(), **fields})
         self._flush()
 
     def _flush(self) -> None:
-        self._state["best_hash"] = prompt_hash(self.best_text)
-        self._state["best_val_score"] = self.best_score
-        self._state["candidates"] = len(self.entries)
-        self._state["replies"] = self.replies.model_dump()
-        self.recorder.save_private_state(self._state)
-        self.recorder.record_lineage(list(self.entries.values()))
+        self.recorder.save_private_state(self.state)
+        self.recorder.record_lineage(Lineage(method="gepa", seed_hash=self.seed_prompt.hash,
+                                             best_hash=prompt_hash(self.best_text),
+                                             entries=list(self.entries.values())))
         self.recorder.write_best_prompt(self.best_text)
 
     # -- results -----------------------------------------------------------------------------------------
@@ -83,27 +108,28 @@ class LineageRecorder:
             return self.seed_prompt
         return ExtractionPrompt(f"gepa-{prompt_hash(self.best_text)[:8]}", self.best_text)
 
-    def _entry(self, text: str, iteration: int) -> dict[str, Any]:
+    def _entry(self, text: str, iteration: int) -> LineageEntry:
         key = prompt_hash(text)
         if key not in self.entries:
-            self.entries[key] = {"hash": key, "parent": None, "iteration": iteration, "status": "proposed",
-                                 "minibatch_before": None, "minibatch_after": None, "val_score": None,
-                                 "reason": "", "diff": "", "prompt": text}
+            self.entries[key] = LineageEntry(id=key, hash=key, name=f"gepa-{key[:8]}",
+                                             origin=Origin(iteration=iteration), status="proposed",
+                                             details=GepaDetails())
         return self.entries[key]
+
+    @staticmethod
+    def _details(entry: LineageEntry) -> GepaDetails:
+        assert isinstance(entry.details, GepaDetails)
+        return entry.details
 
     # -- gepa callbacks (called by name; unknown events are ignored) ------------------------------------
     def on_valset_evaluated(self, event: Any) -> None:
         text = event["candidate"][self.component]
         entry = self._entry(text, event["iteration"])
         score = float(event["average_score"])
-        entry["val_score"] = score
-        entry["val_examples"] = event["num_examples_evaluated"]
-        if event["iteration"] == 0 and text == self.seed_prompt.text:
-            entry["status"] = "seed"
-        else:
-            entry["status"] = "accepted"
+        entry.scores["validation"] = StageScore(accuracy=score, n=event["num_examples_evaluated"])
+        entry.status = "seed" if event["iteration"] == 0 and text == self.seed_prompt.text else "accepted"
         if self.best_score is None or score > self.best_score:
-            self.best_score, self.best_text = score, text
+            self.state.best_val_score, self.best_text = score, text
         self._flush()
         self._record(int(event["iteration"]))
 
@@ -121,7 +147,7 @@ class LineageRecorder:
 
     def on_evaluation_skipped(self, event: Any) -> None:
         if event["reason"] == "all_scores_perfect":
-            self._state["perfect_minibatch_skips"] += 1
+            self.state.perfect_minibatch_skips += 1
 
     def on_proposal_start(self, event: Any) -> None:
         self._parent_by_iteration[event["iteration"]] = event["parent_candidate"][self.component]
@@ -133,29 +159,30 @@ class LineageRecorder:
             return
         entry = self._entry(child, event["iteration"])
         parent_hash = prompt_hash(parent)
-        if entry["parent"] is None and entry["hash"] != parent_hash:
-            entry["parent"] = parent_hash
-            entry["diff"] = prompt_diff(parent, child, parent_hash, entry["hash"])
-        self._child_by_iteration[event["iteration"]] = entry["hash"]
+        if not entry.parents and entry.hash != parent_hash:
+            entry.parents = [parent_hash]
+            entry.diff = prompt_diff(parent, child, parent_hash, entry.id)
+        self._child_by_iteration[event["iteration"]] = entry.id
 
-    def _proposal_of(self, iteration: int) -> dict[str, Any] | None:
+    def _proposal_of(self, iteration: int) -> LineageEntry | None:
         key = self._child_by_iteration.get(iteration)
         return self.entries.get(key) if key else None
 
     def on_candidate_accepted(self, event: Any) -> None:
         entry = self._proposal_of(event["iteration"])
         if entry is not None:
-            entry["status"] = "accepted"
-            entry["minibatch_after"] = event["new_score"]
+            entry.status = "accepted"
+            self._details(entry).minibatch_after = event["new_score"]
 
     def on_candidate_rejected(self, event: Any) -> None:
         entry = self._proposal_of(event["iteration"])
-        if entry is not None and entry["status"] == "proposed":
-            guardrail = self.guardrail_verdicts.get(entry["hash"])
-            reason = f"guardrail: {guardrail}" if guardrail else str(event["reason"])
-            entry.update(status="rejected", minibatch_before=event["old_score"],
-                         minibatch_after=event["new_score"], reason=reason)
-            self.reporter.rejected("gepa", int(event["iteration"]), entry["hash"], reason)
+        if entry is not None and entry.status == "proposed":
+            guardrail = self.guardrail_verdicts.get(entry.id)
+            entry.status = "rejected"
+            entry.reason = f"guardrail: {guardrail}" if guardrail else str(event["reason"])
+            details = self._details(entry)
+            details.minibatch_before, details.minibatch_after = event["old_score"], event["new_score"]
+            self.reporter.rejected("gepa", int(event["iteration"]), entry.id, entry.reason)
 
     def on_evaluation_end(self, event: Any) -> None:
         """The parent's minibatch score, for the proposal made from it in the same iteration."""
@@ -164,8 +191,8 @@ class LineageRecorder:
 
     def on_iteration_end(self, event: Any) -> None:
         entry = self._proposal_of(event["iteration"])
-        if entry is not None and entry["minibatch_before"] is None:
-            entry["minibatch_before"] = self._minibatch_before
-        self._state["iterations"] = int(event["iteration"])
+        if entry is not None and self._details(entry).minibatch_before is None:
+            self._details(entry).minibatch_before = self._minibatch_before
+        self.state.iterations = int(event["iteration"])
         self._flush()
         self._record(int(event["iteration"]))  # every iteration, accepted or not

@@ -10,7 +10,8 @@ from clue.evolve.analyze import analyze_group, groups_from_clusters
 from clue.evolve.cluster import cluster_examples, update_pool
 from clue.evolve.state import RoundState
 from clue.evolve.summarize import summarize_example
-from clue.evolve.tournament import RunContext, TournamentOptimizer
+from clue.evolve.tournament import TournamentOptimizer
+from clue.evolve.tournament_run import RunContext
 
 
 class ClueOptimizer(TournamentOptimizer):
@@ -27,7 +28,7 @@ class ClueOptimizer(TournamentOptimizer):
         logs = await run.logs(rs)
         run.check_budget()
 
-        await run.fill(rs.summaries, {log.id: functools.partial(summarize_example, run.llm, log, run.names,
+        await run.fill(rs, "summaries", {log.id: functools.partial(summarize_example, run.llm, log, run.names,
                                                                    run.settings.summary_chars, run.replies)
                                       for log in logs})
 
@@ -50,7 +51,7 @@ class ClueOptimizer(TournamentOptimizer):
         run.check_budget()
 
         base = run.state.prompt(rs.base_hash)
-        await run.fill(rs.analyses, {group.key: functools.partial(analyze_group, run.llm, group, base,
+        await run.fill(rs, "analyses", {group.key: functools.partial(analyze_group, run.llm, group, base,
                                                                   run.settings, replies=run.replies)
                                      for group in groups_from_clusters(logs, rs.clusters) if group.logs})
 

@@ -259,8 +259,8 @@ class GepaOptimizer:
                                  task_query(harness.runner.tasks))
         recorder = LineageRecorder(harness.recorder_for(run_dir), seed_prompt, COMPONENT, resume=resume,
                                    reporter=self.reporter, guardrail_verdicts=guard.verdicts)
-        recorder.save_state(status="running", meter=harness.meter,
-                            extra={"trainset": [p.key for p in trainset], "valset": [p.key for p in valset]})
+        recorder.save_state(status="running", meter=harness.meter, trainset=[p.key for p in trainset],
+                            valset=[p.key for p in valset])
         max_calls = _metric_call_cap(harness.meter, settings)
         stopped_by, best_text = "finished", None
         try:
@@ -284,8 +284,8 @@ class GepaOptimizer:
             self.reporter.stopped(self.name, stopped_by)
         best = adapter.prompt_for(best_text) if best_text is not None else recorder.best_prompt()
         recorder.best_text = best.text
-        recorder.save_state(status="done", meter=harness.meter, extra={"stopped_by": stopped_by,
-                                                                      "gepa_metric_call_cap": max_calls})
+        recorder.save_state(status="done", meter=harness.meter, stopped_by=stopped_by,
+                            gepa_metric_call_cap=max_calls)
         recorder.replies.check_candidates(self.name)
         return OptimizationResult(best=best, stopped_by=stopped_by,
                                   replies=recorder.replies)

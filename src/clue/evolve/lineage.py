@@ -1,13 +1,14 @@
-"""What a tournament run records: its lineage (per round, clusters -> analyses -> recommendations ->
-candidates with diffs -> scores) and one progress point per finished round."""
+"""What a tournament run records: its typed lineage (per round, clusters -> analyses -> candidates with diffs
+-> scores and verdicts) and one progress point per finished round."""
 
 from __future__ import annotations
 
 import difflib
-from typing import Any
 
+from clue.bench.run.lineage import Analysis, Cluster, Edit, Lineage, RoundRecord, StageScore, TournamentDetails
+from clue.bench.run.lineage_tournament import Candidate, RoundInput, tournament_lineage
 from clue.bench.run.record import RoundProgress
-from clue.evolve.state import RoundState, RunState, ScoreRecord
+from clue.evolve.state import CandidateRecord, PromptRecord, RoundState, RunState, ScoreRecord
 
 
 def unified_diff(parent: str, child: str, parent_name: str = "parent", child_name: str = "candidate") -> str:
@@ -15,51 +16,47 @@ def unified_diff(parent: str, child: str, parent_name: str = "parent", child_nam
                                         fromfile=parent_name, tofile=child_name))
 
 
-def _score(scores: list[ScoreRecord], prompt_hash: str | None) -> dict[str, Any] | None:
+def _score(scores: list[ScoreRecord], prompt_hash: str | None) -> StageScore | None:
     found = next((s for s in scores if s.prompt_hash == prompt_hash), None)
-    return found.model_dump(exclude={"prompt_hash", "name"}) if found else None
+    return _stage(found) if found else None
 
 
-def round_lineage(state: RunState, rs: RoundState) -> dict[str, Any]:
+def _stage(s: ScoreRecord) -> StageScore:
+    return StageScore(accuracy=s.accuracy, n=s.n, tokens=s.tokens, left_out=s.left_out)
+
+
+def _candidate(rs: RoundState, c: CandidateRecord, base: PromptRecord) -> Candidate:
+    details = TournamentDetails(
+        rejected=c.rejected, finalist=c.run_hash is not None and c.run_hash in rs.finalists,
+        rationale=c.rationale, sources=c.sources, notes=c.notes,
+        edits=[Edit(section=e.section, operation=e.operation, text=e.text) for e in c.edits])
+    return Candidate(name=c.name, hash=c.hash,
+                     diff=unified_diff(base.text, c.text, base.name, c.name) if c.text is not None else "",
+                     tournament=_score(rs.tournament, c.run_hash), finals=_score(rs.finals, c.run_hash),
+                     details=details)
+
+
+def _round(state: RunState, rs: RoundState) -> RoundInput:
     base = state.prompts[rs.base_hash]
-    candidates = []
-    for c in rs.sorted_candidates():
-        candidates.append({
-            "name": c.name, "hash": c.hash, "parent": c.parent, "sources": c.sources,
-            "rationale": c.rationale,
-            "edits": [e.model_dump() for e in c.edits], "rejected": c.rejected, "notes": c.notes,
-            "diff": unified_diff(base.text, c.text, base.name, c.name) if c.text is not None else None,
-            "tournament": _score(rs.tournament, c.run_hash), "finals": _score(rs.finals, c.run_hash),
-            "finalist": c.run_hash is not None and c.run_hash in rs.finalists,
-        })
     winner = state.prompts.get(rs.winner) if rs.winner else None
-    return {
-        "round": rs.index + 1,
-        "step_reached": "complete" if rs.complete else (rs.done[-1] if rs.done else "start"),
-        "base": {"name": base.name, "hash": base.hash, "batch_score": rs.base_score.model_dump()
-                 if rs.base_score else None, "tournament": _score(rs.tournament, base.hash),
-                 "finals": _score(rs.finals, base.hash)},
-        "batch": rs.batch,
-        "clusters": [{**c.model_dump(), "size": len(c.members)} for c in rs.clusters],
-        "cluster_repairs": rs.cluster_notes,
-        "analyses": [a.model_dump() for a in (rs.analyses[k] for k in sorted(rs.analyses))],
-        "recommendations": {k: rs.analyses[k].recommendations for k in sorted(rs.analyses)},
-        "candidates": candidates,
-        "tournament": [s.model_dump() for s in rs.tournament],
-        "finalists": rs.finalists,
-        "finals_pairs": rs.finals_pairs,
-        "finals": [s.model_dump() for s in rs.finals],
-        "winner": {"name": winner.name, "hash": winner.hash} if winner else None,
-        "new_rollouts": rs.new_rollouts,
-        "reused_rollouts": rs.reused_rollouts,
-    }
+    record = RoundRecord(
+        round=rs.index + 1, base_hash=base.hash, base_name=base.name,
+        step_reached="complete" if rs.complete else (rs.done[-1] if rs.done else "start"), batch=rs.batch,
+        clusters=[Cluster(**c.model_dump()) for c in rs.clusters], cluster_repairs=rs.cluster_notes,
+        analyses=[Analysis(**rs.analyses[k].model_dump()) for k in sorted(rs.analyses)],
+        tournament={s.prompt_hash: _stage(s) for s in rs.tournament},
+        finals={s.prompt_hash: _stage(s) for s in rs.finals}, finalists=rs.finalists,
+        finals_pairs=rs.finals_pairs,
+        winner_hash=winner.hash if winner else None, winner_name=winner.name if winner else None,
+        new_rollouts=rs.new_rollouts, reused_rollouts=rs.reused_rollouts)
+    return RoundInput(record=record, base_batch=_stage(rs.base_score) if rs.base_score else None,
+                      candidates=[_candidate(rs, c, base) for c in rs.sorted_candidates()])
 
 
-def build_lineage(state: RunState) -> dict[str, Any]:
-    best = state.prompts[state.base]
-    return {"method": state.method, "seed": state.seed_hash, "best": {"name": best.name, "hash": best.hash},
-            "completed_rounds": state.completed_rounds, "stopped_by": state.stopped_by,
-            "rounds": [round_lineage(state, rs) for rs in state.rounds]}
+def build_lineage(state: RunState) -> Lineage:
+    """The typed lineage of a tournament run so far: the seed, then each round's candidates and verdicts."""
+    return tournament_lineage(state.method, state.seed_hash, state.prompts[state.base].hash,
+                              [_round(state, rs) for rs in state.rounds])
 
 
 def round_progress(state: RunState, rs: RoundState, budget: dict[str, int | None]) -> RoundProgress:

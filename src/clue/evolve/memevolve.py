@@ -12,7 +12,8 @@ import functools
 
 from clue.evolve.analyze import AnalystBrief, Group, analyze_group
 from clue.evolve.state import AnalysisRecord, RoundState
-from clue.evolve.tournament import RunContext, TournamentOptimizer
+from clue.evolve.tournament import TournamentOptimizer
+from clue.evolve.tournament_run import RunContext
 
 GLOBAL_BRIEF = AnalystBrief(
     role="You analyze a batch of memory-extraction examples. An extractor turned each source conversation "
@@ -48,7 +49,7 @@ class MemEvolveOptimizer(TournamentOptimizer):
         def whole_batch(index: int) -> Group:
             return Group(global_key(index), "whole batch", "every example of this round's batch", logs)
 
-        await run.fill(rs.analyses, {
+        await run.fill(rs, "analyses", {
             global_key(i): functools.partial(analyze_group, run.llm, whole_batch(i), base, run.settings,
                                              brief=GLOBAL_BRIEF, repeat=i, replies=run.replies)
             for i in range(run.settings.candidates)})

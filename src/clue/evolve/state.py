@@ -9,9 +9,9 @@ reads it: views read the run record and the lineage.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from clue.bench.run.recorder import RunRecorder
 from clue.errors import BadInputError
@@ -176,13 +176,68 @@ class RunState(BaseModel):
         return cid
 
 
+StepField = Literal["summaries", "analyses", "candidates"]
+
+
+class _Step(BaseModel):
+    round: int  # RoundState.index
+    key: str
+    replies: ReplyCounts  # the run's reply counts once this result was in
+
+
+class StepSummary(_Step):
+    field: Literal["summaries"] = "summaries"
+    value: str
+
+
+class StepAnalysis(_Step):
+    field: Literal["analyses"] = "analyses"
+    value: AnalysisRecord
+
+
+class StepCandidate(_Step):
+    field: Literal["candidates"] = "candidates"
+    value: CandidateRecord
+
+
+StepResult = Annotated[StepSummary | StepAnalysis | StepCandidate, Field(discriminator="field")]
+_STEP_RESULT: TypeAdapter[StepSummary | StepAnalysis | StepCandidate] = TypeAdapter(StepResult)
+
+
+def step_result(field: StepField, round_index: int, key: str, value: object, replies: ReplyCounts) -> BaseModel:
+    """One finished result of a concurrent step (a summary, an analysis, a candidate), as journaled."""
+    return _STEP_RESULT.validate_python({"field": field, "round": round_index, "key": key, "value": value,
+                                         "replies": replies})
+
+
+def _fold(state: RunState, result: StepSummary | StepAnalysis | StepCandidate) -> None:
+    """Put a journaled result back where its job put it."""
+    if result.round >= len(state.rounds):
+        return
+    rs = state.rounds[result.round]
+    getattr(rs, result.field)[result.key] = result.value
+    state.replies = result.replies
+    candidate = result.value
+    if isinstance(candidate, CandidateRecord) and candidate.run_hash is not None and candidate.text is not None:
+        state.remember(PromptRecord(name=candidate.name, text=candidate.text, hash=candidate.run_hash,
+                                    parent=candidate.parent, round=rs.index))
+
+
 def load_state(recorder: RunRecorder) -> RunState | None:
-    """The tournament optimizer's private state from an earlier process of this run, if any."""
+    """The tournament optimizer's private state from an earlier process of this run, if any, with the results
+    journaled after it was last written folded back in."""
     text = recorder.load_private_state()
     if text is None:
         return None
     try:
-        return RunState.model_validate_json(text)
+        state = RunState.model_validate_json(text)
     except ValueError as exc:
         raise BadInputError(f"{recorder.private_state_path}: cannot resume, state file is unreadable: "
                             f"{str(exc).splitlines()[0]}") from None
+    for line in recorder.private_results():
+        try:
+            result = _STEP_RESULT.validate_json(line)
+        except ValidationError:
+            continue  # torn by a crash mid-write: that job is run again
+        _fold(state, result)
+    return state

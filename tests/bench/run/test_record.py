@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clue.bench.run.lineage import AceDetails, GepaDetails
+from clue.bench.run.lineage import AceDetails, GepaDetails, Lineage, LineageEntry, StageScore
 from clue.bench.run.lineage_read import lineage_of
 from clue.bench.run.record import RUNLOG_VERSION, read_runlog
 from clue.errors import BadInputError
@@ -86,3 +86,14 @@ def test_write_atomic_replaces_whole_and_leaves_no_temporary_file(tmp_path: Path
     assert target.read_text(encoding="utf-8") == "second ✓"
     assert [p.name for p in target.parent.iterdir()] == ["log.json"]
     assert oct(target.stat().st_mode & 0o777) in ("0o644", "0o664", "0o666", "0o600", "0o640")
+
+
+def test_the_typed_lineage_is_read_back_as_written_and_a_newer_one_is_refused(tmp_path: Path) -> None:
+    written = Lineage(method="gepa", seed_hash="a", best_hash="b", entries=[
+        LineageEntry(id="b", hash="b", name="gepa-b", parents=["a"], status="accepted",
+                     scores={"validation": StageScore(accuracy=0.5, n=4)}, details=GepaDetails(minibatch_after=2.0))])
+    raw = json.loads(written.model_dump_json())
+    assert raw["format"] == "clue-lineage" and raw["version"] == 1
+    assert lineage_of(raw, "ignored", tmp_path / "lineage.json") == written
+    with pytest.raises(BadInputError, match=r"lineage.json: lineage version 2; this clue reads version 1"):
+        lineage_of({**raw, "version": 2}, "gepa", tmp_path / "lineage.json")

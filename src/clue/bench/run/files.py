@@ -8,6 +8,7 @@
   prompt.txt           an eval's prompt text
   best_prompt.txt      an evolution's best prompt so far
   state.json           the optimizer's private resume state (read only by that optimizer)
+  state.journal.jsonl  results that finished since state.json was written (one a line; emptied when it is)
   lineage.json         the typed lineage of an evolution (every candidate, its parent, scores and details)
   gepa/                the gepa library's own resume state
   .lock                who holds the directory (an OS lock while a run is live)
@@ -22,6 +23,7 @@ USAGE_JOURNAL = "usage.jsonl"
 PROMPT = "prompt.txt"
 BEST_PROMPT = "best_prompt.txt"
 PRIVATE_STATE = "state.json"
+PRIVATE_JOURNAL = "state.journal.jsonl"
 LINEAGE = "lineage.json"
 GEPA_DIR = "gepa"
 LOCK = ".lock"

@@ -1,11 +1,12 @@
 """One typed lineage for every method: an entry per candidate prompt (hash, name, parents, origin, status,
 reason, diff, scores, and the method's own details), plus, for the tournament methods, what each round saw
-(clusters, analyses, finalists). `lineage.json` keeps each method's own layout; `lineage_read.lineage_of` reads any of
-them into this one schema, so the report never looks inside a method's layout."""
+(clusters, analyses, finalists). Every method writes `lineage.json` in this schema through the run's recorder;
+`lineage_read.lineage_of` also reads the per-method layouts that clue wrote before it, so the report never looks
+inside a method's layout."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, Field
 
@@ -37,6 +38,8 @@ class Edit(BaseModel):
 
 class TournamentDetails(BaseModel):
     kind: Literal["tournament"] = "tournament"
+    rejected: str | None = None  # why it never entered the tournament (guardrail or unusable reply)
+    finalist: bool = False
     rationale: str = ""
     sources: list[str] = []  # analysis keys (cluster ids) the candidate was built from
     edits: list[Edit] = []
@@ -57,6 +60,8 @@ class AceDetails(BaseModel):
     post_train_success: bool | None = None
     operations: list[str] = []
     reflection: str = ""
+    bullets: int | None = None  # playbook size after the step
+    playbook_tokens: int | None = None
 
 
 Details = Annotated[TournamentDetails | GepaDetails | AceDetails, Field(discriminator="kind")]
@@ -112,13 +117,20 @@ class RoundRecord(BaseModel):
     tournament: dict[str, StageScore] = {}  # prompt hash -> score
     finals: dict[str, StageScore] = {}
     finalists: list[str] = []
+    finals_pairs: list[str] = []  # pair keys of the finals
     winner_hash: str | None = None
     winner_name: str | None = None
     new_rollouts: int = 0
     reused_rollouts: int = 0
 
 
+LINEAGE_FORMAT: Final = "clue-lineage"
+LINEAGE_VERSION = 1
+
+
 class Lineage(BaseModel):
+    format: Literal["clue-lineage"] = LINEAGE_FORMAT  # tells this schema from the per-method layouts before it
+    version: int = LINEAGE_VERSION
     method: str
     seed_hash: str | None = None
     best_hash: str | None = None

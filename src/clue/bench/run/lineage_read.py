@@ -1,4 +1,5 @@
-"""Reading a method's `lineage.json` into the one typed lineage (tournament rounds, GEPA proposals, ACE steps)."""
+"""Reading `lineage.json` into the one typed lineage: the typed file every method writes now, and the per-method
+layouts clue wrote before it (tournament rounds, GEPA proposals, ACE steps)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from clue.bench.run.lineage import (
+    LINEAGE_FORMAT,
+    LINEAGE_VERSION,
     AceDetails,
     Details,
     EntryStatus,
@@ -17,15 +20,20 @@ from clue.bench.run.lineage import (
     Origin,
     StageScore,
 )
-from clue.bench.run.lineage_tournament import tournament_lineage
+from clue.bench.run.lineage_tournament import legacy_tournament_lineage
 from clue.errors import BadInputError
 
 
 def lineage_of(raw: Any, method: str, path: Path) -> Lineage:
-    """The typed lineage of a `lineage.json` as its method wrote it; one line naming the file otherwise."""
+    """The typed lineage of a parsed `lineage.json`, whichever clue wrote it; one line naming the file otherwise."""
     try:
+        if isinstance(raw, dict) and raw.get("format") == LINEAGE_FORMAT:
+            if raw.get("version") != LINEAGE_VERSION:
+                raise BadInputError(f"{path}: lineage version {raw.get('version')!r}; this clue reads version "
+                                    f"{LINEAGE_VERSION}")
+            return Lineage.model_validate(raw)
         if isinstance(raw, dict) and "rounds" in raw:
-            return tournament_lineage(raw)
+            return legacy_tournament_lineage(raw)
         if isinstance(raw, list):
             entries = [e for e in raw if isinstance(e, dict) and isinstance(e.get("hash"), str)]
             return Lineage(method=method, entries=[_entry(e, method) for e in entries])
@@ -35,7 +43,7 @@ def lineage_of(raw: Any, method: str, path: Path) -> Lineage:
 
 
 def _entry(e: dict[str, Any], method: str) -> LineageEntry:
-    """One GEPA proposal or one ACE sample step."""
+    """One GEPA proposal or one ACE sample step, as clue wrote them before the typed lineage."""
     key, parent = e["hash"], e.get("parent")
     parents = [parent] if isinstance(parent, str) else []
     if "epoch" in e:  # ACE: one entry per sample; a step that changed nothing keeps its parent's hash

@@ -9,14 +9,18 @@ optimizer's private state. Commands and optimizers hand it records; they never w
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TextIO
 
 from pydantic import BaseModel
 
 from clue.bench.run import files
+from clue.bench.run.lineage import Lineage
+from clue.bench.run.lineage_read import lineage_of
 from clue.bench.run.record import (
     EvolutionRecord,
     RoundProgress,
@@ -33,7 +37,7 @@ from clue.bench.run.results import Results
 from clue.bench.run.rollouts import RolloutStore
 from clue.bench.run.rundir import ensure_run_dir, run_dir_lock
 from clue.errors import BadInputError
-from clue.fileio import write_atomic, write_json_atomic
+from clue.fileio import write_atomic
 from clue.llm.ledger import Ledger, UsageJournal, journal_endpoint_totals, journal_totals
 
 Warn = Callable[[str], None]
@@ -85,6 +89,7 @@ class RunRecorder:
         self.log = log
         self.warn = warn
         self.stores: dict[str, RolloutStore] = {}
+        self._private_journal: TextIO | None = None
         self._unlogged = EvolutionRecord(method="")  # a detached recorder's progress, kept in memory only
 
     @classmethod
@@ -148,24 +153,46 @@ class RunRecorder:
     def write_best_prompt(self, text: str) -> None:
         write_atomic(self.run_dir / files.BEST_PROMPT, text)
 
-    def record_lineage(self, lineage: BaseModel | list[Any] | dict[str, Any]) -> None:
-        """The evolution's lineage, rewritten whole when a step finishes."""
-        if isinstance(lineage, BaseModel):
-            write_atomic(self.run_dir / files.LINEAGE, lineage.model_dump_json(indent=1))
-        else:
-            write_json_atomic(self.run_dir / files.LINEAGE, lineage)
+    def record_lineage(self, lineage: Lineage) -> None:
+        """The evolution's typed lineage, rewritten whole when a step finishes."""
+        write_atomic(self.run_dir / files.LINEAGE, lineage.model_dump_json(indent=1))
 
-    def read_lineage(self) -> str | None:
+    def load_lineage(self, method: str) -> Lineage | None:
+        """The lineage recorded by an earlier process of this run (any layout clue wrote), for a resume."""
         path = self.run_dir / files.LINEAGE
-        return path.read_text(encoding="utf-8") if path.exists() else None
+        if not path.exists():
+            return None
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise BadInputError(f"{path}: cannot resume, unreadable lineage ({exc})") from None
+        return lineage_of(raw, method, path)
 
-    def save_private_state(self, state: BaseModel | dict[str, Any]) -> None:
-        """The optimizer's resume state: one file, read back only by that optimizer."""
-        path = self.run_dir / files.PRIVATE_STATE
-        if isinstance(state, BaseModel):
-            write_atomic(path, state.model_dump_json(indent=1))
-        else:
-            write_json_atomic(path, state)
+    def save_private_state(self, state: BaseModel) -> None:
+        """The optimizer's resume state: one file, read back only by that optimizer. It holds every result
+        journaled so far, so the journal starts over."""
+        write_atomic(self.run_dir / files.PRIVATE_STATE, state.model_dump_json(indent=1))
+        if self._private_journal is not None:
+            self._private_journal.close()
+            self._private_journal = None
+        (self.run_dir / files.PRIVATE_JOURNAL).unlink(missing_ok=True)
+
+    def journal_private_result(self, result: BaseModel) -> None:
+        """One finished result, appended (and fsynced) without rewriting the state: the optimizer folds the
+        journal back into its state when it resumes."""
+        if self._private_journal is None:
+            self._private_journal = (self.run_dir / files.PRIVATE_JOURNAL).open("a", encoding="utf-8")
+        self._private_journal.write(result.model_dump_json() + "\n")
+        self._private_journal.flush()
+        os.fsync(self._private_journal.fileno())
+
+    def private_results(self) -> list[str]:
+        """The journaled lines, oldest first (the last may be torn by a crash: the optimizer skips what it cannot
+        read)."""
+        path = self.run_dir / files.PRIVATE_JOURNAL
+        if not path.exists():
+            return []
+        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     def load_private_state(self) -> str | None:
         path = self.run_dir / files.PRIVATE_STATE
@@ -234,6 +261,9 @@ class RunRecorder:
         self._write_log()
 
     def _close(self) -> None:
+        if self._private_journal is not None:
+            self._private_journal.close()
+            self._private_journal = None
         main = self.stores.get(files.ROLLOUTS)
         for store in self.stores.values():
             store.close()
