@@ -94,7 +94,7 @@ test: $(STAMP_VENV) $(STAMP_MODELS)
 	$(BIN)/pytest -q
 
 lint: $(STAMP_VENV)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests perf
 	$(BIN)/mypy
 
 demo: $(STAMP_VENV) $(STAMP_MODELS)

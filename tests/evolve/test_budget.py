@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from clue.bench.run.record import read_runlog
 from clue.bench.run.rollouts import read_rollouts
+from clue.bench.run.runner import Runner
 from clue.evolve.budget import Budget
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.memevolve import MemEvolveOptimizer
 from clue.evolve.protocol import EvolveSettings
-from clue.evolve.run import run_evolution
+from clue.evolve.run import EvolutionJob, run_evolution
 from clue.evolve.state import RunState
 from clue.evolve.tournament import TournamentOptimizer
 from clue.evolve.watch import RecordingReporter
@@ -91,15 +93,16 @@ async def test_run_evolution_carries_the_budget_across_a_resume(tmp_path: Path) 
     def llm() -> LLM:
         return LLM(settings(), backend=ScriptedBackend(World()), cache=None)
 
-    args = ("clue", load_prompt("simple"), make_pairs(30), [], )
-    first = await run_evolution(*args, llm(), SMALL, Budget(max_rollouts=50), tmp_path, tasks=fake_tasks,
-                                info=fake_info)
+    job = EvolutionJob("clue", load_prompt("simple"), make_pairs(30), [], SMALL, Budget(max_rollouts=50), tmp_path)
+    first_llm = llm()
+    first = await run_evolution(job, first_llm, runner=Runner(first_llm, tasks=fake_tasks, info=fake_info))
     assert first.optimization.stopped_by.startswith("budget:") and first.seed is None
     evolution = read_runlog(tmp_path).evolution
     assert evolution is not None
     spent = evolution.budget["rollouts_spent"]
-    second = await run_evolution(*args, llm(), SMALL, Budget(max_rollouts=50), tmp_path, resume=True,
-                                 tasks=fake_tasks, info=fake_info)
+    second_llm = llm()
+    second = await run_evolution(replace(job, resume=True), second_llm,
+                                 runner=Runner(second_llm, tasks=fake_tasks, info=fake_info))
     assert second.budget["rollouts_spent"] == spent  # nothing more fits: the spent rollouts were remembered
 
 
@@ -131,8 +134,8 @@ async def test_a_unit_cut_short_by_the_token_cap_is_recorded_as_incomplete(tmp_p
     """With no finished unit to estimate from, a token cap can stop the first round (or ACE sample) part way:
     it is still in the run log, marked incomplete, and what it spent is counted."""
     model = LLM(settings(), backend=ScriptedBackend(World()), cache=None)
-    outcome = await run_evolution(method, load_prompt("simple"), make_pairs(30), [], model, SMALL,
-                                  Budget(max_tokens=300), tmp_path, tasks=fake_tasks, info=fake_info)
+    job = EvolutionJob(method, load_prompt("simple"), make_pairs(30), [], SMALL, Budget(max_tokens=300), tmp_path)
+    outcome = await run_evolution(job, model, runner=Runner(model, tasks=fake_tasks, info=fake_info))
     assert outcome.optimization.stopped_by.startswith("budget: token budget spent")
     (point,) = read_runlog(tmp_path).evolution.progress  # type: ignore[union-attr]
     assert point.round == 1 and not point.complete

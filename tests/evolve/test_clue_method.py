@@ -13,12 +13,13 @@ from support.lineage import read_lineage, tournament
 from clue.bench.data.records import Turn
 from clue.bench.run.recorder import RunDirError
 from clue.bench.run.rollouts import read_rollouts
+from clue.bench.run.runner import Runner
 from clue.errors import BadInputError
 from clue.evolve.analyze import Group, analyze_group, overview_page
 from clue.evolve.budget import Budget
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.protocol import EvolveSettings
-from clue.evolve.run import METHODS, load_optimizer, run_evolution
+from clue.evolve.run import METHODS, EvolutionJob, load_optimizer, run_evolution
 from clue.evolve.state import RunState
 from clue.evolve.summarize import ExampleLog
 from clue.evolve.synthesize import Edit, apply_edits
@@ -223,9 +224,9 @@ def test_registry_names_all_four_methods() -> None:
 async def test_run_evolution_evolves_then_compares_seed_and_best_on_test(tmp_path: Path) -> None:
     llm = LLM(settings(), backend=ScriptedBackend(World()), cache=None)
     reporter = RichReporter()
-    outcome = await run_evolution("clue", load_prompt("simple"), make_pairs(30), make_pairs(8, start=100),
-                                  llm, SMALL, Budget(max_rollouts=500), tmp_path / "run",
-                                  reporter=reporter, tasks=fake_tasks, info=fake_info)
+    job = EvolutionJob("clue", load_prompt("simple"), make_pairs(30), make_pairs(8, start=100), SMALL,
+                       Budget(max_rollouts=500), tmp_path / "run")
+    outcome = await run_evolution(job, llm, runner=Runner(llm, tasks=fake_tasks, info=fake_info), reporter=reporter)
     assert outcome.seed is not None and outcome.best is not None
     assert outcome.seed.id_macro == 0.0 and outcome.best.id_macro == 1.0
     assert outcome.best.gain_baseline == "simple"
@@ -234,5 +235,5 @@ async def test_run_evolution_evolves_then_compares_seed_and_best_on_test(tmp_pat
     assert state["budget"]["rollouts_spent"] == outcome.budget["rollouts_spent"] <= 500
     assert len(read_rollouts(tmp_path / "run" / "test_rollouts.jsonl")) == 16
     with pytest.raises(RunDirError, match="already holds a run"):
-        await run_evolution("clue", load_prompt("simple"), make_pairs(30), [], llm, SMALL, Budget(),
-                            tmp_path / "run", tasks=fake_tasks, info=fake_info)
+        await run_evolution(EvolutionJob("clue", load_prompt("simple"), make_pairs(30), [], SMALL, Budget(),
+                                         tmp_path / "run"), llm, runner=Runner(llm, tasks=fake_tasks, info=fake_info))

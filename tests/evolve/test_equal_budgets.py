@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from clue.bench.run.record import read_runlog
+from clue.bench.run.runner import Runner
 from clue.config import load_settings
 from clue.evolve.budget import Budget
 from clue.evolve.protocol import EvolveSettings
-from clue.evolve.run import EvolutionOutcome, run_evolution
+from clue.evolve.run import EvolutionJob, EvolutionOutcome, run_evolution
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM
 from clue.memory.prompts import load_prompt
@@ -59,8 +60,8 @@ class Endless(World):
 
 async def evolve(run_dir: Path, method: str, budget: Budget) -> EvolutionOutcome:
     llm = LLM(load_settings(env=dict(ROLE_ENV)), backend=ScriptedBackend(Endless()), cache=None)
-    return await run_evolution(method, load_prompt("simple"), make_pairs(30), [], llm, SETTINGS, budget, run_dir,
-                               tasks=fake_tasks, info=fake_info)
+    job = EvolutionJob(method, load_prompt("simple"), make_pairs(30), [], SETTINGS, budget, run_dir)
+    return await run_evolution(job, llm, runner=Runner(llm, tasks=fake_tasks, info=fake_info))
 
 
 def units_run(run_dir: Path, method: str) -> int:

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from clue.bench.run.record import RoundProgress, read_runlog
+from clue.bench.run.runner import Runner
 from clue.config import load_settings
 from clue.errors import BadInputError
 from clue.evolve.budget import Budget
 from clue.evolve.protocol import EvolveSettings
-from clue.evolve.run import run_evolution
+from clue.evolve.run import EvolutionJob, run_evolution
 from clue.llm.backends.scripted import ScriptedBackend
 from clue.llm.client import LLM
 from clue.memory.prompts import load_prompt
@@ -29,9 +30,9 @@ def llm(**env: str) -> tuple[LLM, ScriptedBackend]:
 
 
 async def evolve(run_dir: Path, model: LLM, budget: Budget, method: str = "clue", *, resume: bool = False):  # type: ignore[no-untyped-def]
-    return await run_evolution(method, load_prompt("simple"), make_pairs(30), make_pairs(4, start=100), model,
-                               SMALL, budget, run_dir, resume=resume, tasks=fake_tasks, info=fake_info,
-                               description={"datasets": ["toyalpha", "toybeta"], "split": "train"})
+    job = EvolutionJob(method, load_prompt("simple"), make_pairs(30), make_pairs(4, start=100), SMALL, budget,
+                       run_dir, resume=resume, description={"datasets": ["toyalpha", "toybeta"], "split": "train"})
+    return await run_evolution(job, model, runner=Runner(model, tasks=fake_tasks, info=fake_info))
 
 
 @pytest.mark.parametrize("method", ["clue", "memevolve", "gepa", "ace"])

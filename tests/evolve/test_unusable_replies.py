@@ -11,12 +11,13 @@ import pytest
 from support.lineage import read_lineage, tournament
 
 from clue.bench.run.record import read_runlog
+from clue.bench.run.runner import Runner
 from clue.config import load_settings
 from clue.evolve.budget import Budget
 from clue.evolve.clue_method import ClueOptimizer
 from clue.evolve.protocol import EvolveSettings
 from clue.evolve.replies import OptimizerRepliesError
-from clue.evolve.run import run_evolution
+from clue.evolve.run import EvolutionJob, run_evolution
 from clue.llm.backends.scripted import ScriptedBackend, ScriptedCall
 from clue.llm.client import LLM
 from clue.memory.prompts import load_prompt
@@ -41,8 +42,9 @@ async def evolve(run_dir: Path, world: World, method: str, settings: EvolveSetti
                  budget: Budget | None = None) -> tuple[ScriptedBackend, object]:
     backend = ScriptedBackend(world)
     llm = LLM(load_settings(env=dict(ROLE_ENV)), backend=backend, cache=None)
-    outcome = await run_evolution(method, load_prompt("simple"), make_pairs(30), make_pairs(4, start=100), llm,
-                                  settings, budget or Budget(), run_dir, tasks=fake_tasks, info=fake_info)
+    job = EvolutionJob(method, load_prompt("simple"), make_pairs(30), make_pairs(4, start=100), settings,
+                       budget or Budget(), run_dir)
+    outcome = await run_evolution(job, llm, runner=Runner(llm, tasks=fake_tasks, info=fake_info))
     return backend, outcome
 
 

@@ -45,7 +45,7 @@ from clue.bench.run.rollouts import Rollout, RolloutStore, rollout_id
 from clue.bench.run.runner import Runner
 from clue.evolve.budget import Budget
 from clue.evolve.protocol import EvolveSettings
-from clue.evolve.run import run_evolution
+from clue.evolve.run import EvolutionJob, run_evolution
 from clue.evolve.watch import Reporter, RoundReport
 from clue.llm.backends.scripted import ScriptedBackend
 from clue.llm.client import LLM
@@ -121,9 +121,9 @@ async def _evolve_run(out: Path) -> None:
     llm = LLM(settings(), backend=ScriptedBackend(World()), cache=None)
     seed = load_prompt("simple")
     recorder = ProgressRecorder(out, llm.ledger)
-    outcome = await run_evolution("clue", seed, make_pairs(24), make_pairs(6, start=100), llm,
-                                  EvolveSettings(rounds=2, batch=6, candidates=3, top=2, resample=2), Budget(), out,
-                                  reporter=recorder, tasks=fake_tasks, info=toy_info)
+    job = EvolutionJob("clue", seed, make_pairs(24), make_pairs(6, start=100),
+                       EvolveSettings(rounds=2, batch=6, candidates=3, top=2, resample=2), Budget(), out)
+    outcome = await run_evolution(job, llm, runner=Runner(llm, tasks=fake_tasks, info=toy_info), reporter=recorder)
     assert outcome.seed is not None and outcome.best is not None
     if (out / RUNLOG).exists():  # written by the evolution itself; per-round usage is an optional extra
         log = read_runlog(out)

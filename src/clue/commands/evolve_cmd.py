@@ -122,7 +122,7 @@ async def run_evolve(opts: GlobalOptions, request: EvolveRequest) -> None:
     from clue.bench.ray_runner import check_executor, make_runner
     from clue.bench.solvers.registry import SolverOptions
     from clue.commands.dataset_choice import solver_overrides
-    from clue.evolve.run import run_evolution
+    from clue.evolve.run import EvolutionJob, run_evolution
     from clue.evolve.watch import RichReporter
     from clue.memory.prompts import load_prompt
 
@@ -136,11 +136,10 @@ async def run_evolve(opts: GlobalOptions, request: EvolveRequest) -> None:
     description = {"datasets": names, "data_root": opts.resolved_data_root(), "limit": request.test_limit}
     runner = make_runner(llm, solver_options, executor=request.executor, ray_address=request.ray_address) \
         if request.executor != "local" else None
+    job = EvolutionJob(request.method, prompt, train, test, request.settings, request.budget, request.out,
+                       resume=request.resume, description=description, solver_options=solver_options)
     try:
-        outcome = await run_evolution(request.method, prompt, train, test, llm, request.settings, request.budget,
-                                      request.out, resume=request.resume, reporter=RichReporter(console),
-                                      warn=warn, description=description,
-                                      solver_options=solver_options, runner=runner)
+        outcome = await run_evolution(job, llm, runner=runner, reporter=RichReporter(console), warn=warn)
     finally:
         await llm.aclose()
     show_outcome(outcome, request.out)
@@ -175,14 +174,13 @@ def _demo_settings() -> EvolveSettings:
 
 async def demo_evolution(llm: LLM, runner: Runner, train: list[Pair], held_out: list[Pair],
                          out: Path) -> tuple[Results, Results]:
-    from clue.evolve.budget import Budget
-    from clue.evolve.run import run_evolution
+    from clue.evolve.run import EvolutionJob, run_evolution
     from clue.evolve.watch import RichReporter
     from clue.memory.prompts import load_prompt
 
-    outcome = await run_evolution("clue", load_prompt("simple"), train, held_out, llm,
-                                  _demo_settings(), Budget(), out, resume=True,
-                                  reporter=RichReporter(console), tasks=runner.tasks, info=runner.info)
+    job = EvolutionJob("clue", load_prompt("simple"), train, held_out, _demo_settings(), Budget(), out, resume=True)
+    outcome = await run_evolution(job, llm, runner=Runner(llm, tasks=runner.tasks, info=runner.info),
+                                  reporter=RichReporter(console))
     if outcome.seed is None or outcome.best is None:
         raise BadInputError("the demo evolution had no held-out pairs to compare on")
     return outcome.seed, outcome.best

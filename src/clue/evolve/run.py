@@ -17,7 +17,7 @@ from clue.bench.run.record import RunSpec, build_spec
 from clue.bench.run.recorder import RunRecorder
 from clue.bench.run.results import Results, aggregate, with_gain
 from clue.bench.run.rollouts import RolloutStore
-from clue.bench.run.runner import InfoLookup, Runner, TaskLookup
+from clue.bench.run.runner import Runner
 from clue.bench.solvers.registry import SolverOptions, SolverRegistry
 from clue.errors import BadInputError, NotFoundError
 from clue.evolve.budget import Budget, BudgetMeter
@@ -78,52 +78,65 @@ def evolution_spec(llm: LLM, method: str, seed_prompt: ExtractionPrompt, setting
                                             "solvers": solvers.as_dict()})
 
 
-async def run_evolution(method: str, seed_prompt: ExtractionPrompt, train_pairs: Sequence[Pair],
-                        test_pairs: Sequence[Pair], llm: LLM, settings: EvolveSettings, budget: Budget,
-                        run_dir: Path, *, resume: bool = False, reporter: Reporter | None = None,
-                        tasks: TaskLookup | None = None, info: InfoLookup | None = None,
-                        test_repeats: Sequence[int] = (0,), concurrency: int = 32,
-                        warn: Callable[[str], None] | None = None,
-                        description: dict[str, Any] | None = None,
-                        solver_options: SolverOptions | None = None,
-                        runner: Runner | None = None) -> EvolutionOutcome:
-    """Evolve `seed_prompt` on `train_pairs` within `budget`, then evaluate seed and best on `test_pairs`.
+@dataclass(frozen=True)
+class EvolutionJob:
+    """One evolution run: the method and its seed prompt, the pairs it learns from (`train_pairs`) and the
+    pairs seed and best are compared on afterwards (`test_pairs`), its knobs and budget, and its run dir.
+    `resume=False` refuses a run directory that already holds a run; `resume=True` continues it. `description`
+    (datasets, split, limit, data_root) goes into the spec."""
 
-    `resume=False` refuses a run directory that already holds a run; `resume=True` continues it, reusing every
-    finished rollout and step, and refuses (changing nothing) another method, seed, scope, model or decoding.
-    `tasks`/`info` override the dataset registry (tests). `description` (datasets, split, limit, data_root)
-    goes into the spec.
+    method: str
+    seed_prompt: ExtractionPrompt
+    train_pairs: Sequence[Pair]
+    test_pairs: Sequence[Pair]
+    settings: EvolveSettings
+    budget: Budget
+    run_dir: Path
+    resume: bool = False
+    test_repeats: Sequence[int] = (0,)
+    description: dict[str, Any] = field(default_factory=dict)
+    solver_options: SolverOptions = field(default_factory=SolverOptions)
+
+
+async def run_evolution(job: EvolutionJob, llm: LLM, *, runner: Runner | None = None,
+                        reporter: Reporter | None = None,
+                        warn: Callable[[str], None] | None = None) -> EvolutionOutcome:
+    """Evolve the seed prompt on the train pairs within the budget, then evaluate seed and best on the test pairs.
+
+    A resumed run reuses every finished rollout and step, and refuses (changing nothing) another method, seed,
+    scope, model or decoding. `runner` executes rollouts (default: a local `Runner` over the dataset registry;
+    another executor's, e.g. Ray tasks, or one with test lookups); it is closed when the run ends. The run dir
+    is written here, by the recorder, whoever executes.
     """
-    solvers = solver_options or SolverOptions()
-    spec = evolution_spec(llm, method, seed_prompt, settings, budget, description or {}, solvers)
-    optimizer = load_optimizer(method)
+    spec = evolution_spec(llm, job.method, job.seed_prompt, job.settings, job.budget, job.description,
+                          job.solver_options)
+    optimizer = load_optimizer(job.method)
     if reporter is not None and hasattr(optimizer, "reporter"):
         optimizer.reporter = reporter
-    lookups: dict[str, Any] = {k: v for k, v in (("tasks", tasks), ("info", info)) if v is not None}
-    # `runner`: another executor's (e.g. Ray tasks); the run dir is still written here, by the recorder.
-    runner = runner or Runner(llm, concurrency=concurrency, solvers=SolverRegistry(solvers), **lookups)
+    runner = runner or Runner(llm, solvers=SolverRegistry(job.solver_options))
     try:
-        with RunRecorder.open(run_dir, spec, roles=ROLES, resume=resume, ledger=llm.ledger,
+        with RunRecorder.open(job.run_dir, spec, roles=ROLES, resume=job.resume, ledger=llm.ledger,
                               warn=warn) as recorder:
             store = recorder.store()
-            meter = _resumed_meter(budget, recorder, store, llm) if resume else BudgetMeter(budget, llm.ledger)
+            meter = _resumed_meter(job.budget, recorder, store, llm) if job.resume \
+                else BudgetMeter(job.budget, llm.ledger)
             harness = Harness(runner, store, meter, recorder=recorder)
             try:
-                result = await optimizer.optimize(seed_prompt, list(train_pairs), harness, settings, run_dir,
-                                                  resume)
+                result = await optimizer.optimize(job.seed_prompt, list(job.train_pairs), harness, job.settings,
+                                                  job.run_dir, job.resume)
             except OptimizerRepliesError as exc:
                 recorder.record_unusable_replies(exc.unusable_replies)
                 raise
             recorder.write_best_prompt(result.best.text)
-            seed_results, best_results = await _compare_on_test(runner, recorder, seed_prompt, result.best,
-                                                                test_pairs, test_repeats)
+            seed_results, best_results = await _compare_on_test(runner, recorder, job.seed_prompt, result.best,
+                                                                job.test_pairs, job.test_repeats)
             usage = meter.summary()
             recorder.record_unusable_replies(result.unusable_replies)
             recorder.finish_evolution(seed_results, best_results, result.best.hash, usage,
                                       None if result.stopped_by == "finished" else result.stopped_by)
     finally:
         await runner.aclose()
-    return EvolutionOutcome(result, seed_results, best_results, run_dir, usage)
+    return EvolutionOutcome(result, seed_results, best_results, job.run_dir, usage)
 
 
 async def _compare_on_test(runner: Runner, recorder: RunRecorder, seed: ExtractionPrompt, best: ExtractionPrompt,

@@ -90,7 +90,7 @@ async def test_ray_rollouts_equal_in_process_ones(tmp_path: Path, fake: FakeOpen
 async def _evolve(out: Path, runner_kind: str, base_url: str) -> tuple[str, list[dict[str, Any]]]:
     from clue.evolve.budget import Budget
     from clue.evolve.protocol import EvolveSettings
-    from clue.evolve.run import run_evolution
+    from clue.evolve.run import EvolutionJob, run_evolution
 
     root = default_data_root()
     train = load_pairs(root, "membench-high", "train", limit=4, warn=print)
@@ -99,8 +99,8 @@ async def _evolve(out: Path, runner_kind: str, base_url: str) -> tuple[str, list
     llm = make_llm(base_url, retries=1)
     runner = RayRunner(llm, solver_options=SolverOptions()) if runner_kind == "ray" else None
     try:
-        outcome = await run_evolution("gepa", load_prompt("simple"), train, test, llm, settings,
-                                      Budget(max_rollouts=8), out, runner=runner)
+        job = EvolutionJob("gepa", load_prompt("simple"), train, test, settings, Budget(max_rollouts=8), out)
+        outcome = await run_evolution(job, llm, runner=runner)
     finally:
         await llm.aclose()
     rollouts = [json.loads(line) for line in (out / "rollouts.jsonl").read_text().splitlines()]
