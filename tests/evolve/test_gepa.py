@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support.lineage import gepa, read_lineage
 from support.locker_world import FakeTask, locker_reply, make_pairs
 
 from clue.bench.run.rollouts import RolloutStore, read_rollouts
 from clue.bench.run.runner import Runner
 from clue.config import load_settings
+from clue.errors import BadInputError
 from clue.evolve.baseline_records import GepaState
 from clue.evolve.budget import Budget, BudgetMeter
 from clue.evolve.gepa_method import FAILURE_FEEDBACK, SUCCESS_FEEDBACK, GepaOptimizer, feedback_for, split_pool
@@ -159,6 +162,17 @@ async def test_resume_reuses_finished_rollouts(tmp_path: Path) -> None:
     assert len(stored) == len({r.rollout_id for r in stored})  # no rollout id computed twice
     assert again.reused_rollouts >= 10  # the seed's validation pass came from the store
     assert result.best.text == IMPROVED
+    entries = read_lineage(tmp_path / "run").entries  # the first process's entries were kept
+    assert {SEED.hash, prompt_hash(IMPROVED)} <= {e.hash for e in entries}
+    assert len(entries) == len({e.id for e in entries})
+
+    old = tmp_path / "old"  # a run dir of the clue before the typed lineage: refused in one line
+    (old / "run").mkdir(parents=True)
+    (old / "run" / "state.json").write_text('{"method": "gepa", "iterations": 1, "best_hash": "abc"}')
+    older, _ = make_harness(old, Budget(max_rollouts=40))
+    with pytest.raises(BadInputError, match=r"state.json: a GEPA run of an earlier clue"):
+        await GepaOptimizer().optimize(SEED, make_pairs(20), older, EvolveSettings(), old / "run", resume=True)
+    assert json.loads((old / "run" / "state.json").read_text())["best_hash"] == "abc"  # left as it was
 
 
 def test_feedback_asks_what_helped_or_what_was_missing() -> None:

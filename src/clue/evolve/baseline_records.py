@@ -87,6 +87,9 @@ class LineageRecorder:
             except ValidationError:
                 raise BadInputError(f"{self.recorder.private_state_path}: not the state of this GEPA run; "
                                     "start a new run directory") from None
+            if '"best_hash"' in raw and self.state.best_text is None:  # kept the best's text in lineage.json
+                raise BadInputError(f"{self.recorder.private_state_path}: a GEPA run of an earlier clue, which "
+                                    "this one cannot resume; start a new run directory")
         lineage = self.recorder.load_lineage("gepa")
         self.entries = {e.id: e for e in lineage.entries} if lineage is not None else {}
 
