@@ -210,13 +210,18 @@ def step_result(field: StepField, round_index: int, key: str, value: object, rep
                                          "replies": replies})
 
 
+def _replies_seen(counts: ReplyCounts) -> int:
+    return sum(counts.asked.values()) + counts.candidates
+
+
 def _fold(state: RunState, result: StepSummary | StepAnalysis | StepCandidate) -> None:
     """Put a journaled result back where its job put it."""
     if result.round >= len(state.rounds):
         return
     rs = state.rounds[result.round]
     getattr(rs, result.field)[result.key] = result.value
-    state.replies = result.replies
+    if _replies_seen(result.replies) >= _replies_seen(state.replies):  # a crash may leave a stale journal behind
+        state.replies = result.replies
     candidate = result.value
     if isinstance(candidate, CandidateRecord) and candidate.run_hash is not None and candidate.text is not None:
         state.remember(PromptRecord(name=candidate.name, text=candidate.text, hash=candidate.run_hash,
