@@ -202,6 +202,10 @@ def test_evolve_on_an_openai_endpoint_survives_kill_9_and_resumes(tmp_path: Path
     proc.communicate(timeout=30)
     assert read_runlog(out).status == "running"  # killed: nothing could record the end
     kept = {r.rollout_id for r in read_rollouts(rollouts)}
+    before = checksums(out)
+    code, output = run("show", str(out))  # says the run is not live, and touches nothing
+    assert code == 0 and "no process holds it (killed?): --resume continues it" in " ".join(output.split())
+    assert checksums(out) == before
 
     fake.delay_s = 0.0
     code, output = run("--backend", "openai", "--base-url", fake.base_url, "--model", "fake", "--no-cache",

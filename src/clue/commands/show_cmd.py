@@ -8,11 +8,22 @@ import typer
 from rich.table import Table
 
 from clue.bench.run.record import RunLog
+from clue.bench.run.rundir import lock_holder
 from clue.commands.common import console, run_sync
 
 
-def spec_table(log: RunLog) -> Table:
-    table = Table(title=f"{log.spec.command} run: {log.status}", show_header=False)
+def _status(log: RunLog, run_dir: Path) -> str:
+    """The recorded status; a run recorded as running that no process holds was killed (kill -9, power loss)."""
+    if log.status != "running":
+        return log.status
+    holder = lock_holder(run_dir)
+    if holder is None:
+        return "running when it was last recorded, but no process holds it (killed?): --resume continues it"
+    return f"running (PID {holder})"
+
+
+def spec_table(log: RunLog, run_dir: Path) -> Table:
+    table = Table(title=f"{log.spec.command} run: {_status(log, run_dir)}", show_header=False)
     table.add_column("field", no_wrap=True)
     table.add_column("value")
     spec = log.spec
@@ -60,7 +71,7 @@ def show_command(
 
     def job() -> None:
         log = read_runlog(run_dir)
-        print_table(spec_table(log), console)
+        print_table(spec_table(log, run_dir), console)
         if log.results is not None:
             print_table(results_table(log.results), console)
         if log.evolution is not None and log.all_results:

@@ -114,7 +114,8 @@ class LineageRecorder:
     def _entry(self, text: str, iteration: int) -> LineageEntry:
         key = prompt_hash(text)
         if key not in self.entries:
-            self.entries[key] = LineageEntry(id=key, hash=key, name=f"gepa-{key[:8]}",
+            name = self.seed_prompt.name if key == self.seed_prompt.hash else f"gepa-{key[:8]}"
+            self.entries[key] = LineageEntry(id=key, hash=key, name=name,
                                              origin=Origin(iteration=iteration), status="proposed",
                                              details=GepaDetails())
         return self.entries[key]

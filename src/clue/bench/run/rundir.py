@@ -71,3 +71,19 @@ def run_dir_lock(out: Path, *, announce: bool = True) -> Iterator[HeldLock]:
         yield held
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def lock_holder(out: Path) -> str | None:
+    """The PID of the process holding OUT's lock ("unknown" if it wrote none), or None when no process holds it.
+    Read-only: it creates nothing and takes the lock only for the instant of the check."""
+    try:
+        fd = os.open(out / LOCK, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+    finally:
+        os.close(fd)
+    return None
