@@ -106,7 +106,7 @@ def test_a_constrained_reply_is_cached_apart_from_a_free_one() -> None:
 @pytest.mark.model
 async def test_the_real_model_answers_every_demo_kind_in_its_format() -> None:
     settings = load_settings(env={}, cli={"backend": "local", "model": "smollm2-135m"}, no_cache=True,
-                             role_overrides=parse_role_overrides(["solver.max_tokens=24"]))
+                             role_overrides=parse_role_overrides(["solver.max_tokens=48"]))  # the demo's
     llm = LLM(settings, cache=None)
     task = DemoTask()
     shapes = {"mcq": r"[A-D]", "integer": r"-?\d+", "game24": r"[-0-9()+*/ ]+", "equation": r"[-0-9()+*/= ]+"}
