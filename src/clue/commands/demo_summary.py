@@ -70,7 +70,7 @@ def evolution_sentence(seed: MacroScore | None, evolved: MacroScore | None, *, k
         return "The evolution has no held-out scores to compare."
     if kept_seed:
         return (f"The evolved prompt is not better than its seed: no candidate beat the seed on the training pairs, "
-                f"so the evolution kept it ({seed.text()} on the held-out pairs).")
+                f"so the evolution kept it; on the held-out pairs it scored {seed.text()}.")
     if evolved.low > seed.high:
         return f"The evolved prompt beat its seed on the held-out pairs: {evolved.text()} against {seed.text()}."
     if evolved.mean > seed.mean:
