@@ -24,7 +24,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from clue.bench.data.demo import DemoRecord, demo_info, demo_task, load_demo_pairs, load_demo_records
+from clue.bench.data.demo import (
+    DEMO_REASONING_CHARS,
+    DemoRecord,
+    DemoTask,
+    demo_info,
+    load_demo_pairs,
+    load_demo_records,
+)
 from clue.bench.data.records import Pair
 from clue.bench.run.runner import Runner
 from clue.bench.scorers.tasks import score_episode
@@ -49,9 +56,8 @@ async def memory_for(llm: LLM, condition: str, record: DemoRecord, pair: Pair, r
 
 
 async def solve_once(llm: LLM, runner: Runner, condition: str, record: DemoRecord, pair: Pair,
-                     run: int) -> dict[str, Any]:
+                     run: int, task: DemoTask) -> dict[str, Any]:
     memory = await memory_for(llm, condition, record, pair, run)
-    task = demo_task(pair.dataset)
     episode = await runner.solvers(pair.dataset).solve(pair, memory, SolveContext(llm, repeat=run, task=task))
     score = await score_episode(task, pair, episode, None)
     return {"pair_id": record.pair_id, "category": record.category, "condition": condition, "run": run,
@@ -69,10 +75,12 @@ async def calibrate(args: argparse.Namespace) -> dict[tuple[str, str, int], dict
     args.out.mkdir(parents=True, exist_ok=True)
     lines = args.out / "calibration.jsonl"
     results = done_lines(lines)
+    decoding = [*DEMO_DECODING, *([f"solver.max_tokens={args.solver_max_tokens}"] if args.solver_max_tokens else [])]
     settings = load_settings(env={}, cli={"backend": "local", "model": args.model}, no_cache=True,
-                             role_overrides=parse_role_overrides(list(DEMO_DECODING)))
+                             role_overrides=parse_role_overrides(decoding))
     llm = LLM(settings, cache=ResponseCache(args.out / "cache.sqlite"))
-    runner = Runner(llm, tasks=demo_task, info=demo_info)
+    task = DemoTask(reasoning_chars=args.reasoning_chars)
+    runner = Runner(llm, tasks=lambda dataset: task, info=demo_info)
     records = {r.pair_id: r for r in load_demo_records()}
     pairs = [p for p in load_demo_pairs() if not args.pairs or p.target["pair_id"] in args.pairs]
     started = time.perf_counter()
@@ -84,7 +92,7 @@ async def calibrate(args: argparse.Namespace) -> dict[tuple[str, str, int], dict
                         key = (pair.target["pair_id"], condition, run)
                         if key in results:
                             continue
-                        row = await solve_once(llm, runner, condition, records[key[0]], pair, run)
+                        row = await solve_once(llm, runner, condition, records[key[0]], pair, run, task)
                         results[key] = row
                         sink.write(json.dumps(row) + "\n")
                         sink.flush()
@@ -138,10 +146,14 @@ def main() -> None:
     parser.add_argument("--controls", type=lambda text: [c for c in text.split(",") if c],
                         default=list(CONTROL_CONDITIONS), help="controls to run (no-memory, oracle; '' for none)")
     parser.add_argument("--pairs", type=lambda text: set(text.split(",")), default=set())
+    parser.add_argument("--reasoning-chars", type=int, default=DEMO_REASONING_CHARS,
+                        help="free text allowed before <answer> (default: the demo's)")
+    parser.add_argument("--solver-max-tokens", type=int, default=0, help="override the demo's solver.max_tokens")
     parser.add_argument("--report-only", action="store_true", help="print the table of what is measured; run nothing")
     parser.add_argument("--out", type=Path, default=Path("runs/demo-calibration"))
     args = parser.parse_args()
     print(f"{args.model}: demo calibration, {args.runs} runs, prompts {args.prompts}, "
+          f"reasoning {args.reasoning_chars} chars, "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
     results = done_lines(args.out / "calibration.jsonl") if args.report_only else asyncio.run(calibrate(args))
     print(report(results, args))

@@ -66,6 +66,9 @@ def test_the_sentence_claims_a_lift_only_when_the_intervals_do_not_overlap() -> 
     assert "the intervals overlap" in memory_sentence(none, overlapping)
     assert "not better" in evolution_sentence(simple, overlapping)
     assert evolution_sentence(none, simple).startswith("The evolved prompt beat its seed")
+    kept = evolution_sentence(simple, simple, kept_seed=True)
+    assert kept.startswith("The evolved prompt is not better than its seed: no candidate beat the seed")
+    assert "95% CI" in kept
 
 
 @pytest.mark.model

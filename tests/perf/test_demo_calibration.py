@@ -38,12 +38,12 @@ def test_a_pair_is_kept_when_the_oracle_solves_and_no_memory_fails_in_two_of_thr
 @pytest.mark.model
 def test_the_calibration_runs_on_a_real_model_and_continues_where_it_stopped(tmp_path: Path) -> None:
     command = [sys.executable, str(BENCH / "demo_calibration.py"), "--model", "smollm2-135m", "--runs", "1",
-               "--prompts", "simple", "--pairs", "demo-pers-02,demo-agent-02", "--out", str(tmp_path)]
+               "--prompts", "simple", "--pairs", "demo-pers-02,demo-agent-20", "--out", str(tmp_path)]
     first = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
     lines = [json.loads(line) for line in (tmp_path / "calibration.jsonl").read_text().splitlines()]
     assert {(row["pair_id"], row["condition"]) for row in lines} == {
-        (pair, condition) for pair in ("demo-pers-02", "demo-agent-02")
+        (pair, condition) for pair in ("demo-pers-02", "demo-agent-20")
         for condition in ("no-memory", "oracle", "simple")}
     oracle = next(row for row in lines if row["condition"] == "oracle" and row["pair_id"] == "demo-pers-02")
     assert oracle["memory"] == "The user's sister is named Marisol."

@@ -105,7 +105,8 @@ def _evolution_summary(run_dir: Path, seed: Results, best: Results) -> str:
 
     samples = "test_rollouts.jsonl"
     return evolution_sentence(run_macro(f"seed {seed.prompt_name}", run_dir, samples, seed.prompt_hash),
-                              run_macro(f"evolved {best.prompt_name}", run_dir, samples, best.prompt_hash))
+                              run_macro(f"evolved {best.prompt_name}", run_dir, samples, best.prompt_hash),
+                              kept_seed=best.prompt_hash == seed.prompt_hash)
 
 
 def _balanced(pairs: list[Pair], count: int) -> list[Pair]:

@@ -64,9 +64,13 @@ def memory_sentence(without: MacroScore | None, with_memory: MacroScore | None) 
     return f"Memory did not lift held-out accuracy: {without.text()} without it, {with_memory.text()} with it."
 
 
-def evolution_sentence(seed: MacroScore | None, evolved: MacroScore | None) -> str:
+def evolution_sentence(seed: MacroScore | None, evolved: MacroScore | None, *, kept_seed: bool = False) -> str:
+    """`kept_seed`: no candidate beat the seed in training, so the "evolved" prompt is the seed itself."""
     if seed is None or evolved is None:
         return "The evolution has no held-out scores to compare."
+    if kept_seed:
+        return (f"The evolved prompt is not better than its seed: no candidate beat the seed on the training pairs, "
+                f"so the evolution kept it; on the held-out pairs it scored {seed.text()}.")
     if evolved.low > seed.high:
         return f"The evolved prompt beat its seed on the held-out pairs: {evolved.text()} against {seed.text()}."
     if evolved.mean > seed.mean:

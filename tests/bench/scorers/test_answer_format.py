@@ -46,6 +46,15 @@ def test_every_demo_pair_declares_its_format_and_states_it_once() -> None:
         assert grammar is not None and grammar.startswith('root ::= "<answer>"')
 
 
+def test_a_demo_task_with_a_reasoning_budget_asks_for_a_short_thought_then_the_tag() -> None:
+    task = DemoTask(reasoning_chars=240)
+    for pair in load_demo_pairs():
+        prompt = task.query_messages(pair)[-1]["content"]
+        assert prompt.count("<answer>") == 1 and "Think in at most two short sentences" in prompt, prompt
+        grammar = answer_grammar(task, pair)
+        assert grammar is not None and grammar.startswith('root ::= prose "<answer>"') and "{0,240}" in grammar
+
+
 @pytest.mark.parametrize(("answer", "letter"), [
     ("Flask", "B"), ("<C>Flask</C>", "B"), ("I would pick Axum.", "A"), ("spring boot", "D"), ("Answer: D", "D"),
     ("Express or Flask", None), ("<B></answer>", None), ("Rust", None), ("", None),
@@ -97,7 +106,7 @@ def test_a_constrained_reply_is_cached_apart_from_a_free_one() -> None:
 @pytest.mark.model
 async def test_the_real_model_answers_every_demo_kind_in_its_format() -> None:
     settings = load_settings(env={}, cli={"backend": "local", "model": "smollm2-135m"}, no_cache=True,
-                             role_overrides=parse_role_overrides(["solver.max_tokens=24"]))
+                             role_overrides=parse_role_overrides(["solver.max_tokens=48"]))  # the demo's
     llm = LLM(settings, cache=None)
     task = DemoTask()
     shapes = {"mcq": r"[A-D]", "integer": r"-?\d+", "game24": r"[-0-9()+*/ ]+", "equation": r"[-0-9()+*/= ]+"}

@@ -28,6 +28,15 @@ ANSWER_LINES: dict[str, str] = {
     "game24": "Reply with <answer>EXPRESSION</answer> alone.",
     "equation": "Reply with <answer>THE FULL EQUATION</answer> alone.",
 }
+# With a reasoning budget: a short thought first, then the tag (the grammar bounds the thought's length).
+REASONING_LINES: dict[str, str] = {
+    "mcq": "Think in at most two short sentences, then give <answer>X</answer>, where X is the letter of your choice.",
+    "integer": "Think in at most two short sentences, then give <answer>N</answer>, where N is the integer answer.",
+    "game24": "Think in at most two short sentences, then give <answer>EXPRESSION</answer>.",
+    "equation": "Think in at most two short sentences, then give <answer>THE FULL EQUATION</answer>.",
+}
+# Free text the grammar allows before <answer> in `clue demo` (0: the answer alone).
+DEMO_REASONING_CHARS = 0
 _FORMAT_KINDS: dict[str, AnswerKind] = {"integer": "integer", "game24": "expression", "equation": "equation"}
 
 
@@ -61,14 +70,14 @@ def load_demo_pairs() -> list[Pair]:
 
 
 def split_demo(pairs: list[Pair]) -> tuple[list[Pair], list[Pair]]:
-    """(train, held out): every third pair of each category is held out from evolution."""
+    """(train, held out): every second pair of each category is held out from evolution (18 of the 37)."""
     seen: dict[str, int] = {}
     train: list[Pair] = []
     held_out: list[Pair] = []
     for pair in pairs:
         position = seen.get(pair.dataset, 0)
         seen[pair.dataset] = position + 1
-        (held_out if position % 3 == 2 else train).append(pair)
+        (held_out if position % 2 == 1 else train).append(pair)
     return train, held_out
 
 
@@ -78,6 +87,8 @@ def demo_info(dataset: str) -> tuple[str, bool]:
 
 @dataclass(frozen=True)
 class DemoTask:
+    reasoning_chars: int = DEMO_REASONING_CHARS  # free text before <answer> (0: the answer alone)
+
     def query_messages(self, pair: Pair) -> list[Message]:
         target = pair.target
         kind = target["scorer"]
@@ -89,13 +100,14 @@ class DemoTask:
             body = f"Use the numbers {target['numbers']} once each, with + - * / and parentheses, to make 24."
         else:
             body = f"Fill each ? with one of + - * / so the equation holds (usual precedence): {target['equation']}"
-        return [{"role": "user", "content": f"{body}\n\n{ANSWER_LINES[kind]}"}]
+        lines = REASONING_LINES if self.reasoning_chars else ANSWER_LINES
+        return [{"role": "user", "content": f"{body}\n\n{lines[kind]}"}]
 
     def answer_format(self, pair: Pair) -> AnswerFormat:
         kind = pair.target["scorer"]
         if kind == "mcq":
-            return letter_format(pair.target["choices"])
-        return AnswerFormat(_FORMAT_KINDS[kind])
+            return letter_format(pair.target["choices"], reasoning_chars=self.reasoning_chars)
+        return AnswerFormat(_FORMAT_KINDS[kind], reasoning_chars=self.reasoning_chars)
 
     async def score(self, pair: Pair, solver_text: str, judge: JudgeFn | None) -> Score:
         target = pair.target
