@@ -104,6 +104,13 @@ class CandidateRecord(BaseModel):
     rejected: str | None = None  # guardrail (or other) reason; None when it entered the tournament
     notes: list[str] = Field(default_factory=list)
 
+    def prompt_record(self, round_index: int) -> PromptRecord | None:
+        """The prompt it entered the tournament with; None for a rejected candidate."""
+        if self.run_hash is None or self.text is None:
+            return None
+        return PromptRecord(name=self.name, text=self.text, hash=self.run_hash, parent=self.parent,
+                            round=round_index)
+
     @property
     def run_hash(self) -> str | None:
         """The hash its scores are filed under; None for a rejected candidate, which never ran (its text may even
@@ -222,10 +229,9 @@ def _fold(state: RunState, result: StepSummary | StepAnalysis | StepCandidate) -
     getattr(rs, result.field)[result.key] = result.value
     if _replies_seen(result.replies) >= _replies_seen(state.replies):  # a crash may leave a stale journal behind
         state.replies = result.replies
-    candidate = result.value
-    if isinstance(candidate, CandidateRecord) and candidate.run_hash is not None and candidate.text is not None:
-        state.remember(PromptRecord(name=candidate.name, text=candidate.text, hash=candidate.run_hash,
-                                    parent=candidate.parent, round=rs.index))
+    entered = result.value.prompt_record(rs.index) if isinstance(result.value, CandidateRecord) else None
+    if entered is not None:
+        state.remember(entered)
 
 
 def load_state(recorder: RunRecorder) -> RunState | None:

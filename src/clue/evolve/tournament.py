@@ -33,7 +33,6 @@ from clue.evolve.state import (
     AnalysisRecord,
     CandidateRecord,
     EditRecord,
-    PromptRecord,
     RoundState,
     ScoreRecord,
 )
@@ -206,8 +205,9 @@ class TournamentOptimizer(ABC):
                                                   max_chars=settings.max_prompt_chars, leaks=run.leaks)
             if record.rejected is None and prompt.hash == base.hash:
                 record.rejected = "no change to the base prompt"
-            if record.rejected is None:
-                run.state.remember(PromptRecord.of(prompt, parent=base.hash, round=rs.index))
+            entered = record.prompt_record(rs.index)
+            if entered is not None:
+                run.state.remember(entered)
         if record.rejected is not None:
             self.reporter.rejected(self.name, rs.index + 1, record.name, record.rejected)
         return record

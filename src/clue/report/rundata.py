@@ -15,7 +15,7 @@ from typing import Any
 
 from clue.bench.run import files
 from clue.bench.run.lineage import Lineage
-from clue.bench.run.lineage_read import lineage_of
+from clue.bench.run.lineage_read import read_lineage
 from clue.bench.run.record import EvolutionRecord, RunLog, RunSpec, SamplesRef, read_runlog
 from clue.bench.run.results import Results, aggregate
 from clue.bench.run.rollouts import Rollout, read_rollouts
@@ -127,8 +127,7 @@ def load_run(run_dir: Path) -> RunData:
     run = RunData(path=run_dir, label="", log=log, rollouts=rollouts, test_rollouts=test_rollouts,
                   results=results, warnings=warnings)
     if log.evolution is not None:
-        raw = _read_json(run_dir / files.LINEAGE)
-        run.lineage = lineage_of(raw, run.method or "prompt", run_dir / files.LINEAGE) if raw is not None else None
+        run.lineage = read_lineage(run_dir / files.LINEAGE, run.method or "prompt")
         best = run_dir / files.BEST_PROMPT
         run.best_prompt = best.read_text(encoding="utf-8") if best.exists() else None
     return run

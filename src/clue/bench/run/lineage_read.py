@@ -3,6 +3,7 @@ layouts clue wrote before it (tournament rounds, GEPA proposals, ACE steps)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +63,14 @@ def _entry(e: dict[str, Any], method: str) -> LineageEntry:
                         reason=str(e.get("reason") or ""), diff=str(e.get("diff") or ""), scores=scores,
                         details=GepaDetails(minibatch_before=e.get("minibatch_before"),
                                             minibatch_after=e.get("minibatch_after")))
+
+
+def read_lineage(path: Path, method: str) -> Lineage | None:
+    """The typed lineage in `path` (None when there is none); one line naming the file when it is unreadable."""
+    if not path.exists():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    return lineage_of(raw, method, path)

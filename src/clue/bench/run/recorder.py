@@ -9,7 +9,6 @@ optimizer's private state. Commands and optimizers hand it records; they never w
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -20,7 +19,7 @@ from pydantic import BaseModel
 
 from clue.bench.run import files
 from clue.bench.run.lineage import Lineage
-from clue.bench.run.lineage_read import lineage_of
+from clue.bench.run.lineage_read import read_lineage
 from clue.bench.run.record import (
     EvolutionRecord,
     RoundProgress,
@@ -159,14 +158,7 @@ class RunRecorder:
 
     def load_lineage(self, method: str) -> Lineage | None:
         """The lineage recorded by an earlier process of this run (any layout clue wrote), for a resume."""
-        path = self.run_dir / files.LINEAGE
-        if not path.exists():
-            return None
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise BadInputError(f"{path}: cannot resume, unreadable lineage ({exc})") from None
-        return lineage_of(raw, method, path)
+        return read_lineage(self.run_dir / files.LINEAGE, method)
 
     def save_private_state(self, state: BaseModel) -> None:
         """The optimizer's resume state: one file, read back only by that optimizer. It holds every result
