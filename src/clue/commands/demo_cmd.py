@@ -2,8 +2,9 @@
 
 It compares no-memory and `simple` (and any static prompt named with `--compare`) on demo pairs held out
 from training, then evolves `simple` with a short CluE run on the other demo pairs and compares seed and
-evolved on the held-out pairs. Everything goes through the same runner, cache and run dirs as `clue eval` / `clue evolve`, so a
-second `clue demo` is served from the cache and an interrupted one continues where it stopped.
+evolved on the held-out pairs. Everything goes through the same runner, cache and run dirs as `clue eval`
+and `clue evolve`, so a second `clue demo` is served from the cache and an interrupted one continues where
+it stopped.
 """
 
 from __future__ import annotations
