@@ -1,13 +1,13 @@
 """Calibrate the built-in demo pairs on an embedded model: which pairs does memory decide?
 
-    .venv/bin/python perf/demo_calibration.py [--model qwen2.5-coder-1.5b] [--runs 3]
+    .venv/bin/python perf/demo_calibration.py [--model qwen2.5-coder-1.5b] [--runs 6] [--seed 1000]
         [--prompts simple,factual-experiential] [--pairs demo-pers-01,...] [--out runs/demo-calibration]
 
 Per pair and run, the demo's solver (same prompts, decoding and answer grammar as `clue demo`) answers
 the target with: no memory; the oracle memory (the one fact or trick the pair was written around, the
 record's `oracle`); and the memory each static extraction prompt writes from the source. Run r uses the
 sampling seeds of repeat r. A pair is kept when the oracle solves it and no memory does not, each in at
-least 2 of the runs (2 of 3 by default). Every answer goes to `OUT/calibration.jsonl` as it is scored
+least 2/3 of the runs (4 of 6 by default). Every answer goes to `OUT/calibration.jsonl` as it is scored
 (one line per pair, condition and run), and replies are cached in `OUT/cache.sqlite`, so an interrupted
 calibration continues where it stopped. Ends with a markdown table: per pair, solved / ran per condition
 and the verdict, then per category how many pairs are kept (`--report-only` prints it for what is measured).
@@ -40,6 +40,7 @@ from clue.commands.demo_cmd import DEMO_DECODING
 from clue.config import load_settings, parse_role_overrides
 from clue.llm.cache import ResponseCache
 from clue.llm.client import LLM
+from clue.llm.types import ROLES
 from clue.llm.weights import MODELS
 from clue.memory.extract import extract_memory
 from clue.memory.prompts import BUILTIN_PROMPTS, load_prompt
@@ -75,7 +76,8 @@ async def calibrate(args: argparse.Namespace) -> dict[tuple[str, str, int], dict
     args.out.mkdir(parents=True, exist_ok=True)
     lines = args.out / "calibration.jsonl"
     results = done_lines(lines)
-    decoding = [*DEMO_DECODING, *([f"solver.max_tokens={args.solver_max_tokens}"] if args.solver_max_tokens else [])]
+    decoding = [*DEMO_DECODING, *([f"solver.max_tokens={args.solver_max_tokens}"] if args.solver_max_tokens else []),
+                *(f"{role}.seed={args.seed}" for role in ROLES)]
     settings = load_settings(env={}, cli={"backend": "local", "model": args.model}, no_cache=True,
                              role_overrides=parse_role_overrides(decoding))
     llm = LLM(settings, cache=ResponseCache(args.out / "cache.sqlite"))
@@ -105,7 +107,7 @@ async def calibrate(args: argparse.Namespace) -> dict[tuple[str, str, int], dict
 
 
 def kept(solved: dict[str, int], ran: dict[str, int], runs: int) -> bool:
-    """Oracle solves and no memory fails, each in at least 2 of 3 runs (2/3 of `runs`, rounded up)."""
+    """Oracle solves and no memory fails, each in at least 2/3 of the runs (rounded up: 4 of 6)."""
     need = (2 * runs + 2) // 3
     return solved.get("oracle", 0) >= need and ran.get("no-memory", 0) - solved.get("no-memory", 0) >= need
 
@@ -139,7 +141,9 @@ def report(results: dict[tuple[str, str, int], dict[str, Any]], args: argparse.N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="qwen2.5-coder-1.5b", choices=sorted(MODELS))
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=1000,
+                        help="sampling seed of every role (run r samples as repeat r); not one of the demo's seeds")
     parser.add_argument("--prompts", type=lambda text: [p for p in text.split(",") if p],
                         default=["simple", "factual-experiential"],
                         help=f"static prompts whose memory is tried (any of {', '.join(BUILTIN_PROMPTS)}; '' for none)")

@@ -23,10 +23,24 @@ def test_demo_writes_its_report_and_prints_the_path(tmp_path: Path) -> None:
     assert f"report: {report}" in result.output.replace("\n", "")
     html = report.read_text(encoding="utf-8")
     table = html[html.index('id="comparison-table"'):html.index("</table>", html.index('id="comparison-table"'))]
-    assert re.findall(r"<tr><th>(.*?)</th>", table)[1:] == ["no-memory", "simple", "factual-experiential"]
-    ran = sum(len(read_rollouts(out / name / "rollouts.jsonl")) for name in ("no-memory", "simple",
-                                                                           "factual-experiential"))
+    assert re.findall(r"<tr><th>(.*?)</th>", table)[1:] == ["no-memory", "simple"]
+    ran = sum(len(read_rollouts(out / name / "rollouts.jsonl")) for name in ("no-memory", "simple"))
     assert f"{ran} rollouts." in html
+    assert not (out / "factual-experiential").exists()
+
+
+def test_demo_compares_another_static_prompt_only_when_asked(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    args = ["--backend", "scripted", "--no-cache", "demo", "--no-evolve", "--held-out", "3", "--out", str(out)]
+    refused = CliRunner().invoke(app, [*args, "--compare", "no-such-prompt"])
+    assert refused.exit_code == 2 and "--compare 'no-such-prompt'" in refused.output
+    assert not out.exists()  # refused before anything was written
+    result = CliRunner().invoke(app, [*args, "--compare", "factual-experiential"])
+    assert result.exit_code == 0, result.output
+    html = (out / "report.html").read_text(encoding="utf-8")
+    table = html[html.index('id="comparison-table"'):html.index("</table>", html.index('id="comparison-table"'))]
+    assert re.findall(r"<tr><th>(.*?)</th>", table)[1:] == ["no-memory", "simple", "factual-experiential"]
+    assert len(read_rollouts(out / "factual-experiential" / "rollouts.jsonl")) == 3
 
 
 def test_demo_says_what_memory_did_and_records_its_seed(tmp_path: Path) -> None:
@@ -86,7 +100,7 @@ def test_demo_end_to_end_on_the_real_model(tmp_path: Path) -> None:
     assert printed.rstrip().endswith(f"report: {out / 'report.html'}")
     spec = json.loads((out / "simple" / "log.json").read_text())["spec"]
     assert spec["roles"]["solver"]["constrained_answers"] is True
-    for name in ("no-memory", "simple", "factual-experiential"):
+    for name in ("no-memory", "simple"):
         for rollout in read_rollouts(out / name / "rollouts.jsonl"):
             assert re.fullmatch(r"<answer> ?\S.*</answer>", rollout.solver_output or ""), rollout.solver_output
     html = (out / "report.html").read_text(encoding="utf-8")

@@ -29,7 +29,7 @@ def test_demo_on_the_real_model_reports_what_it_ran(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = CliRunner().invoke(app, ["--backend", "local", "--model", "smollm2-135m", "--no-cache",
                                       "--role", "extractor.max_tokens=32", "demo", "--no-evolve", "--held-out", "1",
-                                      "--out", str(out)])
+                                      "--compare", "factual-experiential", "--out", str(out)])
     assert result.exit_code == 0, result.output
     html = (out / "report.html").read_text(encoding="utf-8")
     start = html.index('id="transcript-chunks">') + len('id="transcript-chunks">')

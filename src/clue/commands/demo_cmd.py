@@ -1,9 +1,10 @@
 """`clue demo`: the main job on the embedded model, end to end on the built-in demo set.
 
-It compares no-memory, `simple` and one richer static prompt on demo pairs held out from training, then
-evolves `simple` with a short CluE run on the other demo pairs and compares seed and evolved on the held-out
-pairs. Everything goes through the same runner, cache and run dirs as `clue eval` / `clue evolve`, so a
-second `clue demo` is served from the cache and an interrupted one continues where it stopped.
+It compares no-memory and `simple` (and any static prompt named with `--compare`) on demo pairs held out
+from training, then evolves `simple` with a short CluE run on the other demo pairs and compares seed and
+evolved on the held-out pairs. Everything goes through the same runner, cache and run dirs as `clue eval`
+and `clue evolve`, so a second `clue demo` is served from the cache and an interrupted one continues where
+it stopped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from clue.bench.data.records import Pair
-from clue.commands.common import console, options, run_async, warn
+from clue.commands.common import console, fail, options, run_async, warn
 from clue.llm.types import ROLES
 
 if TYPE_CHECKING:
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     from clue.bench.run.runner import Runner
     from clue.llm.client import LLM
 
-STATIC_PROMPTS = ("no-memory", "simple", "factual-experiential")
+# Always compared; `--compare` adds others (each costs the embedded model a few minutes on 2 cores).
+STATIC_PROMPTS = ("no-memory", "simple")
 # Demo answers are a letter or a number and memories are short: tight limits keep a CPU run to minutes.
 DEMO_DECODING = ("extractor.max_tokens=160", "solver.max_tokens=48", "optimizer.max_tokens=640")
 
@@ -33,6 +35,8 @@ def demo_command(
     evolve: bool = typer.Option(True, "--evolve/--no-evolve", help="Also run the short CluE evolution."),
     held_out: int = typer.Option(0, help="Held-out pairs to compare on, balanced across categories (0: all)."),
     seed: int = typer.Option(None, help="Sampling seed of every role (default 42): another seed, another run."),
+    compare: list[str] = typer.Option([], "--compare", help="Another built-in static prompt to compare on the "
+                                      "held-out pairs (repeatable), e.g. factual-experiential: a few minutes each."),
 ) -> None:
     """Run the demo on the embedded default model (qwen2.5-coder-1.5b) with no network.
 
@@ -46,6 +50,7 @@ def demo_command(
     from clue.report.tables import comparison_table, print_table, usage_table
 
     opts = options(ctx)
+    prompts = _static_prompts(compare)
     summary: list[str] = []
     seeds = () if seed is None else tuple(f"{role}.seed={seed}" for role in ROLES)
 
@@ -55,7 +60,7 @@ def demo_command(
         llm = LLM(opts.settings((*DEMO_DECODING, *seeds)))
         runner = Runner(llm, tasks=demo_task, info=demo_info)
         try:
-            static = await _run_static_prompts(llm, runner, held, out)
+            static = await _run_static_prompts(llm, runner, held, out, prompts)
             simple = static[1]
             print_table(comparison_table([with_gain(r, simple) for r in static],
                                          title=f"demo: static prompts on {len(held)} held-out pairs"), console)
@@ -78,13 +83,23 @@ def demo_command(
     run_async(job)
     from clue.report.html import write_report
 
-    ran = [out / name for name in STATIC_PROMPTS] + ([out / "evolve"] if evolve else [])
+    ran = [out / name for name in prompts] + ([out / "evolve"] if evolve else [])
     report = write_report(ran, out / "report.html", baseline_dir=out / "simple", title="clue demo",
                           summary=summary).path
     console.print(f"report: {report}", highlight=False)
 
 
-async def _run_static_prompts(llm: LLM, runner: Runner, held: list[Pair], out: Path) -> list[Results]:
+def _static_prompts(compare: list[str]) -> tuple[str, ...]:
+    from clue.memory.prompts import BUILTIN_PROMPTS
+
+    for name in compare:
+        if name not in BUILTIN_PROMPTS:
+            raise fail(f"--compare {name!r}: not a built-in prompt ({', '.join(BUILTIN_PROMPTS)})")
+    return tuple(dict.fromkeys((*STATIC_PROMPTS, *compare)))
+
+
+async def _run_static_prompts(llm: LLM, runner: Runner, held: list[Pair], out: Path,
+                              prompts: tuple[str, ...]) -> list[Results]:
     """Each static prompt on the held-out pairs, one run dir each (resumed when it is there)."""
     from clue.bench.run.evaluation import EvalPlan, run_plan
     from clue.memory.prompts import load_prompt
@@ -92,7 +107,7 @@ async def _run_static_prompts(llm: LLM, runner: Runner, held: list[Pair], out: P
 
     repeats = {p.dataset: 1 for p in held}
     static: list[Results] = []
-    for name in STATIC_PROMPTS:
+    for name in prompts:
         plan = EvalPlan(load_prompt(name), held, repeats, {"datasets": ["demo"], "split": "held-out"})
         with rollout_progress(plan.total, f"demo: {name}") as on_rollout:
             static.append(await run_plan(llm, plan, out / name, resume=True, runner=runner,

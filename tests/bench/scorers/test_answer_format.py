@@ -109,7 +109,7 @@ async def test_the_real_model_answers_every_demo_kind_in_its_format() -> None:
                              role_overrides=parse_role_overrides(["solver.max_tokens=48"]))  # the demo's
     llm = LLM(settings, cache=None)
     task = DemoTask()
-    shapes = {"mcq": r"[A-D]", "integer": r"-?\d+", "game24": r"[-0-9()+*/ ]+", "equation": r"[-0-9()+*/= ]+"}
+    shapes = {"mcq": r"[A-H]", "integer": r"-?\d+", "game24": r"[-0-9()+*/ ]+", "equation": r"[-0-9()+*/= ]+"}
     chosen = {pair.target["scorer"]: pair for pair in load_demo_pairs()}
     try:
         for kind, pair in chosen.items():
