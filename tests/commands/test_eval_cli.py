@@ -65,7 +65,7 @@ def test_resume_under_other_decoding_or_model_is_refused_in_one_line(tmp_path: P
 def test_demo_usage_is_per_run_not_cumulative(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = CliRunner().invoke(app, ["--backend", "scripted", "--no-cache", "demo", "--no-evolve",
-                                      "--held-out", "3", "--out", str(out)])
+                                      "--held-out", "3", "--compare", "factual-experiential", "--out", str(out)])
     assert result.exit_code == 0, result.output
     control = read_runlog(out / "no-memory").usage
     simple = read_runlog(out / "simple").usage
