@@ -15,6 +15,12 @@ from clue.cli import app
 from clue.commands.demo_summary import evolution_sentence, macro_with_ci, memory_sentence
 
 
+def compared_runs(html: str) -> list[str]:
+    """The run names heading the rows of the report's comparison table."""
+    start = html.index('id="comparison-table"')
+    return re.findall(r"<tr><th>(.*?)</th>", html[start:html.index("</table>", start)])[1:]
+
+
 def test_demo_writes_its_report_and_prints_the_path(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     result = CliRunner().invoke(app, ["--backend", "scripted", "--no-cache", "demo", "--no-evolve", "--out", str(out)])
@@ -22,8 +28,7 @@ def test_demo_writes_its_report_and_prints_the_path(tmp_path: Path) -> None:
     report = out / "report.html"
     assert f"report: {report}" in result.output.replace("\n", "")
     html = report.read_text(encoding="utf-8")
-    table = html[html.index('id="comparison-table"'):html.index("</table>", html.index('id="comparison-table"'))]
-    assert re.findall(r"<tr><th>(.*?)</th>", table)[1:] == ["no-memory", "simple"]
+    assert compared_runs(html) == ["no-memory", "simple"]
     ran = sum(len(read_rollouts(out / name / "rollouts.jsonl")) for name in ("no-memory", "simple"))
     assert f"{ran} rollouts." in html
     assert not (out / "factual-experiential").exists()
@@ -38,8 +43,7 @@ def test_demo_compares_another_static_prompt_only_when_asked(tmp_path: Path) -> 
     result = CliRunner().invoke(app, [*args, "--compare", "factual-experiential"])
     assert result.exit_code == 0, result.output
     html = (out / "report.html").read_text(encoding="utf-8")
-    table = html[html.index('id="comparison-table"'):html.index("</table>", html.index('id="comparison-table"'))]
-    assert re.findall(r"<tr><th>(.*?)</th>", table)[1:] == ["no-memory", "simple", "factual-experiential"]
+    assert compared_runs(html) == ["no-memory", "simple", "factual-experiential"]
     assert len(read_rollouts(out / "factual-experiential" / "rollouts.jsonl")) == 3
 
 
