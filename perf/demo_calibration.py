@@ -1,16 +1,20 @@
 """Calibrate the built-in demo pairs on an embedded model: which pairs does memory decide?
 
     .venv/bin/python perf/demo_calibration.py [--model qwen2.5-coder-1.5b] [--runs 6] [--seed 1000]
-        [--prompts simple,factual-experiential] [--pairs demo-pers-01,...] [--out runs/demo-calibration]
+        [--solver-temperature 0.7] [--prompts simple,factual-experiential] [--pairs demo-pers-01,...]
+        [--out runs/demo-calibration]
 
-Per pair and run, the demo's solver (same prompts, decoding and answer grammar as `clue demo`) answers
+Per pair and run, the demo's solver (same prompts, limits and answer grammar as `clue demo`) answers
 the target with: no memory; the oracle memory (the one fact or trick the pair was written around, the
 record's `oracle`); and the memory each static extraction prompt writes from the source. Run r uses the
-sampling seeds of repeat r. A pair is kept when the oracle solves it and no memory does not, each in at
-least 2/3 of the runs (4 of 6 by default). Every answer goes to `OUT/calibration.jsonl` as it is scored
-(one line per pair, condition and run), and replies are cached in `OUT/cache.sqlite`, so an interrupted
-calibration continues where it stopped. Ends with a markdown table: per pair, solved / ran per condition
-and the verdict, then per category how many pairs are kept (`--report-only` prints it for what is measured).
+sampling seeds of repeat r. The selection samples the solver's answer (temperature 0.7, the reference's)
+so that it measures how often each pair is solved, not one draw. `clue demo` answers greedily; with
+`--solver-temperature 0 --runs 1` the no-memory answers are the demo's, at any seed. A pair is kept when
+the oracle solves it and no memory does not, each in at least 2/3 of the runs (4 of 6 by default). Every
+answer goes to `OUT/calibration.jsonl` as it is scored (one line per pair, condition and run), and replies
+are cached in `OUT/cache.sqlite`, so an interrupted calibration continues where it stopped. Ends with a
+markdown table: per pair, solved / ran per condition and the verdict, then per category how many pairs are
+kept (`--report-only` prints it for what is measured).
 """
 
 from __future__ import annotations
@@ -77,7 +81,7 @@ async def calibrate(args: argparse.Namespace) -> dict[tuple[str, str, int], dict
     lines = args.out / "calibration.jsonl"
     results = done_lines(lines)
     decoding = [*DEMO_DECODING, *([f"solver.max_tokens={args.solver_max_tokens}"] if args.solver_max_tokens else []),
-                *(f"{role}.seed={args.seed}" for role in ROLES)]
+                f"solver.temperature={args.solver_temperature}", *(f"{role}.seed={args.seed}" for role in ROLES)]
     settings = load_settings(env={}, cli={"backend": "local", "model": args.model}, no_cache=True,
                              role_overrides=parse_role_overrides(decoding))
     llm = LLM(settings, cache=ResponseCache(args.out / "cache.sqlite"))
@@ -144,6 +148,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=6)
     parser.add_argument("--seed", type=int, default=1000,
                         help="sampling seed of every role (run r samples as repeat r); not one of the demo's seeds")
+    parser.add_argument("--solver-temperature", type=float, default=0.7,
+                        help="the solver's sampling temperature (the selection's 0.7; the demo answers at 0)")
     parser.add_argument("--prompts", type=lambda text: [p for p in text.split(",") if p],
                         default=["simple", "factual-experiential"],
                         help=f"static prompts whose memory is tried (any of {', '.join(BUILTIN_PROMPTS)}; '' for none)")
@@ -156,7 +162,8 @@ def main() -> None:
     parser.add_argument("--report-only", action="store_true", help="print the table of what is measured; run nothing")
     parser.add_argument("--out", type=Path, default=Path("runs/demo-calibration"))
     args = parser.parse_args()
-    print(f"{args.model}: demo calibration, {args.runs} runs, prompts {args.prompts}, "
+    print(f"{args.model}: demo calibration, {args.runs} runs, solver temperature {args.solver_temperature}, "
+          f"prompts {args.prompts}, "
           f"reasoning {args.reasoning_chars} chars, "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
     results = done_lines(args.out / "calibration.jsonl") if args.report_only else asyncio.run(calibrate(args))

@@ -59,9 +59,20 @@ def test_demo_says_what_memory_did_and_records_its_seed(tmp_path: Path) -> None:
     assert '<section id="summary"><p class="summary">Memory did not lift held-out accuracy' in html
     spec = json.loads((out / "simple" / "log.json").read_text())["spec"]
     assert {role["seed"] for role in spec["roles"].values()} == {7}
+    # The solver reads its answer greedily; the extractor still samples, so another seed is another run.
+    assert spec["roles"]["solver"]["temperature"] == 0 and spec["roles"]["extractor"]["temperature"] > 0
     assert spec["roles"]["solver"]["constrained_answers"] is False  # an endpoint-like backend keeps free text
     held_out = len(split_demo(load_demo_pairs())[1])
     assert len(read_rollouts(out / "no-memory" / "rollouts.jsonl")) == held_out
+
+
+def test_a_role_setting_from_the_user_wins_over_the_demo_greedy_solver(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["--backend", "scripted", "--no-cache", "demo", "--no-evolve", "--held-out", "3",
+                                      "--role", "solver.temperature=0.7", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    spec = json.loads((out / "simple" / "log.json").read_text())["spec"]
+    assert spec["roles"]["solver"]["temperature"] == 0.7
 
 
 def _rollouts(prompt: str, rewards_by_category: dict[str, list[float]]) -> list[Rollout]:

@@ -26,7 +26,11 @@ if TYPE_CHECKING:
 # Always compared; `--compare` adds others (each costs the embedded model a few minutes on 2 cores).
 STATIC_PROMPTS = ("no-memory", "simple")
 # Demo answers are a letter or a number and memories are short: tight limits keep a CPU run to minutes.
-DEMO_DECODING = ("extractor.max_tokens=160", "solver.max_tokens=48", "optimizer.max_tokens=640")
+# The solver answers greedily: sampled at 0.7, a 1.5B model's letter is a coin toss among the options it
+# half-believes, which both adds lucky no-memory guesses and drops answers a memory made most likely.
+# The extractor still samples, so `--seed` still gives another run. `--role solver.temperature=0.7` undoes it.
+DEMO_DECODING = ("extractor.max_tokens=160", "solver.max_tokens=48", "solver.temperature=0",
+                 "optimizer.max_tokens=640")
 
 
 def demo_command(
