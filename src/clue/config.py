@@ -41,6 +41,7 @@ BackendName = Literal["local", "openai", "scripted"]
 CutThinking = Literal["raw", "empty"]
 JsonMode = Literal["auto", "json_object_schema", "json_schema", "json_object", "none"]
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
+DEFAULT_SEED = 42  # every role's sampling seed unless --seed or ROLE.seed says otherwise
 
 
 class ConfigError(BadInputError):
@@ -66,7 +67,7 @@ class RoleConfig(BaseModel):
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int = Field(512, ge=1)
-    seed: int = 42
+    seed: int = DEFAULT_SEED
     context_size: int | None = None  # None: ask the backend (local knows it; openai assumes 40960)
     concurrency: int = Field(8, ge=1)  # the endpoint's parallel slots (requests it works on at once); >= 1
     # Requests kept waiting at the server beyond its slots, so a freed slot is refilled at once instead of

@@ -120,3 +120,30 @@ def test_demo_end_to_end_on_the_real_model(tmp_path: Path) -> None:
             assert re.fullmatch(r"<answer> ?\S.*</answer>", rollout.solver_output or ""), rollout.solver_output
     html = (out / "report.html").read_text(encoding="utf-8")
     assert 'id="summary"' in html
+
+
+def test_each_seed_has_its_own_default_folder_and_the_default_one_continues(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    demo = ["--backend", "scripted", "--no-cache", "demo", "--no-evolve", "--held-out", "3"]
+    for extra in ([], ["--seed", "7"], ["--seed", "42"]):  # 42 is the default seed: runs/demo again, continued
+        result = CliRunner().invoke(app, [*demo, *extra])
+        assert result.exit_code == 0, result.output
+    seeds = {name: json.loads((tmp_path / "runs" / name / "simple" / "log.json").read_text())["spec"]["roles"]
+             ["solver"]["seed"] for name in ("demo", "demo-seed-7")}
+    assert seeds == {"demo": 42, "demo-seed-7": 7}
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["demo", "demo-seed-7"]
+
+
+def test_an_interrupted_demo_says_how_to_continue(capfd: pytest.CaptureFixture[str]) -> None:
+    from typer import Exit
+
+    from clue.commands.common import run_sync
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(Exit) as stopped:
+        run_sync(interrupted, "run the same clue demo again to continue")
+    assert stopped.value.exit_code == 130
+    assert "finished rollouts are saved, run the same clue demo again to continue" in capfd.readouterr().err

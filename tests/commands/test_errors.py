@@ -54,7 +54,7 @@ def test_resume_with_another_method_is_refused(tmp_path: Path) -> None:
 
     spec = RunSpec(clue_version="x", command="evolve", roles={}, method="clue")
     write_runlog(tmp_path, RunLog(started=now(), spec=spec))
-    with pytest.raises(BadInputError, match=r"--resume with a different --method \('clue' there, 'gepa' now\)"):
+    with pytest.raises(BadInputError, match=r"holds a run with a different --method \('clue' there, 'gepa' now\)"):
         check_resume(tmp_path, spec.model_copy(update={"method": "gepa"}), (), resume=True)
     assert check_resume(tmp_path, spec, (), resume=True) is not None
 

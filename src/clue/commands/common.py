@@ -89,19 +89,21 @@ def _exit_code(exc: BaseException) -> int:
     return exc.exit_code if isinstance(exc, ClueError) else 2
 
 
-INTERRUPTED = "interrupted; finished rollouts are saved, continue with --resume"
+INTERRUPTED = "interrupted; finished rollouts are saved, "
+RESUME_HINT = "continue with --resume"
 
 
-def run_sync(job: Callable[[], T]) -> T:
+def run_sync(job: Callable[[], T], resume_hint: str = RESUME_HINT) -> T:
     """Run a command's body; errors a user can act on become one line and their exit code (clue.errors).
 
-    SIGTERM is handled like Ctrl-C: the run stops where it is, keeps what finished, and says how to resume.
+    SIGTERM is handled like Ctrl-C: the run stops where it is, keeps what finished, and says how to resume
+    (`resume_hint`, for a command that continues without --resume).
     """
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return job()
     except KeyboardInterrupt:
-        raise fail(INTERRUPTED, code=130) from None
+        raise fail(INTERRUPTED + resume_hint, code=130) from None
     except BaseException as exc:
         found = _user_error(exc)
         if found is None:
@@ -112,9 +114,9 @@ def run_sync(job: Callable[[], T]) -> T:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def run_async(make: Callable[[], Coroutine[Any, Any, T]], resume_hint: str = RESUME_HINT) -> T:
     """Run a coroutine under `run_sync`'s error handling."""
-    return run_sync(lambda: asyncio.run(make()))
+    return run_sync(lambda: asyncio.run(make()), resume_hint)
 
 
 def options(ctx: typer.Context) -> GlobalOptions:

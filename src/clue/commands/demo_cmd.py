@@ -16,6 +16,7 @@ import typer
 
 from clue.bench.data.records import Pair
 from clue.commands.common import console, fail, options, run_async, warn
+from clue.config import DEFAULT_SEED
 from clue.llm.types import ROLES
 
 if TYPE_CHECKING:
@@ -35,7 +36,8 @@ DEMO_DECODING = ("extractor.max_tokens=160", "solver.max_tokens=48", "solver.tem
 
 def demo_command(
     ctx: typer.Context,
-    out: Path = typer.Option(Path("runs/demo"), help="Where the demo's run dirs go."),
+    out: Path = typer.Option(None, help="Where the demo's run dirs go (default runs/demo; runs/demo-seed-N "
+                             "with --seed N), continued when they are there.", show_default=False),
     evolve: bool = typer.Option(True, "--evolve/--no-evolve", help="Also run the short CluE evolution."),
     held_out: int = typer.Option(0, help="Held-out pairs to compare on, balanced across categories (0: all)."),
     seed: int = typer.Option(None, help="Sampling seed of every role (default 42): another seed, another run."),
@@ -55,6 +57,7 @@ def demo_command(
 
     opts = options(ctx)
     prompts = _static_prompts(compare)
+    out = out or default_demo_out(seed)
     summary: list[str] = []
     seeds = () if seed is None else tuple(f"{role}.seed={seed}" for role in ROLES)
 
@@ -84,13 +87,18 @@ def demo_command(
             await llm.aclose()
         print_table(usage_table(llm.ledger.snapshot(), title="LLM usage of this demo, all runs"), console)
 
-    run_async(job)
+    run_async(job, resume_hint="run the same clue demo again to continue")
     from clue.report.html import write_report
 
     ran = [out / name for name in prompts] + ([out / "evolve"] if evolve else [])
     report = write_report(ran, out / "report.html", baseline_dir=out / "simple", title="clue demo",
                           summary=summary).path
     console.print(f"report: {report}", highlight=False)
+
+
+def default_demo_out(seed: int | None) -> Path:
+    """One folder per seed, so `clue demo --seed 1` after `clue demo` is another run, not a refused resume."""
+    return Path("runs/demo") if seed in (None, DEFAULT_SEED) else Path(f"runs/demo-seed-{seed}")
 
 
 def _static_prompts(compare: list[str]) -> tuple[str, ...]:

@@ -62,8 +62,8 @@ def check_resume(run_dir: Path, spec: RunSpec, roles: tuple[str, ...], *, resume
     previous = read_runlog(run_dir)
     changed = spec_change(previous.spec, spec, roles)
     if changed is not None:
-        raise RunDirError(f"{run_dir}: --resume with a different {changed}; continue with the run's settings "
-                          "or choose a new --out")
+        raise RunDirError(f"{run_dir}: holds a run with a different {changed}; continue with the run's "
+                          "settings or choose a new --out")
     return previous
 
 
