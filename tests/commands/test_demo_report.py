@@ -40,6 +40,9 @@ def test_demo_compares_another_static_prompt_only_when_asked(tmp_path: Path) -> 
     refused = CliRunner().invoke(app, [*args, "--compare", "no-such-prompt"])
     assert refused.exit_code == 2 and "--compare 'no-such-prompt'" in refused.output
     assert not out.exists()  # refused before anything was written
+    negative = CliRunner().invoke(app, [*args[:-4], "--held-out", "-1", "--out", str(out)])
+    assert negative.exit_code == 2 and "--held-out" in negative.output
+    assert not out.exists()
     result = CliRunner().invoke(app, [*args, "--compare", "factual-experiential"])
     assert result.exit_code == 0, result.output
     html = (out / "report.html").read_text(encoding="utf-8")

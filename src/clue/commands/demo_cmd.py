@@ -39,7 +39,8 @@ def demo_command(
     out: Path = typer.Option(None, help="Where the demo's run dirs go (default runs/demo; runs/demo-seed-N "
                              "with --seed N), continued when they are there.", show_default=False),
     evolve: bool = typer.Option(True, "--evolve/--no-evolve", help="Also run the short CluE evolution."),
-    held_out: int = typer.Option(0, help="Held-out pairs to compare on, balanced across categories (0: all)."),
+    held_out: int = typer.Option(0, min=0, help="Held-out pairs to compare on, balanced across categories "
+                                 "(0: all)."),
     seed: int = typer.Option(None, help="Sampling seed of every role (default 42): another seed, another run."),
     compare: list[str] = typer.Option([], "--compare", help="Another built-in static prompt to compare on the "
                                       "held-out pairs (repeatable), e.g. factual-experiential: a few minutes each."),
