@@ -89,9 +89,12 @@ def demo_command(
         print_table(usage_table(llm.ledger.snapshot(), title="LLM usage of this demo, all runs"), console)
 
     run_async(job, resume_hint="run the same clue demo again to continue")
+    _write_demo_report(out, [out / name for name in prompts] + ([out / "evolve"] if evolve else []), summary)
+
+
+def _write_demo_report(out: Path, ran: list[Path], summary: list[str]) -> None:
     from clue.report.html import write_report
 
-    ran = [out / name for name in prompts] + ([out / "evolve"] if evolve else [])
     report = write_report(ran, out / "report.html", baseline_dir=out / "simple", title="clue demo",
                           summary=summary).path
     console.print(f"report: {report}", highlight=False)
