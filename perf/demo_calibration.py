@@ -41,10 +41,9 @@ from clue.bench.run.runner import Runner
 from clue.bench.scorers.tasks import score_episode
 from clue.bench.solvers.base import SolveContext
 from clue.commands.demo_cmd import DEMO_DECODING
-from clue.config import load_settings, parse_role_overrides
+from clue.config import load_settings, parse_role_overrides, seed_overrides
 from clue.llm.cache import ResponseCache
 from clue.llm.client import LLM
-from clue.llm.types import ROLES
 from clue.llm.weights import MODELS
 from clue.memory.extract import extract_memory
 from clue.memory.prompts import BUILTIN_PROMPTS, load_prompt
@@ -81,7 +80,7 @@ async def calibrate(args: argparse.Namespace) -> dict[tuple[str, str, int], dict
     lines = args.out / "calibration.jsonl"
     results = done_lines(lines)
     decoding = [*DEMO_DECODING, *([f"solver.max_tokens={args.solver_max_tokens}"] if args.solver_max_tokens else []),
-                f"solver.temperature={args.solver_temperature}", *(f"{role}.seed={args.seed}" for role in ROLES)]
+                f"solver.temperature={args.solver_temperature}", *seed_overrides(args.seed)]
     settings = load_settings(env={}, cli={"backend": "local", "model": args.model}, no_cache=True,
                              role_overrides=parse_role_overrides(decoding))
     llm = LLM(settings, cache=ResponseCache(args.out / "cache.sqlite"))

@@ -262,6 +262,11 @@ def _from_env(env: dict[str, str], layers: dict[Role, dict[str, Any]]) -> None:
                 _set(layers[role], field, _coerce(field, env[name], name))
 
 
+def seed_overrides(seed: int) -> tuple[str, ...]:
+    """`--role` items that give every role the sampling seed `seed`."""
+    return tuple(f"{role}.seed={seed}" for role in ROLES)
+
+
 def parse_role_overrides(items: list[str]) -> dict[Role, dict[str, Any]]:
     """Parse CLI `--role solver.model=NAME` items."""
     parsed: dict[Role, dict[str, Any]] = {}

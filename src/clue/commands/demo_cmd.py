@@ -16,8 +16,7 @@ import typer
 
 from clue.bench.data.records import Pair
 from clue.commands.common import console, fail, options, run_async, warn
-from clue.config import DEFAULT_SEED
-from clue.llm.types import ROLES
+from clue.config import DEFAULT_SEED, seed_overrides
 
 if TYPE_CHECKING:
     from clue.bench.run.results import Results
@@ -41,7 +40,8 @@ def demo_command(
     evolve: bool = typer.Option(True, "--evolve/--no-evolve", help="Also run the short CluE evolution."),
     held_out: int = typer.Option(0, min=0, help="Held-out pairs to compare on, balanced across categories "
                                  "(0: all)."),
-    seed: int = typer.Option(None, help="Sampling seed of every role (default 42): another seed, another run."),
+    seed: int = typer.Option(None, help=f"Sampling seed of every role (default {DEFAULT_SEED}): another seed, "
+                             "another run."),
     compare: list[str] = typer.Option([], "--compare", help="Another built-in static prompt to compare on the "
                                       "held-out pairs (repeatable), e.g. factual-experiential: a few minutes each."),
 ) -> None:
@@ -60,7 +60,7 @@ def demo_command(
     prompts = _static_prompts(compare)
     out = out or default_demo_out(seed)
     summary: list[str] = []
-    seeds = () if seed is None else tuple(f"{role}.seed={seed}" for role in ROLES)
+    seeds = () if seed is None else seed_overrides(seed)
 
     async def job() -> None:
         train, held = split_demo(load_demo_pairs())
